@@ -1,0 +1,1 @@
+"""cadenza: LLM-based symbolic music generation."""

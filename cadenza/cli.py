@@ -1,0 +1,67 @@
+"""The `cadenza` console script.
+
+Each subcommand is one dataclass of options (parsed with `transformers.HfArgumentParser`) and one function
+that takes it. Modules are imported only when their command runs, so `cadenza --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command words -> (module, options dataclass, function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "corpus build": (
+        "cadenza.data.corpus",
+        "CorpusBuildArgs",
+        "run_corpus_build",
+        "convert the embedded music21 corpus (or --input DIR) into a dataset with splits",
+    ),
+    "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
+    "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: cadenza <command> [options]   (cadenza <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, _, _, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def _find_command(argv: list[str]) -> tuple[str, list[str]] | None:
+    for name in sorted(COMMANDS, key=lambda n: -len(n.split())):
+        words = name.split()
+        if argv[: len(words)] == words:
+            return name, argv[len(words) :]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cadenza.errors import CadenzaError
+
+    argv = sys.argv[1:] if argv is None else argv
+    found = _find_command(argv)
+    if found is None:
+        print(_usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    name, rest = found
+    module_name, args_name, func_name, help_ = COMMANDS[name]
+    from transformers import HfArgumentParser
+
+    module = importlib.import_module(module_name)
+    parser = HfArgumentParser(getattr(module, args_name), prog=f"cadenza {name}", description=help_)
+    (args,) = parser.parse_args_into_dataclasses(rest)
+    try:
+        getattr(module, func_name)(args)
+    except CadenzaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""User-facing errors: each one is a single line that names the file (if any) and the problem.
+
+The CLI and the app catch `CadenzaError` and show its message; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CadenzaError(Exception):
+    """A problem with the user's input or environment that the user can fix."""
+
+
+class InputFileError(CadenzaError):
+    """A file that cannot be used, with the reason."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
