@@ -1,0 +1,52 @@
+"""Checkpoints in the Hugging Face layout: config.json + model.safetensors + tokenizer.json (+ README card).
+
+`AutoModelForCausalLM.from_pretrained(folder)` loads the model; `CadenzaTokenizer.load(folder)` the
+tokenizer. Weights are read with safetensors only, never pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, PreTrainedModel
+
+from cadenza.errors import InputFileError
+from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+
+REQUIRED_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
+
+
+def save_checkpoint(
+    model: PreTrainedModel, tokenizer: CadenzaTokenizer, folder: str | Path, card: str | None = None
+) -> Path:
+    folder = Path(folder)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save(folder)
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    return folder
+
+
+def load_checkpoint(
+    folder: str | Path, dtype: torch.dtype = torch.float32
+) -> tuple[PreTrainedModel, CadenzaTokenizer]:
+    """Model (eval mode) and tokenizer from a checkpoint folder, with a clear error for a broken one."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(folder, "checkpoint folder not found")
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise InputFileError(folder, f"not a cadenza checkpoint: missing {', '.join(missing)}")
+    tokenizer = CadenzaTokenizer.load(folder)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, use_safetensors=True)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise InputFileError(folder, f"model weights could not be loaded ({err})") from err
+    if model.config.vocab_size < len(tokenizer):
+        raise InputFileError(
+            folder,
+            f"tokenizer has {len(tokenizer)} tokens but the model only {model.config.vocab_size}: "
+            "they do not belong together",
+        )
+    return model.eval(), tokenizer

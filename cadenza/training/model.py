@@ -1,0 +1,44 @@
+"""The model: a small GPT-2 from `transformers`, sized for a CPU and a music vocabulary of ~500 tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+# Rows kept free after the tokenizer's vocabulary, so the lyrics and control tokens that later features
+# append fit a trained model without resizing its embeddings (LoRA adapters cannot resize them).
+RESERVED_TOKENS = 64
+
+
+@dataclass
+class ModelArgs:
+    n_layer: int = field(default=6, metadata={"help": "transformer blocks"})
+    n_embd: int = field(default=256, metadata={"help": "hidden width"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    n_positions: int = field(default=1024, metadata={"help": "context length in tokens"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout on residuals, embeddings, attention"})
+
+
+def model_vocab_size(tokenizer: CadenzaTokenizer) -> int:
+    """Tokenizer size plus reserved rows, rounded up to a multiple of 64 for faster matmuls."""
+    return -(-(len(tokenizer) + RESERVED_TOKENS) // 64) * 64
+
+
+def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel:
+    config = GPT2Config(
+        vocab_size=model_vocab_size(tokenizer),
+        n_positions=args.n_positions,
+        n_embd=args.n_embd,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        resid_pdrop=args.dropout,
+        embd_pdrop=args.dropout,
+        attn_pdrop=args.dropout,
+        bos_token_id=tokenizer.bos_id,
+        eos_token_id=tokenizer.eos_id,
+        pad_token_id=tokenizer.pad_id,
+    )
+    return GPT2LMHeadModel(config)
