@@ -68,11 +68,13 @@ class CadenzaTokenizer:
         if not file.is_file():
             raise InputFileError(file, "no tokenizer file here (expected tokenizer.json beside the model)")
         try:
-            added = json.loads(file.read_text()).get(_ADDED_KEY, [])
+            saved = json.loads(file.read_text())
+            if not isinstance(saved, dict) or "config" not in saved or _ADDED_KEY not in saved:
+                raise ValueError("no miditok config or cadenza tokens in it")
             remi = REMI(params=file)
         except (ValueError, KeyError, TypeError) as err:
             raise InputFileError(file, f"not a cadenza tokenizer file ({err})") from err
-        return cls(remi, added)
+        return cls(remi, saved[_ADDED_KEY])
 
     def save(self, folder: str | Path) -> Path:
         self.remi.save(folder, additional_attributes={_ADDED_KEY: self.added_tokens}, filename=TOKENIZER_FILE)

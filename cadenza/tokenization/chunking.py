@@ -1,0 +1,86 @@
+"""Turning whole-piece token sequences into training rows: bar-aligned chunks, packing, transposition.
+
+Pure functions over lists of ids, so they are tested on tiny hand-made sequences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+
+def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
+    """Group REMI ids into bars; each group starts with a Bar token (tokens before the first Bar stay alone)."""
+    bars: list[list[int]] = []
+    for token in music:
+        if token == bar_id or not bars:
+            bars.append([])
+        bars[-1].append(token)
+    return bars
+
+
+def chunk_sequence(ids: list[int], bar_id: int, eos_id: int, max_len: int) -> list[list[int]]:
+    """Cut `BOS Style <music> [EOS]` into chunks of at most max_len that start with `BOS Style` at a bar line.
+
+    Only the last chunk keeps the EOS, so the model learns to end pieces where they really end. A single
+    bar longer than a chunk is cut (it happens only in very dense orchestral bars).
+    """
+    prefix, music = ids[:2], ids[2:]
+    ending = [eos_id] if music and music[-1] == eos_id else []
+    music = music[: len(music) - len(ending)]
+    room = max_len - len(prefix)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for bar in [*split_bars(music, bar_id), ending]:
+        if current and len(current) + len(bar) > room:
+            chunks.append(prefix + current)
+            current = []
+        current.extend(bar[:room])
+    if current:
+        chunks.append(prefix + current)
+    return chunks
+
+
+def pack_chunks(chunks: list[list[int]], max_len: int) -> list[list[int]]:
+    """Concatenate consecutive chunks into rows of at most max_len, so short folk tunes waste no padding."""
+    rows: list[list[int]] = []
+    current: list[int] = []
+    for chunk in chunks:
+        if current and len(current) + len(chunk) > max_len:
+            rows.append(current)
+            current = []
+        current = current + chunk[:max_len]
+    if current:
+        rows.append(current)
+    return rows
+
+
+class Transposer:
+    """Shifts every Pitch token of a sequence by some semitones (data augmentation)."""
+
+    def __init__(self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None) -> None:
+        size = vocab_size or len(tokenizer)
+        self.pitch_of = np.full(size, -1, dtype=np.int64)
+        self.id_of_pitch: dict[int, int] = {}
+        for token, token_id in tokenizer.vocab.items():
+            if token.startswith("Pitch_"):
+                pitch = int(token.split("_")[1])
+                self.pitch_of[token_id] = pitch
+                self.id_of_pitch[pitch] = token_id
+
+    def __call__(self, ids: list[int], shift: int) -> list[int] | None:
+        """The transposed ids, or None when a note would leave the tokenizer's pitch range."""
+        if shift == 0:
+            return list(ids)
+        out = []
+        for token in ids:
+            pitch = self.pitch_of[token]
+            if pitch < 0:
+                out.append(token)
+                continue
+            new_id = self.id_of_pitch.get(int(pitch) + shift)
+            if new_id is None:
+                return None
+            out.append(new_id)
+        return out

@@ -1,0 +1,266 @@
+"""`cadenza train`: pretrain a style-conditioned GPT-2 on a built corpus.
+
+The loop follows accelerate's examples: plain Python around `prepare`, `accumulate` and `backward`, so
+the same command runs on the CPU, one GPU, or many processes via `accelerate launch`. The learning rate
+follows a warmup + cosine schedule over whichever budget (steps or minutes) runs out first.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from cadenza.checkpoint import save_checkpoint
+from cadenza.errors import CadenzaError
+from cadenza.tokenization.chunking import Transposer
+from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.training.data import Collator, lm_datasets
+from cadenza.training.model import ModelArgs, build_model
+
+STATE_FILE = "trainer_state.json"
+
+
+@dataclass
+class TrainArgs(ModelArgs):
+    corpus: str = field(default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"})
+    output_dir: str = field(default="runs/base", metadata={"help": "where states, logs and the model go"})
+    batch_size: int = field(default=8, metadata={"help": "rows per step per process"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
+    weight_decay: float = 0.1
+    warmup_steps: int = 200
+    max_steps: int = field(default=10_000, metadata={"help": "optimizer steps budget"})
+    max_minutes: float = field(default=0.0, metadata={"help": "wall-clock budget (0 = none)"})
+    eval_every: int = field(default=500, metadata={"help": "evaluate every N steps"})
+    eval_batches: int = field(default=0, metadata={"help": "validation batches per eval (0 = all)"})
+    save_every: int = field(default=500, metadata={"help": "save the full training state every N steps"})
+    resume: bool = field(default=False, metadata={"help": "continue from the last state in output_dir"})
+    mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16"})
+    transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
+    save_dtype: str = field(default="float32", metadata={"help": "dtype of the saved weights"})
+    seed: int = 0
+    num_proc: int = 2
+
+
+def _progress(step: int, elapsed: float, args: TrainArgs) -> float:
+    by_steps = step / args.max_steps
+    by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
+    return min(1.0, max(by_steps, by_time))
+
+
+def lr_factor(step: int, elapsed: float, args: TrainArgs) -> float:
+    """Linear warmup, then cosine to 10% of the peak over the budget that runs out first."""
+    if step < args.warmup_steps:
+        return (step + 1) / args.warmup_steps
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * _progress(step, elapsed, args)))
+
+
+@torch.no_grad()
+def evaluate(model, loader, accelerator: Accelerator, max_batches: int = 0) -> float:
+    """Mean validation NLL per predicted token (nats), summed exactly over all processes."""
+    model.eval()
+    total = torch.zeros(2, device=accelerator.device)
+    for i, batch in enumerate(loader):
+        if max_batches and i >= max_batches:
+            break
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        targets = batch["labels"][:, 1:]
+        nll = torch.nn.functional.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
+        )
+        total += torch.stack([nll, (targets != -100).sum().to(nll.dtype)])
+    model.train()
+    total = accelerator.reduce(total, reduction="sum")
+    return (total[0] / total[1].clamp(min=1)).item()
+
+
+def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path:
+    path = out / TOKENIZER_FILE
+    if not path.exists():
+        CadenzaTokenizer.new(sorted(set(corpus_styles))).save(out)
+    return path
+
+
+def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
+    lines = [
+        "# cadenza model",
+        "",
+        f"Trained {date.today().isoformat()} by cadenza's own pipeline on `{args.corpus}`.",
+        "",
+        "## Command",
+        "",
+        f"    {command}",
+        "",
+        "## Training",
+        "",
+        *[f"- {k}: {v}" for k, v in metrics.items()],
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(asdict(args), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_train(args: TrainArgs) -> Path:
+    from cadenza.data.corpus import load_corpus
+
+    if args.mixed_precision not in ("no", "bf16", "fp16"):
+        raise CadenzaError(f"--mixed_precision must be no, bf16 or fp16, not {args.mixed_precision!r}")
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.grad_accum,
+        mixed_precision=args.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(args.seed)
+    out = Path(args.output_dir)
+    corpus = load_corpus(args.corpus)
+    with accelerator.main_process_first():
+        if accelerator.is_main_process:
+            out.mkdir(parents=True, exist_ok=True)
+            _tokenizer_for(args, corpus["train"]["style"], out)
+    accelerator.wait_for_everyone()
+    tokenizer_path = str(out / TOKENIZER_FILE)
+    tokenizer = CadenzaTokenizer.load(tokenizer_path)
+    with accelerator.main_process_first():
+        data = lm_datasets(corpus, tokenizer_path, args.n_positions, args.num_proc)
+
+    model = build_model(args, tokenizer)
+    train_collate = Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose)
+    train_loader = DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, collate_fn=train_collate)
+    val_loader = DataLoader(data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id))
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.95),
+    )
+    clock = {"step": 0, "elapsed": 0.0, "tokens": 0}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda _: lr_factor(clock["step"], clock["elapsed"], args)
+    )
+    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, val_loader, scheduler
+    )
+
+    states = out / "states"
+    if args.resume:
+        last = sorted(states.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+        if not last:
+            raise CadenzaError(f"{states}: nothing to resume from (no step_* state saved yet)")
+        accelerator.load_state(last[-1])
+        clock.update(json.loads((last[-1] / STATE_FILE).read_text()))
+        accelerator.print(f"resumed from {last[-1]} at step {clock['step']}")
+
+    tokens_per_step = args.batch_size * args.grad_accum * accelerator.num_processes
+    log_path = out / "metrics.csv"
+    log_fields = ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
+    if accelerator.is_main_process and not log_path.exists():
+        with log_path.open("w", newline="") as f:
+            csv.writer(f).writerow(log_fields)
+
+    def log(row: dict) -> None:
+        if accelerator.is_main_process:
+            with log_path.open("a", newline="") as f:
+                csv.DictWriter(f, log_fields).writerow(row)
+
+    def save_state() -> None:
+        target = states / f"step_{clock['step']}"
+        accelerator.save_state(target)
+        if accelerator.is_main_process:
+            (target / STATE_FILE).write_text(json.dumps(clock))
+            for old in sorted(states.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))[:-2]:
+                for f in sorted(old.rglob("*"), reverse=True):
+                    f.unlink() if f.is_file() else f.rmdir()
+                old.rmdir()
+
+    model.train()
+    start = time.monotonic() - clock["elapsed"]
+    running = []
+    val_loss = float("nan")
+    bar = tqdm(total=args.max_steps, initial=clock["step"], disable=not accelerator.is_main_process, desc="training")
+    epoch = clock["step"] // max(1, len(train_loader) // args.grad_accum)
+    skip = (clock["step"] * args.grad_accum) % max(1, len(train_loader))
+    done = False
+    while not done:
+        train_loader.set_epoch(epoch)
+        loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
+        skip = 0
+        for batch in loader:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            clock["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            running.append(loss.item())
+            if not accelerator.sync_gradients:
+                continue
+            clock["step"] += 1
+            clock["elapsed"] = time.monotonic() - start
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
+            step = clock["step"]
+            out_of_budget = step >= args.max_steps or (
+                args.max_minutes > 0 and clock["elapsed"] >= args.max_minutes * 60
+            )
+            if step % args.eval_every == 0 or out_of_budget:
+                val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
+                log({
+                    "step": step,
+                    "minutes": round(clock["elapsed"] / 60, 2),
+                    "lr": f"{scheduler.get_last_lr()[0]:.2e}",
+                    "train_loss": round(sum(running) / len(running), 4),
+                    "val_loss": round(val_loss, 4),
+                    "val_ppl": round(math.exp(val_loss), 3),
+                    "tokens_seen": clock["tokens"],
+                })
+                running = []
+            if step % args.save_every == 0 or out_of_budget:
+                save_state()
+            if out_of_budget:
+                done = True
+                break
+        epoch += 1
+    bar.close()
+
+    accelerator.wait_for_everyone()
+    final = out / "model"
+    if accelerator.is_main_process:
+        model = accelerator.unwrap_model(model)
+        model.to(getattr(torch, args.save_dtype))
+        metrics = {
+            "steps": clock["step"],
+            "minutes": round(clock["elapsed"] / 60, 1),
+            "processes": accelerator.num_processes,
+            "train rows": len(data["train"]),
+            "train tokens seen": clock["tokens"],
+            "tokens per step (rows)": tokens_per_step,
+            "final val NLL per token (nats)": round(val_loss, 4),
+            "final val perplexity": round(math.exp(val_loss), 3),
+        }
+        command = "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
+        save_checkpoint(model, tokenizer, final, model_card(args, metrics, command))
+        (final / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        accelerator.print(f"model saved to {final} (val NLL {val_loss:.4f})")
+    accelerator.end_training()
+    return final

@@ -1,0 +1,47 @@
+"""Fixtures shared across test folders: tiny pieces and a tiny corpus made in the test."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import symusic
+from datasets import Dataset, DatasetDict
+
+
+def make_piece(seed: int, bars: int = 4, voices: int = 2, numerator: int = 4) -> symusic.Score:
+    """A quantized multi-voice piece: each voice plays random eighths/quarters inside a 2-octave band."""
+    rng = random.Random(seed)
+    tpq = 480
+    score = symusic.Score(tpq)
+    score.time_signatures.append(symusic.TimeSignature(0, numerator, 4))
+    score.tempos.append(symusic.Tempo(0, 100.0))
+    for v in range(voices):
+        track = symusic.Track(program=v, name=f"voice{v}")
+        t = 0
+        while t < bars * numerator * tpq:
+            dur = rng.choice([tpq // 2, tpq])
+            track.notes.append(symusic.Note(t, dur, 72 - 12 * v + rng.randint(-5, 5), 90))
+            t += dur
+        score.tracks.append(track)
+    return score
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus_dir(tmp_path_factory) -> str:
+    """A corpus on disk with the columns training reads (midi, style), two styles, three splits."""
+    path = tmp_path_factory.mktemp("corpus")
+
+    def split(n: int, offset: int) -> Dataset:
+        rows = [
+            {
+                "id": f"piece{offset + i}",
+                "style": ["alpha", "beta"][i % 2],
+                "midi": make_piece(offset + i, bars=4 + i % 3, voices=1 + i % 2).dumps_midi(),
+            }
+            for i in range(n)
+        ]
+        return Dataset.from_list(rows)
+
+    DatasetDict(train=split(24, 0), validation=split(4, 100), test=split(4, 200)).save_to_disk(path)
+    return str(path)
