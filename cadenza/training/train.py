@@ -50,12 +50,14 @@ class TrainArgs(ModelArgs):
     mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16"})
     transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
     save_dtype: str = field(default="float32", metadata={"help": "dtype of the saved weights"})
+    cpu: bool = field(default=False, metadata={"help": "run on the CPU even if a GPU is there; with several "
+                      "processes this gives DDP over gloo"})
     seed: int = 0
     num_proc: int = 2
 
 
 def _progress(step: int, elapsed: float, args: TrainArgs) -> float:
-    by_steps = step / args.max_steps
+    by_steps = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
     by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
     return min(1.0, max(by_steps, by_time))
 
@@ -123,6 +125,7 @@ def run_train(args: TrainArgs) -> Path:
     if args.mixed_precision not in ("no", "bf16", "fp16"):
         raise CadenzaError(f"--mixed_precision must be no, bf16 or fp16, not {args.mixed_precision!r}")
     accelerator = Accelerator(
+        cpu=args.cpu,
         gradient_accumulation_steps=args.grad_accum,
         mixed_precision=args.mixed_precision,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),

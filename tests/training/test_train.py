@@ -1,0 +1,78 @@
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cadenza.checkpoint import load_checkpoint
+from cadenza.cli import main
+from cadenza.errors import CadenzaError
+from cadenza.training.train import TrainArgs, lr_factor, run_train
+
+TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_lr_schedule_warms_up_then_decays_over_the_tighter_budget():
+    args = TrainArgs(warmup_steps=10, max_steps=100, max_minutes=1.0)
+    assert lr_factor(0, 0, args) == pytest.approx(0.1)
+    assert lr_factor(10, 0, args) == pytest.approx(1.0)
+    assert lr_factor(55, 0, args) == pytest.approx(0.55)
+    assert lr_factor(20, 30.0, args) == pytest.approx(0.55)  # half the time budget is gone
+    assert lr_factor(100, 0, args) == pytest.approx(0.1)
+
+
+def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, tmp_path):
+    out = tmp_path / "run"
+    args = TrainArgs(corpus=tiny_corpus_dir, output_dir=str(out), max_steps=30, eval_every=10, save_every=10,
+                     lr=3e-3, transpose=2, **TINY)
+    final = run_train(args)
+    rows = _rows(out / "metrics.csv")
+    assert [int(r["step"]) for r in rows] == [10, 20, 30]
+    assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"]) - 0.3
+
+    model, tokenizer = load_checkpoint(final)
+    assert tokenizer.styles == ["alpha", "beta"]
+    assert model.config.vocab_size >= len(tokenizer)
+    card = (final / "README.md").read_text()
+    assert "final val NLL per token" in card and "steps: 30" in card
+
+    # A killed run continues from its last state: steps and tokens carry on, no step is logged twice.
+    args.resume, args.max_steps = True, 35
+    run_train(args)
+    rows = _rows(out / "metrics.csv")
+    assert [int(r["step"]) for r in rows] == [10, 20, 30, 35]
+    assert int(rows[-1]["tokens_seen"]) > int(rows[-2]["tokens_seen"])
+    assert sorted(p.name for p in (out / "states").iterdir()) == ["step_30", "step_35"]
+
+
+def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
+    final = run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=2, eval_every=2,
+                                save_every=2, save_dtype="float16", **TINY))
+    model, _ = load_checkpoint(final, dtype=torch.float16)
+    assert next(model.parameters()).dtype == torch.float16
+
+
+def test_resume_without_state_and_bad_precision_are_clear_errors(tiny_corpus_dir, tmp_path):
+    with pytest.raises(CadenzaError, match="nothing to resume"):
+        run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), resume=True, max_steps=1, **TINY))
+    assert main(["train", "--corpus", tiny_corpus_dir, "--mixed_precision", "fp8"]) == 2
+    assert main(["train", "--corpus", str(tmp_path / "missing")]) == 2
+
+
+def test_two_process_ddp_on_cpu(tiny_corpus_dir, tmp_path):
+    """Real DDP over gloo through `accelerate launch` (torchrun underneath), as on several GPUs."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "-m", "cadenza.cli", "train", "--cpu", "true", "--corpus", tiny_corpus_dir, "--output_dir", str(tmp_path),
+           "--max_steps", "6", "--eval_every", "3", "--save_every", "3",
+           *[x for k, v in TINY.items() for x in (f"--{k}", str(v))]]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "processes: 2" in (tmp_path / "model" / "README.md").read_text()
+    load_checkpoint(tmp_path / "model")
