@@ -44,7 +44,8 @@ class TrainArgs(ModelArgs):
     max_steps: int = field(default=10_000, metadata={"help": "optimizer steps budget"})
     max_minutes: float = field(default=0.0, metadata={"help": "wall-clock budget (0 = none)"})
     eval_every: int = field(default=500, metadata={"help": "evaluate every N steps"})
-    eval_batches: int = field(default=0, metadata={"help": "validation batches per eval (0 = all)"})
+    eval_batches: int = field(default=0, metadata={"help": "validation batches per periodic eval (0 = all; "
+                              "the final eval always uses all)"})
     save_every: int = field(default=500, metadata={"help": "save the full training state every N steps"})
     resume: bool = field(default=False, metadata={"help": "continue from the last state in output_dir"})
     mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16"})
@@ -227,7 +228,7 @@ def run_train(args: TrainArgs) -> Path:
                 args.max_minutes > 0 and clock["elapsed"] >= args.max_minutes * 60
             )
             if step % args.eval_every == 0 or out_of_budget:
-                val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
+                val_loss = evaluate(model, val_loader, accelerator, 0 if out_of_budget else args.eval_batches)
                 log({
                     "step": step,
                     "minutes": round(clock["elapsed"] / 60, 2),
