@@ -1,0 +1,1 @@
+"""Generation: Composer (load once, generate), grammar constraints, rendering to files."""

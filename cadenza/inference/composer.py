@@ -1,0 +1,312 @@
+"""`Composer`: load a checkpoint once, then write pieces in a style, with musical controls.
+
+Controls map onto the token stream: tempo and time signature become a prompt (`Bar TimeSig Position_0
+Tempo`) and the time signature is also enforced at every bar by the grammar; the key is reached by
+transposing the finished piece (see `estimate_key`); a continuation prompts with the last bars of a file.
+Pieces longer than the model's context are written by sliding: the model is re-prompted with `BOS Style`
+and the most recent bars that fit in half its window.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import symusic
+import torch
+from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaList
+
+from cadenza.checkpoint import load_checkpoint
+from cadenza.data.loading import load_pieces
+from cadenza.errors import CadenzaError
+from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.tokenization.chunking import split_bars
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+MAX_BARS = 256
+MAX_NUM = 16
+# A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
+MAX_TOKENS_PER_BAR = 1024
+DEFAULT_TIME_SIGNATURE = "4/4"
+
+PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?\s*$")
+# Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@dataclass
+class Piece:
+    score: symusic.Score
+    tokens: list[int]
+    style: str
+    seed: int
+    bars: int
+
+
+# --- key: pure functions ------------------------------------------------------------------------
+def parse_key(text: str) -> tuple[int, str | None]:
+    """'F#', 'Bb minor', 'am' -> (tonic pitch class, mode or None when not said)."""
+    match = _KEY_RE.match(text)
+    if not match:
+        raise CadenzaError(f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'")
+    letter, accidental, mode = match.groups()
+    pc = (_LETTER_PC[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
+    return pc, None if mode is None else ("minor" if mode.startswith("m") and not mode.startswith("maj") else "major")
+
+
+def estimate_key(notes: list[tuple[int, float]]) -> tuple[int, str]:
+    """Krumhansl-Schmuckler: the (tonic pitch class, mode) whose profile best correlates with the
+    duration-weighted pitch-class histogram of (pitch, duration) pairs. C major for no notes."""
+    histogram = np.zeros(12)
+    for pitch, duration in notes:
+        histogram[pitch % 12] += duration
+    if not histogram.any():
+        return 0, "major"
+    best = (-2.0, 0, "major")
+    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
+        for tonic in range(12):
+            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
+            if r > best[0]:
+                best = (r, tonic, mode)
+    return best[1], best[2]
+
+
+def transpose_interval(from_pc: int, to_pc: int) -> int:
+    """The smallest shift in semitones (-5..+6) from one pitch class to another."""
+    shift = (to_pc - from_pc) % 12
+    return shift - 12 if shift > 6 else shift
+
+
+def score_notes(score: symusic.Score) -> list[tuple[int, float]]:
+    return [(n.pitch, float(n.duration)) for track in score.tracks for n in track.notes]
+
+
+# --- the composer ---------------------------------------------------------------------------------
+class Composer:
+    def __init__(self, model: PreTrainedModel, tokenizer: CadenzaTokenizer) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.vocab_size = model.config.vocab_size
+        self.context = model.config.n_positions
+        self._pitch_ids = {
+            int(t.removeprefix("Pitch_")): i for t, i in tokenizer.vocab.items() if t.startswith("Pitch_")
+        }
+        self._tempos = {float(t.removeprefix("Tempo_")): i for t, i in tokenizer.vocab.items() if t.startswith("Tempo_")}
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> Composer:
+        model, tokenizer = load_checkpoint(path)
+        if device is not None:
+            model = model.to(device)
+        model.config.use_cache = True
+        return cls(model, tokenizer)
+
+    @property
+    def styles(self) -> list[str]:
+        return self.tokenizer.styles
+
+    @property
+    def time_signatures(self) -> list[str]:
+        return [t.removeprefix("TimeSig_") for t in self.tokenizer.vocab if t.startswith("TimeSig_")]
+
+    def generate(
+        self,
+        style: str,
+        bars: int = 8,
+        num: int = 1,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 0.95,
+        seed: int | None = None,
+        tempo: float | None = None,
+        time_signature: str | None = None,
+        key: str | None = None,
+        prompt_midi: str | Path | None = None,
+        prompt_bars: int = 4,
+        constrained: bool = True,
+    ) -> list[Piece]:
+        """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars)."""
+        _check_range("bars", bars, 1, MAX_BARS)
+        _check_range("num", num, 1, MAX_NUM)
+        if not 0 < temperature <= 5:
+            raise CadenzaError(f"temperature must be in (0, 5], got {temperature}")
+        if not 0 < top_p <= 1:
+            raise CadenzaError(f"top_p must be in (0, 1], got {top_p}")
+        if top_k < 0:
+            raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
+        style_id = self.tokenizer.style_id(style)
+        grammar = RemiGrammar(self.tokenizer, self.vocab_size, time_signature)
+        target_key = parse_key(key) if key is not None else None
+        if prompt_midi is not None:
+            if tempo is not None or time_signature is not None or key is not None:
+                raise CadenzaError("tempo, time signature and key come from the prompt file in a continuation")
+            _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
+            head, prompt = self._continuation_prompt(prompt_midi, prompt_bars)
+        else:
+            head, prompt = [], self._control_prompt(tempo, time_signature)
+        if seed is None:
+            seed = random.randrange(2**31)
+        torch.manual_seed(seed)
+        prefix = [self.tokenizer.bos_id, style_id]
+        rows = self._sample(prefix, prompt, bars, num, grammar if constrained else None, temperature, top_k, top_p)
+        pieces = []
+        for music in rows:
+            music = head + music
+            if target_key is not None:
+                music = self._transpose_to(music, target_key[0])
+            tokens = [*prefix, *music, self.tokenizer.eos_id]
+            pieces.append(Piece(self.tokenizer.decode(tokens), tokens, style, seed, bars))
+        return pieces
+
+    # --- prompts ---------------------------------------------------------------------------------
+    def _control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
+        if tempo is None and time_signature is None:
+            return []
+        vocab = self.tokenizer.vocab
+        ts = time_signature or DEFAULT_TIME_SIGNATURE
+        if f"TimeSig_{ts}" not in vocab:
+            raise CadenzaError(f"unsupported time signature {ts!r}; supported: {', '.join(self.time_signatures)}")
+        prompt = [self.tokenizer.bar_id, vocab[f"TimeSig_{ts}"]]
+        if tempo is not None:
+            if not 0 < tempo <= 1000:
+                raise CadenzaError(f"tempo must be in (0, 1000] beats per minute, got {tempo}")
+            nearest = min(self._tempos, key=lambda bpm: abs(bpm - tempo))
+            prompt += [vocab["Position_0"], self._tempos[nearest]]
+        return prompt
+
+    def _continuation_prompt(self, path: str | Path, prompt_bars: int) -> tuple[list[int], list[int]]:
+        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids."""
+        score = load_pieces(path)[0].score
+        bars = split_bars(self.tokenizer.encode_music(score), self.tokenizer.bar_id)
+        bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
+        head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
+        return [t for bar in head for t in bar], [t for bar in tail for t in bar]
+
+    # --- sampling ----------------------------------------------------------------------------
+    def _sample(
+        self,
+        prefix: list[int],
+        prompt: list[int],
+        bars: int,
+        num: int,
+        grammar: RemiGrammar | None,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+    ) -> list[list[int]]:
+        """REMI ids (prompt + `bars` new bars) of `num` rows; batched first, then row by row when sliding."""
+        bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
+        target = prompt.count(bar_id) + bars
+        budget = len(prompt) + bars * MAX_TOKENS_PER_BAR
+        rows = [list(prompt) for _ in range(num)]
+        done = [False] * num
+        batch = list(range(num))  # rows sharing one context: all of them in the first round
+        contexts = [prefix + prompt] * num
+        while batch:
+            outs = self._generate_batch(
+                [contexts[r] for r in batch], [target - rows[r].count(bar_id) for r in batch],
+                grammar, temperature, top_k, top_p,
+            )
+            for r, (context, new) in zip(batch, outs):
+                for token in new:
+                    if token == eos_id or (token == bar_id and rows[r].count(bar_id) == target):
+                        done[r] = True
+                        break
+                    rows[r].append(token)
+                if len(rows[r]) >= budget:
+                    done[r] = True
+            batch = [r for r in range(num) if not done[r]]
+            contexts = {r: prefix + self._window(rows[r]) for r in batch}
+        return rows
+
+    def _generate_batch(
+        self,
+        contexts: list[list[int]],
+        new_bars: list[int],
+        grammar: RemiGrammar | None,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+    ) -> list[tuple[list[int], list[int]]]:
+        """One `generate` call over equal-length contexts (a batch) or a single one; returns new ids."""
+        if len({len(c) for c in contexts}) > 1:
+            return [out for c, n in zip(contexts, new_bars) for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p)]
+        ids = torch.tensor(contexts, device=self.model.device)
+        bar_id = self.tokenizer.bar_id
+        in_context = contexts[0].count(bar_id)
+        stop = BarStoppingCriteria(bar_id, self.tokenizer.eos_id, in_context + max(new_bars))
+        processors = LogitsProcessorList()
+        if grammar is not None:
+            processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
+        with torch.inference_mode():
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=True,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                max_new_tokens=self.context - ids.shape[1],
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([stop]),
+                pad_token_id=self.tokenizer.pad_id,
+                eos_token_id=self.tokenizer.eos_id,
+                use_cache=True,
+            )
+        return [(c, row[len(c) :]) for c, row in zip(contexts, out.tolist())]
+
+    def _window(self, music: list[int]) -> list[int]:
+        """The most recent music that fits half the context and starts grammatically: at a Bar, or (for a
+        bar longer than that) `Bar TimeSig [Position]` plus the bar's tail from one of its notes."""
+        room = self.context // 2 - 2
+        bar_id = self.tokenizer.bar_id
+        starts = [i for i, t in enumerate(music) if t == bar_id]
+        fitting = [i for i in starts if len(music) - i <= room]
+        if fitting:
+            return music[fitting[0] :]
+        if not starts:  # only without constraints: there is no grammatical cut to make
+            return music[-room:]
+        last = starts[-1]
+        window = music[last : last + 2]
+        position = None
+        for i in range(last + 2, len(music)):
+            kind = self.tokenizer.token(music[i]).partition("_")[0]
+            if kind == "Position":
+                position = music[i]
+            tail = len(music) - i
+            if kind == "Position" and tail <= room - 2:
+                return window + music[i:]
+            if kind == "Program" and position is not None and tail <= room - 3:
+                return [*window, position, *music[i:]]
+        return window + music[-(room - 2) :]
+
+    # --- key ----------------------------------------------------------------------------------
+    def _transpose_to(self, music: list[int], tonic: int) -> list[int]:
+        """Shift every pitch so the estimated tonic becomes `tonic`, by the smallest interval; notes that
+        would leave the tokenizer's pitch range move an octave back in."""
+        score = self.tokenizer.decode(music)
+        shift = transpose_interval(estimate_key(score_notes(score))[0], tonic)
+        if shift == 0:
+            return music
+        low, high = min(self._pitch_ids), max(self._pitch_ids)
+        pitch_of = {i: p for p, i in self._pitch_ids.items()}
+        out = []
+        for token in music:
+            if token in pitch_of:
+                pitch = pitch_of[token] + shift
+                pitch += 12 * ((pitch < low) - (pitch > high))
+                token = self._pitch_ids[pitch]
+            out.append(token)
+        return out
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise CadenzaError(f"{name} must be between {low} and {high}, got {value}")

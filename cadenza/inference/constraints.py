@@ -1,0 +1,83 @@
+"""The grammar and the bar count as a `LogitsProcessor` and a `StoppingCriteria` for `model.generate`.
+
+Both keep per-row state between steps and only look at the tokens added since the last call, so a step
+costs a few dictionary lookups per row plus one (batch x vocab) mask, whatever the sequence length.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import LogitsProcessor, StoppingCriteria
+
+from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
+
+
+class GrammarLogitsProcessor(LogitsProcessor):
+    """Sets the score of every token the grammar forbids to -inf.
+
+    The first call walks the whole prompt (illegal prompt tokens are skipped, as a decoder would), later
+    calls only the new token of each row. Until a row holds `min_bars` Bar tokens (prompt included) EOS is
+    forbidden, so a piece cannot end before the requested length. Use one instance per `generate` call.
+    """
+
+    def __init__(self, grammar: RemiGrammar, min_bars: int = 0) -> None:
+        self.grammar = grammar
+        self.min_bars = min_bars
+        self.states: list[GrammarState] = []
+        self.bars: list[int] = []
+        self.seen = 0
+        self.eos_id = grammar.tokenizer.eos_id
+        self.bar_id = grammar.tokenizer.bar_id
+
+    def _advance(self, input_ids: torch.LongTensor) -> None:
+        if not self.states:
+            self.states = [self.grammar.start_state()] * input_ids.shape[0]
+            self.bars = [0] * input_ids.shape[0]
+        for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
+            state = self.states[row]
+            for token in tokens:
+                new = self.grammar.advance(state, token)
+                if new.kind == Kind.BAR and new is not state:
+                    self.bars[row] += 1
+                state = new
+            self.states[row] = state
+        self.seen = input_ids.shape[1]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._advance(input_ids)
+        grammar = self.grammar
+        kinds = torch.tensor([s.kind for s in self.states])
+        mask = grammar.kind_masks[kinds]
+        takes = grammar.takes_position[kinds]
+        if takes.any():
+            last = torch.tensor([s.position for s in self.states])[:, None]
+            length = torch.tensor([s.bar_length for s in self.states])[:, None]
+            values = grammar.position_values[None, :]
+            mask = mask | (takes[:, None] & (values > last) & (values < length))
+        if self.min_bars:
+            early = torch.tensor([b < self.min_bars and s.kind != Kind.END for b, s in zip(self.bars, self.states)])
+            mask[:, self.eos_id] &= ~early
+        mask = mask.to(scores.device)[:, : scores.shape[-1]]
+        return scores.masked_fill(~mask, float("-inf"))
+
+
+class BarStoppingCriteria(StoppingCriteria):
+    """Ends a row when it holds more than `max_bars` Bar tokens (prompt included) or has written EOS.
+
+    The Bar token that opens bar max_bars + 1 is the signal that bar max_bars is complete, so a row never
+    stops mid-bar; the caller drops that last Bar.
+    """
+
+    def __init__(self, bar_id: int, eos_id: int, max_bars: int) -> None:
+        self.bar_id = bar_id
+        self.eos_id = eos_id
+        self.max_bars = max_bars
+        self.counts: torch.Tensor | None = None
+        self.seen = 0
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        new = input_ids[:, self.seen :]
+        counts = (new == self.bar_id).sum(dim=1)
+        self.counts = counts if self.counts is None else self.counts + counts
+        self.seen = input_ids.shape[1]
+        return (self.counts > self.max_bars) | (input_ids[:, -1] == self.eos_id)

@@ -1,0 +1,166 @@
+"""Which token may follow which: the REMI grammar of a cadenza sequence, as a small state machine.
+
+A sequence reads `BOS Style Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ... EOS`:
+
+    BOS -> Style -> Bar -> TimeSig -> Position | Bar
+    Position -> Tempo | Program          Program -> Pitch -> Duration
+    Tempo, Duration -> Program | Position (later in the bar) | Bar | EOS
+
+Tempo may also close a position without a note because miditok writes a tempo change that falls on a
+rest that way (`Position_24 Tempo_141.61 Bar`). A Position must be later than the previous one in its bar
+and below the bar's length, numerator * 8 (8 positions per beat of the denominator note). Drum programs,
+PAD, BOS, Style and other added tokens never appear inside a piece.
+
+`allowed` returns a cached mask per state kind plus the legal positions; the logits processor in
+`cadenza.inference.constraints` builds the same masks for a whole batch at once.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple
+
+import torch
+
+from cadenza.errors import CadenzaError
+from cadenza.tokenization.tokenizer import STYLE_PREFIX, CadenzaTokenizer
+
+POSITIONS_PER_BEAT = 8
+
+
+class Kind(IntEnum):
+    """What the last token was; decides which token kinds may come next."""
+
+    START = 0
+    BOS = 1
+    STYLE = 2
+    BAR = 3
+    TIMESIG = 4
+    POSITION = 5
+    TEMPO = 6
+    PROGRAM = 7
+    PITCH = 8
+    DURATION = 9
+    END = 10
+
+
+class GrammarState(NamedTuple):
+    kind: Kind
+    position: int = -1  # last Position in the current bar, -1 before the first
+    bar_length: int = 0  # positions in the current bar (numerator * 8)
+
+
+class RemiGrammar:
+    """The grammar over one tokenizer's vocabulary, padded to `vocab_size` (a model's, which may be larger)."""
+
+    def __init__(
+        self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None, time_signature: str | None = None
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.vocab_size = max(vocab_size or 0, len(tokenizer))
+        base_size = len(tokenizer) - len(tokenizer.added_tokens)
+        kind_of: dict[int, Kind] = {}
+        self.position_of: dict[int, int] = {}
+        self.bar_length_of: dict[int, int] = {}
+        for token, i in tokenizer.vocab.items():
+            prefix, _, value = token.partition("_")
+            if token.startswith(STYLE_PREFIX) and i >= base_size:
+                kind_of[i] = Kind.STYLE
+            elif i >= base_size:
+                continue
+            elif prefix == "Position":
+                kind_of[i] = Kind.POSITION
+                self.position_of[i] = int(value)
+            elif prefix == "TimeSig":
+                kind_of[i] = Kind.TIMESIG
+                self.bar_length_of[i] = int(value.split("/")[0]) * POSITIONS_PER_BEAT
+            elif prefix == "Program" and int(value) >= 0:
+                kind_of[i] = Kind.PROGRAM
+            else:
+                simple = {"Bar": Kind.BAR, "Tempo": Kind.TEMPO, "Pitch": Kind.PITCH, "Duration": Kind.DURATION}
+                if prefix in simple:
+                    kind_of[i] = simple[prefix]
+        kind_of[tokenizer.bos_id] = Kind.BOS
+        self.kind_of = kind_of
+        self.time_signatures = [t for t in tokenizer.vocab if t.startswith("TimeSig_")]
+        timesig_ids = set(self.bar_length_of)
+        if time_signature is not None:
+            token = f"TimeSig_{time_signature}"
+            if token not in tokenizer.vocab:
+                supported = ", ".join(t.removeprefix("TimeSig_") for t in self.time_signatures)
+                raise CadenzaError(f"unsupported time signature {time_signature!r}; supported: {supported}")
+            timesig_ids = {tokenizer.vocab[token]}
+
+        def ids_of(*kinds: Kind) -> set[int]:
+            return {i for i, k in kind_of.items() if k in kinds}
+
+        eos = {tokenizer.eos_id}
+        # Tokens that may follow each kind, positions excepted (they depend on the bar; see `allowed`).
+        follows: dict[Kind, set[int]] = {
+            Kind.START: {tokenizer.bos_id},
+            Kind.BOS: ids_of(Kind.STYLE),
+            Kind.STYLE: {tokenizer.bar_id},
+            Kind.BAR: timesig_ids,
+            Kind.TIMESIG: {tokenizer.bar_id},
+            Kind.POSITION: ids_of(Kind.TEMPO, Kind.PROGRAM),
+            Kind.TEMPO: ids_of(Kind.PROGRAM, Kind.BAR) | eos,
+            Kind.PROGRAM: ids_of(Kind.PITCH),
+            Kind.PITCH: ids_of(Kind.DURATION),
+            Kind.DURATION: ids_of(Kind.PROGRAM, Kind.BAR) | eos,
+            # A finished row keeps being fed PAD by `generate`; EOS stays legal so the mask is never empty.
+            Kind.END: {tokenizer.pad_id, tokenizer.eos_id},
+        }
+        self.kind_masks = torch.zeros(len(Kind), self.vocab_size, dtype=torch.bool)
+        for kind, ids in follows.items():
+            self.kind_masks[kind, sorted(ids)] = True
+        self.takes_position = torch.tensor([k in (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION) for k in Kind])
+        # Value of each Position id, -1 elsewhere: positions for a batch are one comparison away.
+        self.position_values = torch.full((self.vocab_size,), -1, dtype=torch.long)
+        for i, p in self.position_of.items():
+            self.position_values[i] = p
+        self._follows = follows
+
+    def start_state(self) -> GrammarState:
+        return GrammarState(Kind.START)
+
+    def is_legal(self, state: GrammarState, token_id: int) -> bool:
+        if token_id in self._follows[state.kind]:
+            return True
+        return self.takes_position[state.kind].item() and state.position < self.position_of.get(
+            token_id, -1
+        ) < state.bar_length
+
+    def allowed(self, state: GrammarState) -> torch.Tensor:
+        """Bool mask over the vocabulary of the tokens that may come next."""
+        mask = self.kind_masks[state.kind].clone()
+        if self.takes_position[state.kind]:
+            values = self.position_values
+            mask |= (values > state.position) & (values < state.bar_length)
+        return mask
+
+    def advance(self, state: GrammarState, token_id: int) -> GrammarState:
+        """The state after `token_id`; an illegal token is skipped (the state stays), as a decoder drops it."""
+        if state.kind == Kind.END or not self.is_legal(state, token_id):
+            return state
+        kind = Kind.END if token_id == self.tokenizer.eos_id else self.kind_of[token_id]
+        if kind == Kind.TIMESIG:
+            return GrammarState(kind, -1, self.bar_length_of[token_id])
+        if kind == Kind.BAR:
+            return GrammarState(kind, -1, 0)
+        if kind == Kind.POSITION:
+            return GrammarState(kind, self.position_of[token_id], state.bar_length)
+        return GrammarState(kind, state.position, state.bar_length)
+
+    def errors(self, ids: list[int], state: GrammarState | None = None) -> int:
+        """How many tokens break the grammar (each one is skipped); stops at the first EOS."""
+        state = self.start_state() if state is None else state
+        count = 0
+        for token_id in ids:
+            token_id = int(token_id)
+            if not self.is_legal(state, token_id):
+                count += 1
+                continue
+            state = self.advance(state, token_id)
+            if state.kind == Kind.END:
+                break
+        return count
