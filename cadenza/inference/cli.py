@@ -1,0 +1,51 @@
+"""`cadenza generate`: write pieces with a model to MIDI, MusicXML, WAV and piano-roll files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cadenza.inference.composer import Composer
+from cadenza.inference.render import render
+
+
+@dataclass
+class GenerateArgs:
+    model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder"})
+    style: str = field(default="bach", metadata={"help": "style tag the model knows"})
+    bars: int = field(default=8, metadata={"help": "bars to write (1-256)"})
+    num: int = field(default=1, metadata={"help": "pieces to write in one batch (1-16)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (0, 5]"})
+    top_k: int = field(default=0, metadata={"help": "keep the k likeliest tokens (0 = off)"})
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass (0, 1]"})
+    seed: int | None = field(default=None, metadata={"help": "random seed (drawn and printed when unset)"})
+    tempo: float | None = field(default=None, metadata={"help": "beats per minute (nearest tempo token)"})
+    time_signature: str | None = field(default=None, metadata={"help": "e.g. 3/4, kept at every bar"})
+    key: str | None = field(default=None, metadata={"help": "tonic to transpose to, e.g. D, Bb, F# minor"})
+    prompt: str | None = field(default=None, metadata={"help": "MIDI file to continue"})
+    prompt_bars: int = field(default=4, metadata={"help": "last bars of --prompt the model sees"})
+    out: str = field(default="out", metadata={"help": "output folder"})
+    formats: str = field(default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"})
+    no_constraints: bool = field(default=False, metadata={"help": "sample without the grammar"})
+
+
+def run_generate(args: GenerateArgs) -> None:
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    composer = Composer.from_pretrained(args.model)
+    pieces = composer.generate(
+        args.style,
+        bars=args.bars,
+        num=args.num,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        tempo=args.tempo,
+        time_signature=args.time_signature,
+        key=args.key,
+        prompt_midi=args.prompt,
+        prompt_bars=args.prompt_bars,
+        constrained=not args.no_constraints,
+    )
+    for index, piece in enumerate(pieces):
+        for path in render(piece.score, args.out, f"{piece.style}_{piece.seed}_{index}", formats).values():
+            print(path)
