@@ -13,18 +13,17 @@ trained model already knows.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import symusic
 from miditok import REMI, TokenizerConfig
 
+from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
 _ADDED_KEY = "cadenza_added_tokens"
-_STYLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 def default_config() -> TokenizerConfig:
@@ -88,9 +87,7 @@ class CadenzaTokenizer:
         return self.remi.vocab[token]
 
     def add_style(self, style: str) -> int:
-        if not _STYLE_RE.match(style):
-            raise CadenzaError(f"invalid style name {style!r}: use lowercase letters, digits and _ (max 32)")
-        return self.add_token(STYLE_PREFIX + style)
+        return self.add_token(STYLE_PREFIX + validate_style_name(style))
 
     # --- vocabulary ---------------------------------------------------------------------------
     def __len__(self) -> int:
