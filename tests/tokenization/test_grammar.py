@@ -1,0 +1,82 @@
+"""The REMI grammar on hand-made sequences: exact error counts, masks, a fixed time signature."""
+
+from __future__ import annotations
+
+import pytest
+
+from cadenza.errors import CadenzaError
+from cadenza.tokenization.grammar import Kind, RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from tests.conftest import make_piece
+
+
+@pytest.fixture(scope="module")
+def tok() -> CadenzaTokenizer:
+    return CadenzaTokenizer.new(["bach", "folk"])
+
+
+def ids(tok: CadenzaTokenizer, text: str) -> list[int]:
+    return [tok.vocab[t] for t in text.split()]
+
+
+NOTE = "Program_0 Pitch_60 Duration_1.0.8"
+GOOD = f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_121.29 {NOTE} Program_40 Pitch_67 Duration_1.0.8 " \
+       f"Position_16 {NOTE} Position_24 Tempo_141.61 Bar_None TimeSig_3/4 Bar_None TimeSig_3/4 Position_23 {NOTE} EOS_None"
+
+
+def test_encoded_pieces_are_grammatical(tok):
+    grammar = RemiGrammar(tok)
+    assert grammar.errors(ids(tok, GOOD)) == 0
+    for seed in range(5):
+        assert grammar.errors(tok.encode(make_piece(seed, numerator=3 + seed % 2), "folk")) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Style_bach Bar_None", 2),  # no BOS: both skipped while waiting for it
+        ("BOS_None Bar_None TimeSig_4/4", 2),  # no style: nothing after BOS can start
+        (f"BOS_None Style_bach Bar_None Position_0 TimeSig_4/4 Position_0 {NOTE}", 1),  # Position before TimeSig
+        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_8 {NOTE} Position_8 {NOTE}", 1),  # not later; the note then joins Position_8
+        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_8 {NOTE} Position_4 {NOTE}", 1),  # backwards
+        (f"BOS_None Style_bach Bar_None TimeSig_3/4 Position_24 {NOTE}", 4),  # 3/4 has positions 0..23
+        (f"BOS_None Style_bach Bar_None TimeSig_6/8 Position_47 {NOTE}", 0),  # 6/8 has 0..47
+        ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Pitch_60 Duration_1.0.8", 2),  # no Program
+        ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Program_0 Duration_1.0.8 Pitch_60", 1),
+        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} Style_folk BOS_None PAD_None", 3),
+        ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Program_-1 PitchDrum_36", 2),  # no drums
+        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} EOS_None Bar_None Bar_None", 0),
+        ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_40.0 Tempo_40.0 Program_0", 1),
+    ],
+)
+def test_error_counts(tok, text, expected):
+    assert RemiGrammar(tok).errors(ids(tok, text)) == expected
+
+
+def test_ids_beyond_the_tokenizer_are_never_allowed(tok):
+    grammar = RemiGrammar(tok, vocab_size=len(tok) + 64)
+    assert grammar.errors([*ids(tok, "BOS_None Style_bach"), len(tok) + 3]) == 1
+    state = grammar.start_state()
+    for token in ids(tok, f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE}"):
+        state = grammar.advance(state, token)
+    mask = grammar.allowed(state)
+    assert mask.shape == (len(tok) + 64,) and not mask[len(tok) :].any()
+    names = {tok.token(i).partition("_")[0] for i in mask.nonzero().flatten().tolist()}
+    assert names == {"Program", "Position", "Bar", "EOS"}
+    assert not mask[tok.vocab["Position_0"]] and mask[tok.vocab["Position_1"]] and not mask[tok.vocab["Position_32"]]
+
+
+def test_advance_tracks_position_and_bar_length(tok):
+    grammar = RemiGrammar(tok)
+    state = grammar.start_state()
+    for token in ids(tok, "BOS_None Style_bach Bar_None TimeSig_9/8 Position_70"):
+        state = grammar.advance(state, token)
+    assert (state.kind, state.position, state.bar_length) == (Kind.POSITION, 70, 72)
+    assert grammar.advance(state, tok.bos_id) == state  # illegal: skipped
+
+
+def test_fixed_time_signature(tok):
+    grammar = RemiGrammar(tok, time_signature="3/4")
+    assert grammar.errors(ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 TimeSig_3/4 Bar_None TimeSig_3/4")) == 1
+    with pytest.raises(CadenzaError, match="supported: 3/8"):
+        RemiGrammar(tok, time_signature="7/4")
