@@ -1,0 +1,391 @@
+"""`cadenza corpus build`: score files -> a `datasets.DatasetDict` (train/validation/test) on disk.
+
+The input is the music21 corpus that ships with music21 (no download) or a user's folder tagged with one
+style. Files are converted in worker processes; a bad file is reported and skipped, never fatal. A rebuild
+with the same files and options only reads the saved report, and a build writes into a temporary folder
+that is renamed into place, so an interrupted build never leaves half a corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+
+from cadenza.data.loading import SUPPORTED_SUFFIXES, read_pieces
+from cadenza.data.splits import (
+    SPLITS,
+    HashedPiece,
+    assign_splits,
+    content_hash,
+    melody_hash,
+    score_notes,
+    top_voice_pitches,
+)
+from cadenza.data.styles import (
+    EMBEDDED_STYLES,
+    SKIPPED_SUFFIXES,
+    STYLE_FOLDERS,
+    parse_style_list,
+    validate_style_name,
+)
+from cadenza.errors import CadenzaError, InputFileError
+
+# Bump when the rows a build writes change, so old cached corpora are rebuilt.
+BUILDER_VERSION = 1
+COLUMNS: tuple[str, ...] = (
+    "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
+    "num_parts", "num_bars", "num_notes", "lyrics", "midi", "melody_hash", "content_hash",
+)  # fmt: skip
+REPORT_FILE = "report.json"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class CorpusBuildArgs:
+    input: str | None = field(
+        default=None,
+        metadata={"help": "folder of score files; default: the music21 corpus shipped with music21"},
+    )
+    style: str | None = field(
+        default=None, metadata={"help": "style tag for every file of --input (required with --input)"}
+    )
+    styles: str | None = field(
+        default=None,
+        metadata={
+            "help": f"comma list restricting the embedded build; default all of {','.join(EMBEDDED_STYLES)}"
+        },
+    )
+    out: str | None = field(
+        default=None,
+        metadata={
+            "help": "output folder; default build/corpus/embedded, or build/corpus/<style> with --input"
+        },
+    )
+    num_proc: int = field(default=2, metadata={"help": "worker processes converting files"})
+    seed: int = field(default=0, metadata={"help": "seed of the train/validation/test assignment"})
+    val_fraction: float = field(default=0.05, metadata={"help": "share of tune groups in validation"})
+    test_fraction: float = field(default=0.05, metadata={"help": "share of tune groups in test"})
+    limit: int | None = field(
+        default=None, metadata={"help": "at most this many files per style (quick runs)"}
+    )
+    force: bool = field(default=False, metadata={"help": "rebuild even if nothing changed"})
+
+
+@dataclass
+class CorpusReport:
+    out: str
+    files: int
+    counts: dict[str, dict[str, int]]  # style -> split -> pieces
+    failures: list[dict[str, str]]  # {"path", "problem"}
+    duplicates: int
+    seconds: float
+    cached: bool = False
+
+    def summary(self) -> str:
+        width = max([len(style) for style in self.counts] + [5])
+        lines = [f"corpus {self.out}" + (" (cached: nothing changed)" if self.cached else "")]
+        lines.append("style".ljust(width) + "".join(f"{split:>12}" for split in SPLITS))
+        for style, by_split in self.counts.items():
+            lines.append(style.ljust(width) + "".join(f"{by_split.get(split, 0):>12}" for split in SPLITS))
+        lines.append(
+            f"{self.files} files, {self.duplicates} duplicates dropped, {len(self.failures)} failures, "
+            f"{self.seconds:.1f} s"
+        )
+        lines += [f"  failed: {failure['path']}: {failure['problem']}" for failure in self.failures[:20]]
+        if len(self.failures) > 20:
+            lines.append(f"  ... and {len(self.failures) - 20} more in {Path(self.out) / REPORT_FILE}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Job:
+    style: str
+    path: str
+    source: str  # relative to the input root
+    id_prefix: str
+
+
+def output_folder(args: CorpusBuildArgs) -> Path:
+    """--out if given, else build/corpus/<style> for a user folder and build/corpus/embedded otherwise."""
+    if args.out:
+        return Path(args.out)
+    return Path("build/corpus") / (args.style if args.input else "embedded")
+
+
+def embedded_root() -> Path:
+    """The corpus folder inside the installed music21 package."""
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def _embedded_jobs(styles: tuple[str, ...], limit: int | None) -> list[_Job]:
+    root = embedded_root()
+    jobs: list[_Job] = []
+    for style in styles:
+        folders = STYLE_FOLDERS[style]
+        files = [
+            path
+            for folder in folders
+            for path in sorted((root / folder).rglob("*"))
+            if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+        ]
+        # ids read "bach/bwv66.6" for a one-folder style, "classical/mozart/k155" when it has several
+        base = root / folders[0] if len(folders) == 1 else root
+        jobs += [_job(style, path, root, base) for path in files[:limit]]
+    return jobs
+
+
+def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[_Job]:
+    if not folder.is_dir():
+        raise CadenzaError(f"{folder}: input folder not found")
+    files = [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and path.suffix.lower() not in SKIPPED_SUFFIXES
+    ]
+    if not files:
+        raise CadenzaError(
+            f"{folder}: no score files in this folder (expected {' '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return [_job(style, path, folder, folder) for path in files[:limit]]
+
+
+def _job(style: str, path: Path, root: Path, base: Path) -> _Job:
+    # The suffix stays in the id only for files whose name without it is taken (bwv.xml next to bwv.mxl)
+    return _Job(
+        style, str(path), path.relative_to(root).as_posix(), f"{style}/{path.relative_to(base).as_posix()}"
+    )
+
+
+def _unique_prefixes(jobs: list[_Job]) -> list[_Job]:
+    stems = Counter(os.path.splitext(job.id_prefix)[0] for job in jobs)
+    return [
+        _Job(job.style, job.path, job.source, stem if stems[stem] == 1 else job.id_prefix)
+        for job in jobs
+        for stem in [os.path.splitext(job.id_prefix)[0]]
+    ]
+
+
+def _convert(job: _Job) -> tuple[list[dict], list[dict[str, str]]]:
+    """One file -> its rows and its failures (runs in a worker process)."""
+    try:
+        pieces, errors = read_pieces(job.path)
+    except InputFileError as err:
+        return [], [{"path": job.source, "problem": err.problem}]
+    rows = []
+    for piece in pieces:
+        rows.append(
+            {
+                "id": job.id_prefix if piece.tune is None else f"{job.id_prefix}#{piece.tune}",
+                "style": job.style,
+                "composer": piece.composer,
+                "title": piece.title,
+                "source": job.source,
+                "tune": -1 if piece.tune is None else piece.tune,
+                "time_signatures": piece.time_signatures,
+                "key": piece.key,
+                "tempo": piece.tempo,
+                "num_parts": piece.num_parts,
+                "num_bars": piece.num_bars,
+                "num_notes": piece.num_notes,
+                "lyrics": json.dumps(piece.lyrics, ensure_ascii=False),
+                "midi": piece.score.dumps_midi(),
+                "melody_hash": melody_hash(top_voice_pitches(piece.score)),
+                "content_hash": content_hash(score_notes(piece.score)),
+            }
+        )
+    failures = [{"path": _relative_name(err.path, job), "problem": err.problem} for err in errors]
+    return rows, failures
+
+
+def _relative_name(name: str, job: _Job) -> str:
+    return job.source + name[len(job.path) :] if name.startswith(job.path) else name
+
+
+def _features():
+    from datasets import Features, List, Value
+
+    types = {
+        "tune": "int32",
+        "tempo": "float64",
+        "num_parts": "int32",
+        "num_bars": "int32",
+        "num_notes": "int32",
+    }
+    columns = {name: Value(types.get(name, "string")) for name in COLUMNS}
+    columns["time_signatures"] = List(Value("string"))
+    columns["midi"] = Value("binary")
+    return Features(columns)
+
+
+def _manifest_hash(args: CorpusBuildArgs, jobs: list[_Job]) -> str:
+    files = sorted((job.source, os.stat(job.path).st_size, os.stat(job.path).st_mtime_ns) for job in jobs)
+    settings = {
+        "builder": BUILDER_VERSION,
+        "input": str(Path(args.input).resolve()) if args.input else str(embedded_root()),
+        "styles": sorted({job.style for job in jobs}),
+        "seed": args.seed,
+        "val_fraction": args.val_fraction,
+        "test_fraction": args.test_fraction,
+        "limit": args.limit,
+    }
+    return hashlib.sha256(json.dumps([settings, files]).encode()).hexdigest()
+
+
+def _plan(args: CorpusBuildArgs) -> list[_Job]:
+    if args.input:
+        if not args.style:
+            raise CadenzaError("--style is required with --input (the style tag for all its files)")
+        if args.styles:
+            raise CadenzaError("--styles selects embedded styles; with --input use --style")
+        return _folder_jobs(Path(args.input), validate_style_name(args.style), args.limit)
+    if args.style:
+        raise CadenzaError("--style tags a user folder given with --input; use --styles for embedded styles")
+    styles = parse_style_list(args.styles) if args.styles else EMBEDDED_STYLES
+    return _embedded_jobs(styles, args.limit)
+
+
+def _check_fractions(args: CorpusBuildArgs) -> None:
+    if not (
+        0 <= args.val_fraction and 0 <= args.test_fraction and args.val_fraction + args.test_fraction < 1
+    ):
+        raise CadenzaError("--val_fraction and --test_fraction must be >= 0 and sum to less than 1")
+
+
+def _run_jobs(jobs: list[_Job], num_proc: int) -> tuple[list[dict], list[dict[str, str]]]:
+    from tqdm import tqdm
+
+    # Largest files first and one file per task: the big ABC collections (Essen, minutes each) would
+    # otherwise end up in one worker's chunk at the end.
+    jobs = sorted(jobs, key=lambda job: -os.stat(job.path).st_size)
+    rows: list[dict] = []
+    failures: list[dict[str, str]] = []
+    progress = tqdm(total=len(jobs), unit="file", desc="converting", disable=None)
+    if num_proc <= 1:
+        results = map(_convert, jobs)
+        pool = None
+    else:
+        pool = Pool(num_proc)
+        results = pool.imap_unordered(_convert, jobs, chunksize=1)
+    try:
+        for file_rows, file_failures in results:
+            rows += file_rows
+            failures += file_failures
+            progress.update()
+    finally:
+        progress.close()
+        if pool is not None:
+            pool.terminate()
+    return rows, sorted(failures, key=lambda failure: failure["path"])
+
+
+def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
+    """Build (or reuse) the corpus described by `args` and return its report."""
+    from datasets import Dataset, DatasetDict
+
+    _check_fractions(args)
+    started = time.perf_counter()
+    out = output_folder(args)
+    jobs = _unique_prefixes(_plan(args))
+    manifest = _manifest_hash(args, jobs)
+    if not args.force and _saved_manifest(out) == manifest:
+        report = CorpusReport(**json.loads((out / REPORT_FILE).read_text()))
+        report.cached = True
+        return report
+
+    rows, failures = _run_jobs(jobs, args.num_proc)
+    if not rows:
+        where = args.input or embedded_root()
+        raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")
+    hashed = [HashedPiece(row["id"], row["content_hash"], row["melody_hash"]) for row in rows]
+    assignment, dropped = assign_splits(hashed, args.seed, args.val_fraction, args.test_fraction)
+    by_split: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    counts: dict[str, dict[str, int]] = {}
+    for row in sorted(rows, key=lambda row: row["id"]):
+        if row["id"] in assignment:
+            split = assignment[row["id"]]
+            by_split[split].append(row)
+            counts.setdefault(row["style"], dict.fromkeys(SPLITS, 0))[split] += 1
+    features = _features()
+    # from_dict, not from_list: an empty split must still carry the schema
+    corpus = DatasetDict(
+        {
+            split: Dataset.from_dict(
+                {name: [row[name] for row in split_rows] for name in COLUMNS}, features=features
+            )
+            for split, split_rows in by_split.items()
+        }
+    )
+    counts = {style: counts[style] for style in sorted(counts, key=_style_order)}
+    report = CorpusReport(
+        out=str(out),
+        files=len(jobs),
+        counts=counts,
+        failures=failures,
+        duplicates=len(dropped),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    _write_atomically(out, corpus, report, manifest)
+    return report
+
+
+def _first(failures: list[dict[str, str]]) -> str:
+    return f"{failures[0]['path']}: {failures[0]['problem']}" if failures else "none"
+
+
+def _style_order(style: str) -> tuple[int, str]:
+    return (EMBEDDED_STYLES.index(style) if style in EMBEDDED_STYLES else len(EMBEDDED_STYLES), style)
+
+
+def _saved_manifest(out: Path) -> str | None:
+    try:
+        return json.loads((out / MANIFEST_FILE).read_text())["hash"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_atomically(out: Path, corpus, report: CorpusReport, manifest: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    shutil.rmtree(temp, ignore_errors=True)
+    # one shard per split: datasets saves an empty split as zero shards, which it then cannot load
+    corpus.save_to_disk(str(temp), num_shards=dict.fromkeys(corpus, 1))
+    (temp / REPORT_FILE).write_text(json.dumps(asdict(report), indent=1, ensure_ascii=False))
+    # the manifest goes last: a folder without it is never taken for a finished build
+    (temp / MANIFEST_FILE).write_text(json.dumps({"hash": manifest}))
+    if out.exists():
+        out.rename(old)
+    temp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_corpus(path: str | Path):
+    """The `datasets.DatasetDict` saved by `build_corpus` at `path`."""
+    from datasets import DatasetDict, load_from_disk
+
+    path = Path(path)
+    if not path.is_dir():
+        raise CadenzaError(f"{path}: corpus folder not found; build it with `cadenza corpus build`")
+    try:
+        corpus = load_from_disk(str(path))
+    except Exception as err:  # datasets raises FileNotFoundError or ValueError depending on what is missing
+        raise CadenzaError(f"{path}: not a corpus built by `cadenza corpus build` ({err})") from err
+    if not isinstance(corpus, DatasetDict) or set(corpus) != set(SPLITS):
+        raise CadenzaError(f"{path}: not a corpus built by `cadenza corpus build` (expected splits {SPLITS})")
+    return corpus
+
+
+def run_corpus_build(args: CorpusBuildArgs) -> None:
+    """CLI entry: build and print the report (also saved as report.json in the corpus folder)."""
+    print(build_corpus(args).summary())

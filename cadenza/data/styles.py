@@ -1,0 +1,48 @@
+"""Style tags: which music21 corpus folders make up each embedded style, and what a user's tag may be."""
+
+from __future__ import annotations
+
+import re
+
+from cadenza.errors import CadenzaError
+
+# style tag -> music21 corpus sub-folders; the order of this mapping is the order of EMBEDDED_STYLES,
+# which later stages use as token order, so it must only ever grow at the end.
+STYLE_FOLDERS: dict[str, tuple[str, ...]] = {
+    "bach": ("bach",),
+    "palestrina": ("palestrina",),
+    "monteverdi": ("monteverdi",),
+    "trecento": ("trecento",),
+    "josquin": ("josquin",),
+    "classical": ("beethoven", "mozart", "haydn"),
+    "essen_folk": ("essenFolksong",),
+    "irish_fiddle": ("ryansMammoth", "oneills1850"),
+}
+
+EMBEDDED_STYLES: tuple[str, ...] = tuple(STYLE_FOLDERS)
+
+# Roman-numeral analyses (.rntxt) and notes (.txt) sit next to the scores but are not music.
+SKIPPED_SUFFIXES: frozenset[str] = frozenset({".rntxt", ".txt"})
+
+_STYLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def validate_style_name(name: str) -> str:
+    """Return `name` if it can be a style tag (it becomes a token and a folder name), else raise."""
+    if not _STYLE_NAME.match(name):
+        raise CadenzaError(
+            f"invalid style name {name!r}: use 1-32 characters, lowercase letters, digits and _, "
+            "starting with a letter"
+        )
+    return name
+
+
+def parse_style_list(text: str) -> tuple[str, ...]:
+    """Turn a comma list like "bach,irish_fiddle" into embedded style tags, in EMBEDDED_STYLES order."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STYLE_FOLDERS]
+    if unknown or not names:
+        raise CadenzaError(
+            f"unknown style(s) {', '.join(unknown) or repr(text)}; valid: {', '.join(EMBEDDED_STYLES)}"
+        )
+    return tuple(style for style in EMBEDDED_STYLES if style in names)

@@ -1,0 +1,113 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from cadenza.cli import main
+from cadenza.data.corpus import COLUMNS, CorpusBuildArgs, build_corpus, load_corpus, output_folder
+from cadenza.errors import CadenzaError
+from tests.data.conftest import ABC_TWO_TUNES, make_score
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "mine"
+    (folder / "sub").mkdir(parents=True)
+    for index in range(4):
+        notes = [(i * 480, 480, 60 + (i * (index + 1)) % 12) for i in range(8)]
+        make_score([(0, False, notes)]).dump_midi(folder / f"piece{index}.mid")
+    make_score([(0, False, [(0, 480, 60), (480, 480, 62)])]).dump_midi(folder / "sub" / "copy.mid")
+    make_score([(0, False, [(0, 480, 60), (480, 480, 62)])]).dump_midi(folder / "sub" / "copy2.mid")
+    (folder / "tunes.abc").write_text(ABC_TWO_TUNES)
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    (folder / "cover.png").write_bytes(b"\x89PNG")
+    return folder
+
+
+def _args(tmp_path: Path, **kwargs) -> CorpusBuildArgs:
+    return CorpusBuildArgs(out=str(tmp_path / "corpus"), num_proc=1, **kwargs)
+
+
+def test_folder_build_keeps_good_files_and_reports_bad(tmp_path: Path, mixed_folder: Path):
+    report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert not report.cached
+    assert report.files == 9
+    assert [failure["path"] for failure in report.failures] == ["broken.mid", "cover.png"]
+    assert "unsupported format .png" in report.failures[1]["problem"]
+    assert report.duplicates == 1
+    assert sum(report.counts["mine"].values()) == 7  # 4 + 1 copy + 2 tunes
+    corpus = load_corpus(tmp_path / "corpus")
+    assert len(corpus["train"]) > 0 and len(corpus["validation"]) > 0
+    ids = sorted(row for split in corpus.values() for row in split["id"])
+    pieces = ["mine/piece0", "mine/piece1", "mine/piece2", "mine/piece3", "mine/sub/copy"]
+    assert ids == pieces + ["mine/tunes#1", "mine/tunes#2"]
+    assert json.loads((tmp_path / "corpus" / "report.json").read_text())["failures"] == report.failures
+
+
+def test_rebuild_with_nothing_changed_is_cached(tmp_path: Path, mixed_folder: Path):
+    first = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    second = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert second.cached and second.counts == first.counts
+    (mixed_folder / "piece0.mid").unlink()
+    third = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert not third.cached and third.files == 8
+    assert not build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine", force=True)).cached
+    assert not list(tmp_path.glob(".corpus*"))  # no temporary folders left behind
+
+
+def test_empty_folder_is_an_error(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CadenzaError, match="empty: no score files"):
+        build_corpus(_args(tmp_path, input=str(tmp_path / "empty"), style="mine"))
+
+
+def test_folder_without_usable_files_is_an_error(tmp_path: Path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.mid").write_bytes(b"nope")
+    with pytest.raises(CadenzaError, match="bad: no usable score file"):
+        build_corpus(_args(tmp_path, input=str(tmp_path / "bad"), style="mine"))
+
+
+def test_style_errors(tmp_path: Path):
+    with pytest.raises(CadenzaError, match="unknown style.*rococo; valid: bach, palestrina"):
+        build_corpus(_args(tmp_path, styles="bach,rococo"))
+    with pytest.raises(CadenzaError, match="invalid style name 'My Style'"):
+        build_corpus(_args(tmp_path, input=str(tmp_path), style="My Style"))
+    with pytest.raises(CadenzaError, match="--style is required"):
+        build_corpus(_args(tmp_path, input=str(tmp_path)))
+
+
+def test_default_output_folder():
+    assert output_folder(CorpusBuildArgs()) == Path("build/corpus/embedded")
+    assert output_folder(CorpusBuildArgs(input="x", style="mine")) == Path("build/corpus/mine")
+
+
+def test_load_corpus_errors(tmp_path: Path):
+    with pytest.raises(CadenzaError, match="corpus folder not found"):
+        load_corpus(tmp_path / "missing")
+    with pytest.raises(CadenzaError, match="not a corpus"):
+        load_corpus(tmp_path)
+
+
+def test_cli_bad_input_prints_one_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    code = main(
+        ["corpus", "build", "--input", str(tmp_path / "nowhere"), "--style", "x", "--out", str(tmp_path)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'nowhere'}: input folder not found"
+
+
+def test_embedded_build(tmp_path: Path):
+    report = build_corpus(_args(tmp_path, styles="bach,irish_fiddle", limit=3))
+    assert list(report.counts) == ["bach", "irish_fiddle"]
+    assert report.failures == []
+    corpus = load_corpus(tmp_path / "corpus")
+    rows = {row["id"]: row for split in corpus.values() for row in split}
+    assert tuple(corpus["train"].column_names) == COLUMNS
+    chorale = rows["bach/bwv10.7"]
+    assert chorale["source"] == "bach/bwv10.7.mxl" and chorale["tune"] == -1 and chorale["num_parts"] == 4
+    lyrics = json.loads(chorale["lyrics"])
+    assert lyrics and set(lyrics[0]) == {"part", "onset", "pitch", "text", "syllabic"}
+    assert chorale["midi"][:4] == b"MThd"
+    assert "irish_fiddle/ryansMammoth/42dHighlandRegimentStrathspey" in rows

@@ -1,0 +1,154 @@
+from pathlib import Path
+
+import pytest
+
+from cadenza.data import loading
+from cadenza.data.loading import load_pieces, normalize_score, read_pieces
+from cadenza.errors import InputFileError
+from tests.data.conftest import make_score
+
+
+def test_normalize_score_drops_empty_and_drum_tracks_and_separates_programs():
+    score = make_score(
+        [
+            (0, False, [(0, 1, 60)]),
+            (0, False, [(0, 1, 64)]),
+            (7, False, [(0, 1, 67)]),  # piano family is full from 7 onwards: wraps to 1, 2...
+            (0, True, [(0, 1, 36)]),
+            (40, False, []),
+            (40, False, [(0, 1, 55)]),
+            (0, False, [(0, 1, 48)]),
+        ]
+    )
+    normalized = normalize_score(score)
+    assert [track.program for track in normalized.tracks] == [0, 1, 7, 40, 2]
+    assert [track.notes[0].pitch for track in normalized.tracks] == [60, 64, 67, 55, 48]
+    assert len(score.tracks) == 7  # the input is left alone
+
+
+def test_normalize_score_leaves_family_when_it_is_full():
+    score = make_score([(program, False, [(0, 1, 60)]) for program in range(8)] + [(3, False, [(0, 1, 60)])])
+    assert normalize_score(score).tracks[-1].program == 8
+
+
+def test_load_midi(two_voice_midi: Path):
+    (piece,) = load_pieces(two_voice_midi)
+    assert piece.tune is None
+    assert piece.title == "two_voices"
+    assert piece.num_parts == 2
+    assert piece.num_notes == 5
+    assert [track.program for track in piece.score.tracks] == [0, 1]
+    assert piece.tempo == 120.0
+    assert piece.key == "C major"  # guessed from the notes: the MIDI has no key signature
+    assert piece.lyrics == []
+
+
+def test_load_musicxml_with_lyrics(chorale_mxl: Path):
+    (piece,) = load_pieces(chorale_mxl)
+    assert piece.key == "D major"
+    assert piece.time_signatures == ["3/4"]
+    assert piece.num_bars == 1
+    assert [n.pitch for n in piece.score.tracks[0].notes] == [62, 66, 69]
+    assert piece.lyrics == [
+        {"part": 0, "onset": 0.0, "pitch": 62, "text": "Hal", "syllabic": "begin"},
+        {"part": 0, "onset": 1.0, "pitch": 66, "text": "le", "syllabic": "middle"},
+        {"part": 0, "onset": 2.0, "pitch": 69, "text": "lu", "syllabic": "end"},
+    ]
+
+
+def test_load_abc_collection_gives_one_piece_per_tune(abc_collection: Path):
+    first, second = load_pieces(abc_collection)
+    assert (first.tune, first.title, first.key, first.time_signatures) == (
+        1,
+        "First Tune",
+        "G major",
+        ["3/4"],
+    )
+    assert (second.tune, second.title, second.key, second.time_signatures) == (
+        2,
+        "Second Tune",
+        "D minor",
+        ["4/4"],
+    )
+    assert first.num_notes == 16 and second.num_notes == 10
+
+
+def test_oneills_tune_with_shared_time_signature_is_kept(tmp_path: Path):
+    import music21
+    from music21.exceptions21 import StreamException
+    from music21.midi.translate import music21ObjectToMidiFile
+
+    # tune 22 of this O'Neill file shares a TimeSignature object, which music21's MIDI writer rejects
+    text = (Path(music21.__file__).parent / "corpus" / "oneills1850" / "0001-0050.abc").read_text()
+    tune = "X:" + next(
+        block for block in text.split("\nX:") if block.startswith(" 22\n") or block.startswith("22\n")
+    )
+    path = tmp_path / "tune22.abc"
+    path.write_text(tune)
+    with pytest.raises(StreamException, match="already found"):
+        music21ObjectToMidiFile(music21.converter.parse(path))
+    (piece,) = load_pieces(path)
+    assert piece.num_notes > 50
+
+
+def _bad(path: Path, problem: str) -> None:
+    with pytest.raises(InputFileError) as caught:
+        load_pieces(path)
+    assert caught.value.path.startswith(str(path))
+    assert problem in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path):
+    _bad(tmp_path / "nope.mid", "file not found")
+
+
+def test_unsupported_extension(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("hello")
+    _bad(tmp_path / "notes.txt", "unsupported format .txt; expected one of .mid .midi")
+
+
+def test_empty_file(tmp_path: Path):
+    (tmp_path / "empty.mid").write_bytes(b"")
+    _bad(tmp_path / "empty.mid", "empty file")
+
+
+def test_not_midi_bytes(tmp_path: Path):
+    (tmp_path / "fake.mid").write_bytes(b"this is not midi at all")
+    _bad(tmp_path / "fake.mid", "not a MIDI file")
+
+
+def test_truncated_midi(tmp_path: Path, two_voice_midi: Path):
+    data = two_voice_midi.read_bytes()
+    (tmp_path / "cut.mid").write_bytes(data[: len(data) // 2])
+    _bad(tmp_path / "cut.mid", "corrupt MIDI file")
+
+
+def test_corrupt_musicxml(tmp_path: Path):
+    (tmp_path / "broken.musicxml").write_text("<score-partwise><part id='P1'><measure")
+    _bad(tmp_path / "broken.musicxml", "cannot parse .musicxml file")
+
+
+def test_no_notes(tmp_path: Path):
+    make_score([(0, False, [])]).dump_midi(tmp_path / "silent.mid")
+    _bad(tmp_path / "silent.mid", "no notes")
+
+
+def test_too_many_notes(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(loading, "MAX_NOTES", 4)
+    _bad(two_voice_midi, "5 notes; the limit is 4")
+
+
+def test_too_big(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 10)
+    _bad(two_voice_midi, "the limit is 0 MB")
+
+
+def test_bad_tune_in_abc_is_reported_with_its_number(tmp_path: Path):
+    path = tmp_path / "mixed.abc"
+    path.write_text(
+        "X:1\nT:Good\nM:2/4\nL:1/8\nK:C\nCDEF|GABc|]\n\nX:7\nT:Rests only\nM:2/4\nL:1/8\nK:C\nz4|z4|]\n"
+    )
+    pieces, errors = read_pieces(path)
+    assert [piece.tune for piece in pieces] == [1]
+    assert [str(error) for error in errors] == [f"{path}#7: no notes"]
