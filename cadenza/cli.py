@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
+    "evaluate": ("cadenza.evaluation.report", "EvaluateArgs", "run_evaluate", "judge a model: NLL vs n-gram, style table"),
+    "evaluate ngram": ("cadenza.evaluation.report", "NGramArgs", "run_ngram", "the n-gram baseline NLL on a corpus"),
 }
 
 
