@@ -161,18 +161,17 @@ def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[_Job]:
 
 
 def _job(style: str, path: Path, root: Path, base: Path) -> _Job:
-    # The suffix stays in the id only for files whose name without it is taken (bwv.xml next to bwv.mxl)
-    return _Job(
-        style, str(path), path.relative_to(root).as_posix(), f"{style}/{path.relative_to(base).as_posix()}"
-    )
+    id_prefix = f"{style}/{path.relative_to(base).as_posix()}"
+    return _Job(style, str(path), path.relative_to(root).as_posix(), id_prefix)
 
 
 def _unique_prefixes(jobs: list[_Job]) -> list[_Job]:
-    stems = Counter(os.path.splitext(job.id_prefix)[0] for job in jobs)
+    """Drop the suffix from ids, except where that would make two ids equal (bwv.xml next to bwv.krn)."""
+    stems = [os.path.splitext(job.id_prefix)[0] for job in jobs]
+    counts = Counter(stems)
     return [
-        _Job(job.style, job.path, job.source, stem if stems[stem] == 1 else job.id_prefix)
-        for job in jobs
-        for stem in [os.path.splitext(job.id_prefix)[0]]
+        _Job(job.style, job.path, job.source, stem if counts[stem] == 1 else job.id_prefix)
+        for job, stem in zip(jobs, stems, strict=True)
     ]
 
 

@@ -73,7 +73,7 @@ def _free_program(program: int, used: set[int]) -> int:
     for candidate in in_family + list(range(128)):
         if candidate not in used:
             return candidate
-    raise ValueError("more than 128 tracks")  # unreachable: MAX_TRACKS is checked before
+    raise ValueError("a score with more than 128 tracks cannot have distinct programs")
 
 
 def read_pieces(path: str | Path) -> tuple[list[Piece], list[InputFileError]]:
@@ -147,14 +147,15 @@ def _piece_from_midi_file(path: Path) -> Piece:
 
 def _checked(raw: Score, name: str) -> Score:
     """Normalize and enforce the note and track limits."""
+    num_tracks = sum(1 for track in raw.tracks if not track.is_drum and len(track.notes))
+    if num_tracks > MAX_TRACKS:
+        raise InputFileError(name, f"{num_tracks} tracks; the limit is {MAX_TRACKS}")
     score = normalize_score(raw)
     num_notes = sum(len(track.notes) for track in score.tracks)
     if num_notes == 0:
         raise InputFileError(name, "no notes")
     if num_notes > MAX_NOTES:
         raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
-    if len(score.tracks) > MAX_TRACKS:
-        raise InputFileError(name, f"{len(score.tracks)} tracks; the limit is {MAX_TRACKS}")
     return score
 
 

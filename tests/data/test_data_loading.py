@@ -152,3 +152,8 @@ def test_bad_tune_in_abc_is_reported_with_its_number(tmp_path: Path):
     pieces, errors = read_pieces(path)
     assert [piece.tune for piece in pieces] == [1]
     assert [str(error) for error in errors] == [f"{path}#7: no notes"]
+
+
+def test_too_many_tracks(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(loading, "MAX_TRACKS", 1)
+    _bad(two_voice_midi, "2 tracks; the limit is 1")
