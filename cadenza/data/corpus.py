@@ -75,6 +75,11 @@ class CorpusBuildArgs:
     limit: int | None = field(
         default=None, metadata={"help": "at most this many files per style (quick runs)"}
     )
+    style_limits: str | None = field(
+        default=None,
+        metadata={"help": "per-style file caps over --limit, e.g. essen_folk=2,irish_fiddle=8 (the shipped "
+                  "model's subset; see checkpoints/cadenza-base/README.md)"},
+    )
     force: bool = field(default=False, metadata={"help": "rebuild even if nothing changed"})
 
 
@@ -126,7 +131,21 @@ def embedded_root() -> Path:
     return Path(music21.__file__).parent / "corpus"
 
 
-def _embedded_jobs(styles: tuple[str, ...], limit: int | None) -> list[_Job]:
+def parse_style_limits(text: str | None, default: int | None) -> dict[str, int | None]:
+    """`"essen_folk=2,bach=100"` -> a file cap for every embedded style (the rest get `default`)."""
+    limits: dict[str, int | None] = dict.fromkeys(EMBEDDED_STYLES, default)
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        style, _, number = item.partition("=")
+        if style.strip() not in limits or not number.strip().isdigit():
+            raise CadenzaError(f"bad --style_limits item {item!r}: expected STYLE=N with STYLE one of "
+                               f"{', '.join(EMBEDDED_STYLES)}")
+        limits[style.strip()] = int(number)
+    return limits
+
+
+def _embedded_jobs(styles: tuple[str, ...], limits: dict[str, int | None]) -> list[_Job]:
     root = embedded_root()
     jobs: list[_Job] = []
     for style in styles:
@@ -139,7 +158,7 @@ def _embedded_jobs(styles: tuple[str, ...], limit: int | None) -> list[_Job]:
         ]
         # ids read "bach/bwv66.6" for a one-folder style, "classical/mozart/k155" when it has several
         base = root / folders[0] if len(folders) == 1 else root
-        jobs += [_job(style, path, root, base) for path in files[:limit]]
+        jobs += [_job(style, path, root, base) for path in files[: limits[style]]]
     return jobs
 
 
@@ -237,6 +256,7 @@ def _manifest_hash(args: CorpusBuildArgs, jobs: list[_Job]) -> str:
         "val_fraction": args.val_fraction,
         "test_fraction": args.test_fraction,
         "limit": args.limit,
+        "style_limits": args.style_limits,
     }
     return hashlib.sha256(json.dumps([settings, files]).encode()).hexdigest()
 
@@ -251,7 +271,7 @@ def _plan(args: CorpusBuildArgs) -> list[_Job]:
     if args.style:
         raise CadenzaError("--style tags a user folder given with --input; use --styles for embedded styles")
     styles = parse_style_list(args.styles) if args.styles else EMBEDDED_STYLES
-    return _embedded_jobs(styles, args.limit)
+    return _embedded_jobs(styles, parse_style_limits(args.style_limits, args.limit))
 
 
 def _check_fractions(args: CorpusBuildArgs) -> None:
