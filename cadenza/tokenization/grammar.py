@@ -2,7 +2,7 @@
 
 A sequence reads `BOS Style Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ... EOS`:
 
-    BOS -> Style -> Bar -> TimeSig -> Position | Bar
+    BOS -> Style -> Bar -> TimeSig -> Position | Bar | EOS
     Position -> Tempo | Program          Program -> Pitch -> Duration
     Tempo, Duration -> Program | Position (later in the bar) | Bar | EOS
 
@@ -101,7 +101,7 @@ class RemiGrammar:
             Kind.BOS: ids_of(Kind.STYLE),
             Kind.STYLE: {tokenizer.bar_id},
             Kind.BAR: timesig_ids,
-            Kind.TIMESIG: {tokenizer.bar_id},
+            Kind.TIMESIG: {tokenizer.bar_id, tokenizer.eos_id},  # a piece may end on an empty bar
             Kind.POSITION: ids_of(Kind.TEMPO, Kind.PROGRAM),
             Kind.TEMPO: ids_of(Kind.PROGRAM, Kind.BAR) | eos,
             Kind.PROGRAM: ids_of(Kind.PITCH),

@@ -1,0 +1,130 @@
+"""Composer end to end on a tiny random model: grammar, bar counts, seeds, controls, errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import symusic
+
+from cadenza.checkpoint import load_checkpoint
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.composer import Composer, estimate_key, parse_key, score_notes, transpose_interval
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples
+
+
+def bar_count(piece, tokenizer) -> int:
+    return tokenizer.music_ids(piece.tokens).count(tokenizer.bar_id)
+
+
+def test_constrained_samples_are_grammatical_and_exactly_n_bars(composer):
+    grammar = RemiGrammar(composer.tokenizer)
+    pieces = composer.generate("bach", bars=1, num=10, seed=1) + composer.generate("folk", bars=2, num=10, seed=2)
+    assert len(pieces) == 20
+    for piece in pieces:
+        assert grammar.errors(piece.tokens) == 0
+        assert composer.tokenizer.remi.tokens_errors(composer.tokenizer.music_ids(piece.tokens)) == 0
+        assert bar_count(piece, composer.tokenizer) == piece.bars
+        assert piece.tokens[-1] == composer.tokenizer.eos_id
+
+
+def test_long_pieces_slide_past_the_context(composer):
+    piece = composer.generate("bach", bars=24, seed=5)[0]
+    assert len(piece.tokens) > composer.context  # several windows were needed
+    assert bar_count(piece, composer.tokenizer) == 24
+    assert RemiGrammar(composer.tokenizer).errors(piece.tokens) == 0
+
+
+def test_same_seed_same_output_and_drawn_seed_is_reported(composer):
+    a = composer.generate("bach", bars=1, num=3, seed=42)
+    b = composer.generate("bach", bars=1, num=3, seed=42)
+    assert [p.tokens for p in a] == [p.tokens for p in b]
+    assert len({tuple(p.tokens) for p in a}) == 3  # one batch, three different pieces
+    drawn = composer.generate("bach", bars=1)[0]
+    assert drawn.tokens == composer.generate("bach", bars=1, seed=drawn.seed)[0].tokens
+
+
+def test_tempo_and_time_signature_prompt(composer):
+    piece = composer.generate("folk", bars=2, seed=3, tempo=92, time_signature="3/4")[0]
+    assert piece.score.tempos[0].qpm == pytest.approx(94.19, abs=0.01)
+    assert {(ts.numerator, ts.denominator) for ts in piece.score.time_signatures} == {(3, 4)}
+    with pytest.raises(CadenzaError, match="supported: .*6/8"):
+        composer.generate("folk", time_signature="7/4")
+
+
+def test_key_moves_the_estimated_tonic(composer):
+    for tonic in ("D", "Bb"):
+        piece = composer.generate("bach", bars=4, seed=11, key=tonic)[0]
+        assert estimate_key(score_notes(piece.score))[0] == parse_key(tonic)[0]
+
+
+def test_key_functions():
+    c_major = [(p, 1.0) for p in (60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60)]
+    assert estimate_key(c_major) == (0, "major")
+    assert estimate_key([(p + 9, d) for p, d in [(60, 2.0), (63, 1.0), (67, 1.0), (62, 1.0), (65, 1.0)]])[0] == 9
+    assert parse_key("F# minor") == (6, "minor") and parse_key("bb") == (10, None) and parse_key("Am")[1] == "minor"
+    assert transpose_interval(0, 7) == -5 and transpose_interval(0, 6) == 6 and transpose_interval(11, 0) == 1
+    with pytest.raises(CadenzaError):
+        parse_key("H")
+
+
+def test_continuation_keeps_the_original(composer, prompt_midi):
+    tokenizer = composer.tokenizer
+    original = tokenizer.decode(tokenizer.encode(symusic.Score(str(prompt_midi)), "bach"))
+    piece = composer.generate("bach", bars=1, seed=4, prompt_midi=prompt_midi, prompt_bars=2)[0]
+    assert bar_count(piece, tokenizer) == 6 + 1
+    end = original.end()
+    kept = [n for n in note_tuples(piece.score) if n[1] * piece.score.ticks_per_quarter < end]
+    assert kept[: len(note_tuples(original))] == note_tuples(original)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"style": "jazz"}, "knows: bach, folk"),
+        ({"bars": 0}, "bars"),
+        ({"bars": 257}, "bars"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": 5.5}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.2}, "top_p"),
+        ({"top_k": -1}, "top_k"),
+        ({"num": 0}, "num"),
+        ({"num": 17}, "num"),
+        ({"tempo": -3}, "tempo"),
+        ({"key": "X minor"}, "key"),
+    ],
+)
+def test_bad_arguments(composer, kwargs, message):
+    kwargs = {"style": "bach", **kwargs}
+    with pytest.raises(CadenzaError, match=message):
+        composer.generate(**kwargs)
+
+
+def test_bad_prompt_files(composer, tmp_path):
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    silent = tmp_path / "silent.mid"
+    symusic.Score(480).dump_midi(str(silent))
+    for path in (tmp_path / "missing.mid", corrupt, empty, silent):
+        with pytest.raises(InputFileError, match=path.name):
+            composer.generate("bach", prompt_midi=path)
+
+
+def test_broken_checkpoints(tiny_checkpoint, tmp_path):
+    with pytest.raises(InputFileError, match="not found"):
+        Composer.from_pretrained(tmp_path / "nowhere")
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_checkpoint, partial)
+    (partial / "model.safetensors").unlink()
+    with pytest.raises(InputFileError, match="missing model.safetensors"):
+        load_checkpoint(partial)
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(tiny_checkpoint, mismatched)
+    big = CadenzaTokenizer.new([f"style{i}" for i in range(200)])
+    big.save(mismatched)
+    with pytest.raises(InputFileError, match="do not belong together"):
+        Composer.from_pretrained(mismatched)

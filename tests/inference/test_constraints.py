@@ -1,0 +1,49 @@
+"""The logits processor and stopping criteria on hand-made batches, without a model."""
+
+from __future__ import annotations
+
+import torch
+
+from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+
+def ids(tok, text):
+    return [tok.vocab[t] for t in text.split()]
+
+
+def test_processor_masks_each_row_by_its_own_state():
+    tok = CadenzaTokenizer.new(["bach"])
+    vocab = len(tok) + 20
+    processor = GrammarLogitsProcessor(RemiGrammar(tok, vocab), min_bars=2)
+    rows = torch.tensor(
+        [
+            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Position_3 Program_0 Pitch_60 Duration_1.0.8"),
+            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Bar_None TimeSig_3/4 Position_0 Program_0"),
+            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_40.0 Tempo_40.0 EOS_None"),
+        ]
+    )
+    out = processor(rows, torch.zeros(3, vocab))
+    allowed = [set(torch.isfinite(row).nonzero().flatten().tolist()) for row in out]
+    # Row 0: after a Duration at position 3 of a 4/4 bar, with one bar of the two needed: no EOS yet.
+    assert tok.vocab["Position_4"] in allowed[0] and tok.vocab["Position_3"] not in allowed[0]
+    assert tok.bar_id in allowed[0] and tok.eos_id not in allowed[0]
+    # Row 1: after a Program only pitches.
+    assert {tok.token(i).partition("_")[0] for i in allowed[1]} == {"Pitch"}
+    # Row 2 ended (its second Tempo is skipped as illegal): it may only pad.
+    assert allowed[2] == {tok.pad_id, tok.eos_id}
+    # The next step feeds one new token per row.
+    step = torch.cat([rows, torch.tensor([[tok.bar_id], [tok.vocab["Pitch_62"]], [tok.pad_id]])], dim=1)
+    out = processor(step, torch.zeros(3, vocab))
+    assert {tok.token(i).partition("_")[0] for i in torch.isfinite(out[0]).nonzero().flatten().tolist()} == {"TimeSig"}
+    assert processor.bars == [2, 2, 1]
+
+
+def test_bar_stopping_waits_for_the_next_bar_or_eos():
+    bar, eos = 3, 2
+    stop = BarStoppingCriteria(bar, eos, max_bars=2)
+    rows = torch.tensor([[1, 9, bar, 5, bar, 6], [1, 9, bar, 5, 6, eos], [1, 9, bar, 5, 6, 7]])
+    assert stop(rows, None).tolist() == [False, True, False]
+    more = torch.cat([rows, torch.tensor([[bar], [0], [7]])], dim=1)
+    assert stop(more, None).tolist() == [True, False, False]
