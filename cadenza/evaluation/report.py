@@ -38,13 +38,19 @@ CACHE_DIR = "eval_cache"
 @dataclass
 class EvaluateArgs:
     model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder"})
-    corpus: str = field(default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"})
+    corpus: str = field(
+        default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
+    )
     pieces_per_style: int = field(default=8, metadata={"help": "generations per style for the style table"})
     bars: int = field(default=8, metadata={"help": "bars per generation (and per corpus excerpt)"})
     seed: int = 0
     ngram_order: int = field(default=5, metadata={"help": "order of the n-gram baseline"})
-    out: str | None = field(default=None, metadata={"help": "JSON report path; default <model>/evaluation.json"})
-    update_card: bool = field(default=True, metadata={"help": "write an '## Evaluation' section in <model>/README.md"})
+    out: str | None = field(
+        default=None, metadata={"help": "JSON report path; default <model>/evaluation.json"}
+    )
+    update_card: bool = field(
+        default=True, metadata={"help": "write an '## Evaluation' section in <model>/README.md"}
+    )
     split: str = field(default="validation", metadata={"help": "split scored for NLL"})
     batch_size: int = field(default=8, metadata={"help": "chunks per forward pass"})
     num_proc: int = field(default=2, metadata={"help": "processes tokenizing the corpus"})
@@ -216,17 +222,19 @@ def style_report(composer, corpus, pieces_per_style: int, bars: int, seed: int) 
 
 
 def nll_markdown(nll: dict) -> str:
-    return "\n".join([
-        "| model | val NLL / token (nats) | perplexity |",
-        "|---|---:|---:|",
-        f"| this model | {nll['model_nll']:.4f} | {nll['model_perplexity']:.3f} |",
-        f"| {nll['ngram']['order']}-gram (interpolated Kneser-Ney) | {nll['ngram']['nll']:.4f} "
-        f"| {nll['ngram']['perplexity']:.3f} |",
-        "",
-        f"Model NLL is {100 * nll['reduction']:.1f}% below the n-gram's (bar: >= 25%): "
-        f"**{'pass' if nll['passes'] else 'fail'}**. Scored tokens: {nll['scored_tokens']:,} "
-        f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
-    ])
+    return "\n".join(
+        [
+            "| model | val NLL / token (nats) | perplexity |",
+            "|---|---:|---:|",
+            f"| this model | {nll['model_nll']:.4f} | {nll['model_perplexity']:.3f} |",
+            f"| {nll['ngram']['order']}-gram (interpolated Kneser-Ney) | {nll['ngram']['nll']:.4f} "
+            f"| {nll['ngram']['perplexity']:.3f} |",
+            "",
+            f"Model NLL is {100 * nll['reduction']:.1f}% below the n-gram's (bar: >= 25%): "
+            f"**{'pass' if nll['passes'] else 'fail'}**. Scored tokens: {nll['scored_tokens']:,} "
+            f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
+        ]
+    )
 
 
 def card_section(report: dict) -> str:
@@ -237,7 +245,8 @@ def card_section(report: dict) -> str:
         lines += [
             "### Style control",
             "",
-            f"{style['pieces_per_style']} generations of {style['bars']} bars per style (seed {style['seed']}) "
+            f"{style['pieces_per_style']} generations of {style['bars']} bars per style "
+            f"(seed {style['seed']}) "
             f"against the style's train pieces cut to their first {style['bars']} bars. A style passes when "
             "its generations' mean (pitch range, polyphony), each divided by its corpus-wide standard "
             "deviation, is nearer its own corpus mean than any other style's.",
@@ -277,15 +286,25 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     tokenizer_path = str(model_dir / "tokenizer.json")
     max_len = int(model.config.n_positions)
 
-    ngram = ngram_baseline(args.corpus, corpus, tokenizer_path, args.ngram_order, max_len, args.split,
-                           args.num_proc, args.use_cache)
+    ngram = ngram_baseline(
+        args.corpus,
+        corpus,
+        tokenizer_path,
+        args.ngram_order,
+        max_len,
+        args.split,
+        args.num_proc,
+        args.use_cache,
+    )
     how = "cached" if ngram["cached"] else "fit in {} s".format(ngram["fit_seconds"])
     print(f"{args.ngram_order}-gram {args.split} NLL {ngram['nll']:.4f} ({how})")
     chunks = corpus_chunks(corpus[args.split], tokenizer_path, max_len, args.num_proc)
     start = time.monotonic()
     nll, count = model_nll(model, chunks, tokenizer.pad_id, args.batch_size)
     if count != ngram["scored_tokens"]:
-        raise CadenzaError(f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable")
+        raise CadenzaError(
+            f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable"
+        )
     print(f"model {args.split} NLL {nll:.4f} (ppl {math.exp(nll):.3f}) in {time.monotonic() - start:.0f} s")
     report = {
         "model": str(model_dir),
@@ -325,7 +344,15 @@ def run_ngram(args: NGramArgs) -> dict:
 
     corpus = load_corpus(args.corpus)
     tokenizer_path = corpus_tokenizer(corpus, Path(args.corpus) / CACHE_DIR)
-    result = ngram_baseline(args.corpus, corpus, str(tokenizer_path), args.order, args.max_len, args.split,
-                            args.num_proc, args.use_cache)
+    result = ngram_baseline(
+        args.corpus,
+        corpus,
+        str(tokenizer_path),
+        args.order,
+        args.max_len,
+        args.split,
+        args.num_proc,
+        args.use_cache,
+    )
     print(json.dumps(result, indent=2))
     return result

@@ -60,7 +60,9 @@ def summarize(per_style: dict[str, list[dict[str, float]]]) -> dict[str, dict[st
     """Mean of each feature per style (and the number of pieces)."""
     out = {}
     for style, rows in per_style.items():
-        out[style] = {name: float(np.mean([r[name] for r in rows])) if rows else float("nan") for name in FEATURES}
+        out[style] = {
+            name: float(np.mean([r[name] for r in rows])) if rows else float("nan") for name in FEATURES
+        }
         out[style]["pieces"] = len(rows)
     return out
 
@@ -93,7 +95,9 @@ def style_table(
         for name in FEATURES:
             row[f"generated_{name}"] = gen[name]
             row[f"corpus_{name}"] = corpus_means[style][name] if style in corpus_means else float("nan")
-            row[f"nearest_by_{name}"] = min(corpus_means, key=lambda s, n=name: (abs(corpus_means[s][n] - gen[n]), s))
+            row[f"nearest_by_{name}"] = min(
+                corpus_means, key=lambda s, n=name: (abs(corpus_means[s][n] - gen[n]), s)
+            )
         row["distance_to_own"] = distances.get(style, float("inf"))
         row["nearest_style"] = nearest
         row["passes"] = nearest == style
@@ -114,7 +118,8 @@ def markdown_table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"| {r['style']} | {r['generated_pieces']} | {r['generated_pitch_range']:.1f} | {r['corpus_pitch_range']:.1f} "
+            f"| {r['style']} | {r['generated_pieces']} | {r['generated_pitch_range']:.1f} "
+            f"| {r['corpus_pitch_range']:.1f} "
             f"| {r['generated_polyphony']:.2f} | {r['corpus_polyphony']:.2f} | {r['nearest_style']} "
             f"| {'yes' if r['passes'] else 'no'} |"
         )

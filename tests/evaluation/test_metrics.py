@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import symusic
 
-from cadenza.evaluation.metrics import describe, mean_pitch, note_density, pitch_class_histogram, pitch_range, polyphony
+from cadenza.evaluation.metrics import (
+    describe,
+    mean_pitch,
+    note_density,
+    pitch_class_histogram,
+    pitch_range,
+    polyphony,
+)
 
 
 def score_of(*tracks: list[tuple[int, int, int]], tpq: int = 4) -> symusic.Score:

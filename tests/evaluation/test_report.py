@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import symusic
-import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
@@ -33,8 +32,17 @@ TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, num_proc=1)
 @pytest.fixture(scope="module")
 def tiny_model(tiny_corpus_dir, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("run")
-    final = run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(out), max_steps=5, eval_every=5,
-                                save_every=5, warmup_steps=1, **TINY))
+    final = run_train(
+        TrainArgs(
+            corpus=tiny_corpus_dir,
+            output_dir=str(out),
+            max_steps=5,
+            eval_every=5,
+            save_every=5,
+            warmup_steps=1,
+            **TINY,
+        )
+    )
     return str(final)
 
 
@@ -62,14 +70,17 @@ def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
     other = ngram_baseline(corpus_dir, corpus, path, 2, 128, num_proc=1)
     assert not first["cached"] and again["cached"] and not other["cached"]
     assert again["nll"] == first["nll"] and other["nll"] != first["nll"]
-    assert first["scored_tokens"] == sum(len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1))
+    assert first["scored_tokens"] == sum(
+        len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1)
+    )
 
 
 def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path):
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model, model_dir)
-    args = EvaluateArgs(model=str(model_dir), corpus=tiny_corpus_dir, pieces_per_style=2, bars=1,
-                        ngram_order=3, num_proc=1)
+    args = EvaluateArgs(
+        model=str(model_dir), corpus=tiny_corpus_dir, pieces_per_style=2, bars=1, ngram_order=3, num_proc=1
+    )
     report = run_evaluate(args)
     saved = json.loads((model_dir / "evaluation.json").read_text())
     assert saved["nll"]["model_nll"] == report["nll"]["model_nll"]
@@ -96,10 +107,15 @@ def test_update_card_replaces_only_its_section(tmp_path):
 
 def test_style_table_picks_the_nearest_style():
     corpus = {"a": {"pitch_range": 10.0, "polyphony": 1.0}, "b": {"pitch_range": 30.0, "polyphony": 3.0}}
-    generated = {"a": {"pitch_range": 12.0, "polyphony": 1.2, "pieces": 8},
-                 "b": {"pitch_range": 14.0, "polyphony": 1.5, "pieces": 8}}
+    generated = {
+        "a": {"pitch_range": 12.0, "polyphony": 1.2, "pieces": 8},
+        "b": {"pitch_range": 14.0, "polyphony": 1.5, "pieces": 8},
+    }
     rows = style_control.style_table(corpus, generated, {"pitch_range": 10.0, "polyphony": 1.0})
-    assert [(r["style"], r["nearest_style"], r["passes"]) for r in rows] == [("a", "a", True), ("b", "a", False)]
+    assert [(r["style"], r["nearest_style"], r["passes"]) for r in rows] == [
+        ("a", "a", True),
+        ("b", "a", False),
+    ]
     assert rows[0]["distance_to_own"] == pytest.approx((0.2**2 + 0.2**2) ** 0.5)
     assert style_control.required_passes(8) == 6 and style_control.required_passes(2) == 2
 
