@@ -1,0 +1,16 @@
+import pytest
+
+from cadenza.data.corpus import parse_style_limits
+from cadenza.errors import CadenzaError
+
+
+def test_style_limits_override_the_default_per_style():
+    limits = parse_style_limits("essen_folk=2, bach=30", 5)
+    assert limits["essen_folk"] == 2 and limits["bach"] == 30 and limits["palestrina"] == 5
+    assert parse_style_limits(None, None)["irish_fiddle"] is None
+
+
+@pytest.mark.parametrize("text", ["jazz=2", "bach=two", "bach"])
+def test_bad_style_limits_are_clear_errors(text):
+    with pytest.raises(CadenzaError, match="bad --style_limits item"):
+        parse_style_limits(text, None)
