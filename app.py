@@ -1,0 +1,149 @@
+"""cadenza's web app: Gradio wiring only; the work is done by plain functions in `cadenza.ui`.
+
+    .venv/bin/python app.py [--model checkpoints/cadenza-base] [--host 127.0.0.1] [--port 7860]
+
+(or env CADENZA_MODEL, CADENZA_HOST, CADENZA_PORT). The model is loaded once at start-up; each feature
+is one tab, built by a `*_tab(composer)` function listed in `TABS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from cadenza import ui  # noqa: E402
+from cadenza.errors import CadenzaError  # noqa: E402
+
+DEFAULT_MODEL = "checkpoints/cadenza-base"
+PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
+
+
+# --- Compose tab -----------------------------------------------------------------------------------
+def compose_tab(composer) -> None:
+    choices = ui.compose_choices(composer)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style")
+            bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars")
+            with gr.Row():
+                tempo = gr.Number(None, label="Tempo (BPM, empty = as generated)", precision=0)
+                time_signature = gr.Dropdown(choices.time_signatures, value=ui.AS_GENERATED, label="Time signature")
+            key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
+            with gr.Accordion("Sampling", open=False):
+                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                top_p = gr.Slider(0.1, 1.0, value=0.95, step=0.01, label="Top-p")
+                with gr.Row():
+                    seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
+                    random_seed = gr.Checkbox(True, label="Random seed")
+            variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
+            prompt = gr.File(
+                label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come from it)",
+                file_types=PROMPT_TYPES,
+                type="filepath",
+            )
+            generate = gr.Button("Generate", variant="primary", elem_id="generate")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Choose a style and press **Generate**.", elem_id="status")
+            slots = []
+            for i in range(ui.MAX_VARIATIONS):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=240):
+                        audio = gr.Audio(label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False)
+                        files = gr.File(label="Download", file_count="multiple", visible=i == 0, interactive=False)
+                    roll = gr.Image(label="Piano roll", type="filepath", visible=i == 0, interactive=False, scale=2)
+                slots += [audio, roll, files]
+
+    def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
+                prompt, progress=gr.Progress()):  # fmt: skip
+        try:
+            result = ui.compose(
+                composer, style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
+                temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed,
+                variations=variations, prompt_midi=prompt, progress=progress,
+            )  # fmt: skip
+        except CadenzaError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        updates = [ui.describe(result)]
+        for i in range(ui.MAX_VARIATIONS):
+            if i < len(result):
+                v = result[i]
+                label = f"Variation {i + 1} — seed {v.seed}"
+                updates += [
+                    gr.update(value=str(v.wav), label=label, visible=True),
+                    gr.update(value=str(v.png), visible=True),
+                    gr.update(value=v.downloads, visible=True),
+                ]
+            else:
+                updates += [gr.update(value=None, visible=False)] * 3
+        return updates
+
+    generate.click(
+        predict,
+        inputs=[style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations, prompt],
+        outputs=[status, *slots],
+        api_name="compose",
+    )
+
+
+# Each later feature adds (title, builder) here.
+TABS = [("Compose", compose_tab)]
+
+
+def build_demo(composer) -> gr.Blocks:
+    with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download.")
+        with gr.Tabs():
+            for title, build in TABS:
+                with gr.Tab(title):
+                    build(composer)
+    # 2 CPU cores: one generation at a time, the rest wait in line.
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    return demo
+
+
+# --- start-up ----------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="cadenza web app")
+    parser.add_argument("--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder")
+    parser.add_argument("--host", default=os.environ.get("CADENZA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CADENZA_PORT", "7860")))
+    return parser.parse_args(argv)
+
+
+def load_composer(path: str):
+    from cadenza.inference.composer import Composer
+
+    if not Path(path).is_dir():
+        sys.exit(
+            f"cadenza: no model at {path}; train it with `make train-base` (see docs/app.md) "
+            "or point --model / CADENZA_MODEL at a checkpoint folder"
+        )
+    try:
+        return Composer.from_pretrained(path)
+    except CadenzaError as err:
+        sys.exit(f"cadenza: {err}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    composer = load_composer(args.model)
+    demo = build_demo(composer)
+    print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        max_file_size="5mb",
+        show_error=False,
+        ssr_mode=False,
+        footer_links=[],
+    )
+
+
+if __name__ == "__main__":
+    main()

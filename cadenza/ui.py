@@ -1,0 +1,216 @@
+"""What the app's tabs do, as plain functions: no Gradio here.
+
+`app.py` only wires widgets to these functions (like audiocraft's demo: load the model once, call a
+predict function). Each tab gets a `..._choices` helper for its dropdowns and a predict function that
+checks the raw widget values, does the work in a fresh temporary folder and returns plain paths.
+User-fixable problems raise `CadenzaError` with a one-line message, which the app shows as a popup.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cadenza.errors import CadenzaError, InputFileError
+
+AS_GENERATED = "as generated"
+MAX_VARIATIONS = 4
+MAX_UI_BARS = 64
+MIN_TEMPO, MAX_TEMPO = 20, 300
+MAX_SEED = 2**31 - 1
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+RENDER_FORMATS = ("mid", "musicxml", "wav", "png")
+# Request folders live under one root so that old ones can be swept; an hour is plenty to download.
+TEMP_ROOT = Path(tempfile.gettempdir()) / "cadenza-app"
+TEMP_MAX_AGE_S = 3600
+
+KEYS = [AS_GENERATED] + [
+    f"{tonic} {mode}"
+    for mode in ("major", "minor")
+    for tonic in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+]
+
+# (fraction done, description) -> None; gr.Progress fits this shape.
+Progress = Callable[..., object]
+
+
+@dataclass
+class Variation:
+    """One generated piece and its files, ready for the Compose tab's slot."""
+
+    seed: int
+    style: str
+    bars: int
+    midi: Path
+    musicxml: Path
+    wav: Path
+    png: Path
+
+    @property
+    def downloads(self) -> list[str]:
+        return [str(self.midi), str(self.musicxml), str(self.wav)]
+
+
+@dataclass
+class ComposeChoices:
+    styles: list[str]
+    time_signatures: list[str]
+    keys: list[str]
+
+
+def compose_choices(composer) -> ComposeChoices:
+    """Dropdown contents for the Compose tab, from the loaded checkpoint."""
+    sigs = list(composer.time_signatures)
+    # Common meters first, then the rest in the tokenizer's order.
+    common = [ts for ts in ("4/4", "3/4", "2/4", "6/8", "2/2", "3/8", "9/8", "12/8") if ts in sigs]
+    return ComposeChoices(
+        styles=list(composer.styles),
+        time_signatures=[AS_GENERATED] + common + [ts for ts in sigs if ts not in common],
+        keys=list(KEYS),
+    )
+
+
+# --- validation of raw widget values ---------------------------------------------------------------
+def _number(name: str, value, low: float, high: float, integer: bool = False) -> float | int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CadenzaError(f"{name} must be a number, got {value!r}") from None
+    if number != number or not low <= number <= high:  # NaN fails the first test
+        raise CadenzaError(f"{name} must be between {low:g} and {high:g}, got {value}")
+    if integer:
+        if number != int(number):
+            raise CadenzaError(f"{name} must be a whole number, got {value}")
+        return int(number)
+    return number
+
+
+def _optional_choice(value: str | None) -> str | None:
+    return None if value in (None, "", AS_GENERATED) else value
+
+
+def check_prompt_file(path: str | Path | None) -> Path | None:
+    """The uploaded prompt file, or None; too big or missing files are refused here, the rest on load."""
+    if path in (None, ""):
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path.name, "uploaded file not found; upload it again")
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise InputFileError(path.name, f"file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    return path
+
+
+def resolve_seed(seed, random_seed: bool) -> int:
+    """The seed to use: a fresh one when asked for (or when seed is -1/empty), else the given one."""
+    if random_seed or seed in (None, "", -1, "-1"):
+        return random.randrange(MAX_SEED)
+    return _number("seed", seed, 0, MAX_SEED, integer=True)
+
+
+# --- temp folders ------------------------------------------------------------------------------------
+def request_dir(root: Path = TEMP_ROOT, max_age_s: float = TEMP_MAX_AGE_S) -> Path:
+    """A fresh folder for one request's files; folders older than `max_age_s` are removed first."""
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="req-", dir=root))
+
+
+# --- the Compose tab --------------------------------------------------------------------------------
+def compose(
+    composer,
+    style: str,
+    bars=8,
+    tempo=None,
+    time_signature: str | None = AS_GENERATED,
+    key: str | None = AS_GENERATED,
+    temperature=1.0,
+    top_p=0.95,
+    seed=-1,
+    random_seed: bool = True,
+    variations=1,
+    prompt_midi: str | Path | None = None,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+) -> list[Variation]:
+    """Generate `variations` pieces and render each to MIDI, MusicXML, WAV and a piano roll.
+
+    Variation i uses seed + i, so any variation is reproduced alone by entering its seed with
+    variations = 1 (and the same other settings).
+    """
+    from cadenza.inference.render import render
+
+    if style not in composer.styles:
+        raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(composer.styles)}")
+    bars = _number("bars", bars, 1, MAX_UI_BARS, integer=True)
+    variations = _number("number of variations", variations, 1, MAX_VARIATIONS, integer=True)
+    temperature = _number("temperature", temperature, 0.05, 3.0)
+    top_p = _number("top-p", top_p, 0.05, 1.0)
+    tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
+    time_signature = _optional_choice(time_signature)
+    if time_signature is not None and time_signature not in composer.time_signatures:
+        raise CadenzaError(f"unsupported time signature {time_signature!r}")
+    key = _optional_choice(key)
+    prompt = check_prompt_file(prompt_midi)
+    first_seed = resolve_seed(seed, random_seed)
+
+    out_dir = out_dir or request_dir()
+    report = progress or (lambda *args, **kwargs: None)
+    result = []
+    for i in range(variations):
+        this_seed = (first_seed + i) % (MAX_SEED + 1)
+        report(i / variations, desc=f"composing variation {i + 1} of {variations}")
+        try:
+            (piece,) = composer.generate(
+                style,
+                bars=bars,
+                num=1,
+                temperature=temperature,
+                top_p=top_p,
+                seed=this_seed,
+                tempo=tempo,
+                time_signature=time_signature,
+                key=key,
+                prompt_midi=prompt,
+            )
+        except InputFileError as err:  # name the upload by its own name, not the server's temp path
+            if prompt is not None and Path(err.path) == prompt:
+                raise InputFileError(prompt.name, err.problem) from None
+            raise
+        if piece.score.note_num() == 0:
+            raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
+        report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
+        stem = f"cadenza-{style}-seed{this_seed}"
+        files = render(piece.score, out_dir / f"v{i + 1}", stem, RENDER_FORMATS)
+        result.append(
+            Variation(
+                seed=this_seed,
+                style=style,
+                bars=bars,
+                midi=Path(files["mid"]),
+                musicxml=Path(files["musicxml"]),
+                wav=Path(files["wav"]),
+                png=Path(files["png"]),
+            )
+        )
+    report(1.0, desc="done")
+    return result
+
+
+def describe(variations: list[Variation]) -> str:
+    """The Markdown line under the Generate button: the seeds, so a result can be reproduced."""
+    seeds = ", ".join(str(v.seed) for v in variations)
+    label = "seed" if len(variations) == 1 else "seeds"
+    return f"Generated {len(variations)} × {variations[0].bars} bars of **{variations[0].style}** — {label} used: **{seeds}**"

@@ -1,0 +1,61 @@
+"""The app in a real headless Chromium: load the page, press Generate, get an audio player."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+TIMEOUT_S = 150
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(
+            "Chromium or chromedriver missing; install with: apt-get install chromium chromium-driver "
+            "(make test does this where apt is available)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--window-size=1400,1800", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def audio_with_src(driver):
+    for audio in driver.find_elements("css selector", "audio"):
+        if audio.get_attribute("src"):
+            return audio
+    return False
+
+
+def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, TIMEOUT_S)
+    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
+    assert "cadenza" in browser.title
+    button.click()
+    audio = wait.until(audio_with_src)
+    assert audio.get_attribute("src").startswith(app_url.rstrip("/"))
+    status = browser.find_element("css selector", "#status").text
+    assert "used:" in status
+    browser.save_screenshot(str(tmp_path / "compose.png"))
+    assert (tmp_path / "compose.png").stat().st_size > 0

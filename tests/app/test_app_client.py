@@ -1,0 +1,79 @@
+"""The running app through the real gradio_client: generate, reproduce by seed, refuse a corrupt MIDI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import symusic
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from cadenza import ui
+
+STYLES = ["bach", "irish_fiddle"]  # the tiny checkpoint's styles (conftest.STYLES)
+
+
+@pytest.fixture(scope="module")
+def client(app_url) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def compose(client: Client, style: str, seed: int = -1, random_seed: bool = True, variations: int = 1, prompt=None):
+    """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
+    out = client.predict(
+        style, 2, None, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, seed, random_seed, variations, prompt,
+        api_name="/compose",
+    )  # fmt: skip
+    status, slots = out[0], out[1:]
+    shown = [tuple(slots[i : i + 3]) for i in range(0, len(slots), 3) if slots[i]]
+    return status, shown
+
+
+def seeds_of(status: str) -> list[int]:
+    return [int(s) for s in re.search(r"used: \*\*([\d, ]+)\*\*", status).group(1).split(",")]
+
+
+def midi_of(files: list[str]) -> Path:
+    (midi,) = [Path(f) for f in files if f.endswith(".mid")]
+    return midi
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_each_style_gives_a_playable_piece_with_all_files(client, style):
+    status, shown = compose(client, style, seed=1234, random_seed=False)
+    assert seeds_of(status) == [1234]
+    ((wav, png, files),) = shown
+    assert Path(wav).read_bytes()[:4] == b"RIFF"
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(Path(f).suffix for f in files) == [".mid", ".musicxml", ".wav"]
+    score = symusic.Score(str(midi_of(files)))
+    assert score.note_num() > 0
+
+
+def test_reported_seed_reproduces_the_piece(client):
+    status, shown = compose(client, STYLES[0], variations=2)
+    seeds = seeds_of(status)
+    assert len(shown) == 2 and seeds[1] == seeds[0] + 1
+    first = midi_of(shown[1][2]).read_bytes()
+    status_again, again = compose(client, STYLES[0], seed=seeds[1], random_seed=False)
+    assert seeds_of(status_again) == [seeds[1]]
+    assert midi_of(again[0][2]).read_bytes() == first
+
+
+def test_corrupt_midi_is_refused_with_its_reason(client, tmp_path):
+    bad = tmp_path / "broken.mid"
+    bad.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff\xff\xffgarbage")
+    with pytest.raises(AppError) as info:
+        compose(client, STYLES[0], prompt=handle_file(str(bad)))
+    message = str(info.value)
+    assert "broken.mid" in message and "corrupt MIDI" in message
+    assert "Traceback" not in message and "/tmp" not in message
+
+
+def test_absurd_values_are_refused_by_name(client):
+    with pytest.raises(AppError, match="tempo must be between"):
+        client.predict(
+            STYLES[0], 2, 5000, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, -1, True, 1, None, api_name="/compose"
+        )
