@@ -3,7 +3,8 @@
     python benchmarks/grammar_validity.py [--model DIR] [--n 1000] [--bars 4] [--batch 16]
 
 Without --model it uses checkpoints/cadenza-base when present, else the tiny random model of
-benchmarks/generate.py (biased to close bars, like the tests' model). "dropped" counts tokens miditok's decoder skips (its tokens_errors ratio times the
+benchmarks/generate.py (biased to close bars, like the tests' model). "dropped" counts tokens miditok's
+decoder skips (its tokens_errors ratio times the
 sequence length); "grammar" counts the tokens our grammar rejects; a piece fails when either is non-zero.
 """
 
@@ -39,8 +40,13 @@ def main() -> None:
         seed = 0
         while pieces < args.n:
             num = min(args.batch, args.n - pieces)
-            for piece in composer.generate(tok.styles[seed % len(tok.styles)], bars=args.bars, num=num, seed=seed,
-                                           constrained=constrained):
+            for piece in composer.generate(
+                tok.styles[seed % len(tok.styles)],
+                bars=args.bars,
+                num=num,
+                seed=seed,
+                constrained=constrained,
+            ):
                 music = tok.music_ids(piece.tokens)
                 g = grammar.errors(piece.tokens)
                 d = round(tok.remi.tokens_errors(music) * len(music)) if music else 0

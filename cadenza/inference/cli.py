@@ -24,7 +24,9 @@ class GenerateArgs:
     prompt: str | None = field(default=None, metadata={"help": "MIDI file to continue"})
     prompt_bars: int = field(default=4, metadata={"help": "last bars of --prompt the model sees"})
     out: str = field(default="out", metadata={"help": "output folder"})
-    formats: str = field(default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"})
+    formats: str = field(
+        default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
+    )
     no_constraints: bool = field(default=False, metadata={"help": "sample without the grammar"})
 
 

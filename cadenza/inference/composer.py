@@ -63,10 +63,14 @@ def parse_key(text: str) -> tuple[int, str | None]:
     """'F#', 'Bb minor', 'am' -> (tonic pitch class, mode or None when not said)."""
     match = _KEY_RE.match(text)
     if not match:
-        raise CadenzaError(f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'")
+        raise CadenzaError(
+            f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'"
+        )
     letter, accidental, mode = match.groups()
     pc = (_LETTER_PC[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
-    return pc, None if mode is None else ("minor" if mode.startswith("m") and not mode.startswith("maj") else "major")
+    return pc, None if mode is None else (
+        "minor" if mode.startswith("m") and not mode.startswith("maj") else "major"
+    )
 
 
 def estimate_key(notes: list[tuple[int, float]]) -> tuple[int, str]:
@@ -106,7 +110,9 @@ class Composer:
         self._pitch_ids = {
             int(t.removeprefix("Pitch_")): i for t, i in tokenizer.vocab.items() if t.startswith("Pitch_")
         }
-        self._tempos = {float(t.removeprefix("Tempo_")): i for t, i in tokenizer.vocab.items() if t.startswith("Tempo_")}
+        self._tempos = {
+            float(t.removeprefix("Tempo_")): i for t, i in tokenizer.vocab.items() if t.startswith("Tempo_")
+        }
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> Composer:
@@ -154,7 +160,9 @@ class Composer:
         target_key = parse_key(key) if key is not None else None
         if prompt_midi is not None:
             if tempo is not None or time_signature is not None or key is not None:
-                raise CadenzaError("tempo, time signature and key come from the prompt file in a continuation")
+                raise CadenzaError(
+                    "tempo, time signature and key come from the prompt file in a continuation"
+                )
             _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
             head, prompt = self._continuation_prompt(prompt_midi, prompt_bars)
         else:
@@ -163,7 +171,9 @@ class Composer:
             seed = random.randrange(2**31)
         torch.manual_seed(seed)
         prefix = [self.tokenizer.bos_id, style_id]
-        rows = self._sample(prefix, prompt, bars, num, grammar if constrained else None, temperature, top_k, top_p)
+        rows = self._sample(
+            prefix, prompt, bars, num, grammar if constrained else None, temperature, top_k, top_p
+        )
         pieces = []
         for music in rows:
             music = head + music
@@ -180,7 +190,9 @@ class Composer:
         vocab = self.tokenizer.vocab
         ts = time_signature or DEFAULT_TIME_SIGNATURE
         if f"TimeSig_{ts}" not in vocab:
-            raise CadenzaError(f"unsupported time signature {ts!r}; supported: {', '.join(self.time_signatures)}")
+            raise CadenzaError(
+                f"unsupported time signature {ts!r}; supported: {', '.join(self.time_signatures)}"
+            )
         prompt = [self.tokenizer.bar_id, vocab[f"TimeSig_{ts}"]]
         if tempo is not None:
             if not 0 < tempo <= 1000:
@@ -219,10 +231,14 @@ class Composer:
         contexts = [prefix + prompt] * num
         while batch:
             outs = self._generate_batch(
-                [contexts[r] for r in batch], [target - rows[r].count(bar_id) for r in batch],
-                grammar, temperature, top_k, top_p,
+                [contexts[r] for r in batch],
+                [target - rows[r].count(bar_id) for r in batch],
+                grammar,
+                temperature,
+                top_k,
+                top_p,
             )
-            for r, (context, new) in zip(batch, outs):
+            for r, new in zip(batch, outs, strict=True):
                 for token in new:
                     if token == eos_id or (token == bar_id and rows[r].count(bar_id) == target):
                         done[r] = True
@@ -242,10 +258,14 @@ class Composer:
         temperature: float,
         top_k: int,
         top_p: float,
-    ) -> list[tuple[list[int], list[int]]]:
-        """One `generate` call over equal-length contexts (a batch) or a single one; returns new ids."""
+    ) -> list[list[int]]:
+        """One sampling run over equal-length contexts (a batch), else one per context; the new ids."""
         if len({len(c) for c in contexts}) > 1:
-            return [out for c, n in zip(contexts, new_bars) for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p)]
+            return [
+                out
+                for c, n in zip(contexts, new_bars, strict=True)
+                for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p)
+            ]
         ids = torch.tensor(contexts, device=self.model.device)
         bar_id = self.tokenizer.bar_id
         in_context = contexts[0].count(bar_id)
@@ -255,7 +275,7 @@ class Composer:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
         processors += sampling_warpers(temperature, top_k, top_p)
         out = sample(self.model, ids, processors, stop, self.context - ids.shape[1], self.tokenizer.pad_id)
-        return [(c, row[len(c) :]) for c, row in zip(contexts, out.tolist())]
+        return [row[len(c) :] for c, row in zip(contexts, out.tolist(), strict=True)]
 
     def _window(self, music: list[int]) -> list[int]:
         """The most recent music that fits half the context and starts grammatically: at a Bar, or (for a

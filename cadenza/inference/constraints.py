@@ -55,7 +55,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
             values = grammar.position_values[None, :]
             mask = mask | (takes[:, None] & (values > last) & (values < length))
         if self.min_bars:
-            early = torch.tensor([b < self.min_bars and s.kind != Kind.END for b, s in zip(self.bars, self.states)])
+            pairs = zip(self.bars, self.states, strict=True)
+            early = torch.tensor([b < self.min_bars and s.kind != Kind.END for b, s in pairs])
             mask[:, self.eos_id] &= ~early
         mask = mask.to(scores.device)[:, : scores.shape[-1]]
         return scores.masked_fill(~mask, float("-inf"))

@@ -6,8 +6,8 @@ are the score's tracks; audio uses the General MIDI SoundFont that ships inside 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import wave
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,9 @@ def additive_synth(score: symusic.Score, sample_rate: int = SAMPLE_RATE) -> np.n
             t = np.arange(n, dtype=np.float32) / sample_rate
             freq = 440.0 * 2 ** ((note.pitch - 69) / 12)
             wave_ = (harmonics[:, None] * np.sin(2 * np.pi * freq * np.arange(1, 5)[:, None] * t)).sum(0)
-            envelope = np.minimum(t / 0.01, 1.0) * np.exp(-3.0 * t) * np.minimum((n - np.arange(n)) / 220.0, 1.0)
+            envelope = (
+                np.minimum(t / 0.01, 1.0) * np.exp(-3.0 * t) * np.minimum((n - np.arange(n)) / 220.0, 1.0)
+            )
             signal = wave_ * envelope * (note.velocity / 127)
             audio[0, start : start + n] += signal * (1 - pan)
             audio[1, start : start + n] += signal * pan
@@ -94,7 +96,9 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
     for index, track in enumerate(score.tracks):
         color = colors(index % 10)
         for note in track.notes:
-            ax.add_patch(Rectangle((note.time / tpq, note.pitch - 0.4), note.duration / tpq, 0.8, color=color))
+            ax.add_patch(
+                Rectangle((note.time / tpq, note.pitch - 0.4), note.duration / tpq, 0.8, color=color)
+            )
             pitches.append(note.pitch)
         ax.plot([], [], color=color, linewidth=6, label=f"{track.name or 'track'} (program {track.program})")
     end = max(score.end() / tpq, 1.0)
@@ -116,7 +120,9 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
 def _bar_lines(score: symusic.Score) -> list[int]:
     """Tick of every bar start, following the time signatures (4/4 when there is none)."""
     tpq, end = score.ticks_per_quarter, score.end()
-    signatures = sorted((ts.time, ts.numerator, ts.denominator) for ts in score.time_signatures) or [(0, 4, 4)]
+    signatures = sorted((ts.time, ts.numerator, ts.denominator) for ts in score.time_signatures) or [
+        (0, 4, 4)
+    ]
     lines: list[int] = []
     for index, (start, numerator, denominator) in enumerate(signatures):
         stop = signatures[index + 1][0] if index + 1 < len(signatures) else end

@@ -51,7 +51,7 @@ class GrammarState(NamedTuple):
 
 
 class RemiGrammar:
-    """The grammar over one tokenizer's vocabulary, padded to `vocab_size` (a model's, which may be larger)."""
+    """The grammar over a tokenizer's vocabulary, padded to `vocab_size` (a model's, which may be larger)."""
 
     def __init__(
         self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None, time_signature: str | None = None
@@ -77,7 +77,12 @@ class RemiGrammar:
             elif prefix == "Program" and int(value) >= 0:
                 kind_of[i] = Kind.PROGRAM
             else:
-                simple = {"Bar": Kind.BAR, "Tempo": Kind.TEMPO, "Pitch": Kind.PITCH, "Duration": Kind.DURATION}
+                simple = {
+                    "Bar": Kind.BAR,
+                    "Tempo": Kind.TEMPO,
+                    "Pitch": Kind.PITCH,
+                    "Duration": Kind.DURATION,
+                }
                 if prefix in simple:
                     kind_of[i] = simple[prefix]
         kind_of[tokenizer.bos_id] = Kind.BOS
@@ -126,9 +131,10 @@ class RemiGrammar:
     def is_legal(self, state: GrammarState, token_id: int) -> bool:
         if token_id in self._follows[state.kind]:
             return True
-        return self.takes_position[state.kind].item() and state.position < self.position_of.get(
-            token_id, -1
-        ) < state.bar_length
+        return (
+            self.takes_position[state.kind].item()
+            and state.position < self.position_of.get(token_id, -1) < state.bar_length
+        )
 
     def allowed(self, state: GrammarState) -> torch.Tensor:
         """Bool mask over the vocabulary of the tokens that may come next."""
@@ -139,7 +145,7 @@ class RemiGrammar:
         return mask
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
-        """The state after `token_id`; an illegal token is skipped (the state stays), as a decoder drops it."""
+        """The state after `token_id`; an illegal token is skipped (the state stays), as decoders drop it."""
         if state.kind == Kind.END or not self.is_legal(state, token_id):
             return state
         kind = Kind.END if token_id == self.tokenizer.eos_id else self.kind_of[token_id]

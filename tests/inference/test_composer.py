@@ -20,7 +20,9 @@ def bar_count(piece, tokenizer) -> int:
 
 def test_constrained_samples_are_grammatical_and_exactly_n_bars(composer):
     grammar = RemiGrammar(composer.tokenizer)
-    pieces = composer.generate("bach", bars=1, num=10, seed=1) + composer.generate("folk", bars=2, num=10, seed=2)
+    pieces = composer.generate("bach", bars=1, num=10, seed=1) + composer.generate(
+        "folk", bars=2, num=10, seed=2
+    )
     assert len(pieces) == 20
     for piece in pieces:
         assert grammar.errors(piece.tokens) == 0
@@ -62,8 +64,14 @@ def test_key_moves_the_estimated_tonic(composer):
 def test_key_functions():
     c_major = [(p, 1.0) for p in (60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60)]
     assert estimate_key(c_major) == (0, "major")
-    assert estimate_key([(p + 9, d) for p, d in [(60, 2.0), (63, 1.0), (67, 1.0), (62, 1.0), (65, 1.0)]])[0] == 9
-    assert parse_key("F# minor") == (6, "minor") and parse_key("bb") == (10, None) and parse_key("Am")[1] == "minor"
+    assert (
+        estimate_key([(p + 9, d) for p, d in [(60, 2.0), (63, 1.0), (67, 1.0), (62, 1.0), (65, 1.0)]])[0] == 9
+    )
+    assert (
+        parse_key("F# minor") == (6, "minor")
+        and parse_key("bb") == (10, None)
+        and parse_key("Am")[1] == "minor"
+    )
     assert transpose_interval(0, 7) == -5 and transpose_interval(0, 6) == 6 and transpose_interval(11, 0) == 1
     with pytest.raises(CadenzaError):
         parse_key("H")

@@ -36,7 +36,9 @@ def test_processor_masks_each_row_by_its_own_state():
     # The next step feeds one new token per row.
     step = torch.cat([rows, torch.tensor([[tok.bar_id], [tok.vocab["Pitch_62"]], [tok.pad_id]])], dim=1)
     out = processor(step, torch.zeros(3, vocab))
-    assert {tok.token(i).partition("_")[0] for i in torch.isfinite(out[0]).nonzero().flatten().tolist()} == {"TimeSig"}
+    assert {tok.token(i).partition("_")[0] for i in torch.isfinite(out[0]).nonzero().flatten().tolist()} == {
+        "TimeSig"
+    }
     assert processor.bars == [2, 2, 1]
 
 

@@ -23,7 +23,9 @@ def score() -> symusic.Score:
 
 def test_every_writer_makes_a_readable_file(score, tmp_path):
     paths = render(score, tmp_path / "out", "piece", ["mid", "musicxml", "wav", "png"])
-    assert sum(len(t.notes) for t in symusic.Score(str(paths["mid"])).tracks) == sum(len(t.notes) for t in score.tracks)
+    assert sum(len(t.notes) for t in symusic.Score(str(paths["mid"])).tracks) == sum(
+        len(t.notes) for t in score.tracks
+    )
     parsed = music21.converter.parse(str(paths["musicxml"]))
     assert len(parsed.flatten().notes) > 0
     with wave.open(str(paths["wav"])) as audio:
@@ -41,8 +43,25 @@ def test_unknown_format(score, tmp_path):
 
 def test_cli_end_to_end(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "gen"
-    code = main(["generate", "--model", str(tiny_checkpoint), "--style", "folk", "--bars", "2", "--num", "2",
-                 "--seed", "9", "--out", str(out), "--formats", "mid,png"])
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(tiny_checkpoint),
+            "--style",
+            "folk",
+            "--bars",
+            "2",
+            "--num",
+            "2",
+            "--seed",
+            "9",
+            "--out",
+            str(out),
+            "--formats",
+            "mid,png",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out.split()
     expected = [str(out / f"folk_9_{i}.{ext}") for i in range(2) for ext in ("mid", "png")]

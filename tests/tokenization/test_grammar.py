@@ -20,8 +20,11 @@ def ids(tok: CadenzaTokenizer, text: str) -> list[int]:
 
 
 NOTE = "Program_0 Pitch_60 Duration_1.0.8"
-GOOD = f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_121.29 {NOTE} Program_40 Pitch_67 Duration_1.0.8 " \
-       f"Position_16 {NOTE} Position_24 Tempo_141.61 Bar_None TimeSig_3/4 Bar_None TimeSig_3/4 Position_23 {NOTE} EOS_None"
+GOOD = (
+    f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_121.29 {NOTE} Program_40 Pitch_67 "
+    f"Duration_1.0.8 Position_16 {NOTE} Position_24 Tempo_141.61 Bar_None TimeSig_3/4 Bar_None TimeSig_3/4 "
+    f"Position_23 {NOTE} EOS_None"
+)
 
 
 def test_encoded_pieces_are_grammatical(tok):
@@ -36,8 +39,14 @@ def test_encoded_pieces_are_grammatical(tok):
     [
         ("Style_bach Bar_None", 2),  # no BOS: both skipped while waiting for it
         ("BOS_None Bar_None TimeSig_4/4", 2),  # no style: nothing after BOS can start
-        (f"BOS_None Style_bach Bar_None Position_0 TimeSig_4/4 Position_0 {NOTE}", 1),  # Position before TimeSig
-        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_8 {NOTE} Position_8 {NOTE}", 1),  # not later; the note then joins Position_8
+        (
+            f"BOS_None Style_bach Bar_None Position_0 TimeSig_4/4 Position_0 {NOTE}",
+            1,
+        ),  # Position before TimeSig
+        (
+            f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_8 {NOTE} Position_8 {NOTE}",
+            1,
+        ),  # not later; the note then joins Position_8
         (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_8 {NOTE} Position_4 {NOTE}", 1),  # backwards
         (f"BOS_None Style_bach Bar_None TimeSig_3/4 Position_24 {NOTE}", 4),  # 3/4 has positions 0..23
         (f"BOS_None Style_bach Bar_None TimeSig_6/8 Position_47 {NOTE}", 0),  # 6/8 has 0..47
@@ -63,7 +72,11 @@ def test_ids_beyond_the_tokenizer_are_never_allowed(tok):
     assert mask.shape == (len(tok) + 64,) and not mask[len(tok) :].any()
     names = {tok.token(i).partition("_")[0] for i in mask.nonzero().flatten().tolist()}
     assert names == {"Program", "Position", "Bar", "EOS"}
-    assert not mask[tok.vocab["Position_0"]] and mask[tok.vocab["Position_1"]] and not mask[tok.vocab["Position_32"]]
+    assert (
+        not mask[tok.vocab["Position_0"]]
+        and mask[tok.vocab["Position_1"]]
+        and not mask[tok.vocab["Position_32"]]
+    )
 
 
 def test_advance_tracks_position_and_bar_length(tok):
@@ -77,6 +90,9 @@ def test_advance_tracks_position_and_bar_length(tok):
 
 def test_fixed_time_signature(tok):
     grammar = RemiGrammar(tok, time_signature="3/4")
-    assert grammar.errors(ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 TimeSig_3/4 Bar_None TimeSig_3/4")) == 1
+    assert (
+        grammar.errors(ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 TimeSig_3/4 Bar_None TimeSig_3/4"))
+        == 1
+    )
     with pytest.raises(CadenzaError, match="supported: 3/8"):
         RemiGrammar(tok, time_signature="7/4")
