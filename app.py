@@ -30,9 +30,9 @@ def compose_tab(composer) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style")
-            bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars")
+            bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
             with gr.Row():
-                tempo = gr.Number(None, label="Tempo (BPM, empty = as generated)", precision=0)
+                tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
                 time_signature = gr.Dropdown(choices.time_signatures, value=ui.AS_GENERATED, label="Time signature")
             key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
             with gr.Accordion("Sampling", open=False):

@@ -38,24 +38,29 @@ def browser(tmp_path):
         shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
-def audio_with_src(driver):
-    for audio in driver.find_elements("css selector", "audio"):
-        if audio.get_attribute("src"):
-            return audio
-    return False
+def finished(driver):
+    return "used:" in driver.find_element("css selector", "#status").text
 
 
 def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_path):
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(app_url)
     wait = WebDriverWait(browser, TIMEOUT_S)
     button = wait.until(lambda d: d.find_element("css selector", "#generate"))
-    assert "cadenza" in browser.title
+    bars = browser.find_element("css selector", "#bars input[type=number]")
+    bars.send_keys(Keys.CONTROL, "a", "2", Keys.TAB)  # short pieces keep the test fast
     button.click()
-    audio = wait.until(audio_with_src)
-    assert audio.get_attribute("src").startswith(app_url.rstrip("/"))
-    status = browser.find_element("css selector", "#status").text
-    assert "used:" in status
+    wait.until(finished)
+    # Gradio's player streams the WAV through wavesurfer, so the <audio> tag carries the variation's label
+    # (with its seed) and the WAV itself is the download link served by the app.
+    wait.until(lambda d: d.find_elements("css selector", 'audio[data-testid^="audio-player-Variation 1"]'))
+    wavs = [a.get_attribute("href") for a in browser.find_elements("css selector", "a[href]")]
+    wavs = [href for href in wavs if ".wav" in href]
+    assert wavs and wavs[0].startswith(app_url.rstrip("/"))
+    assert "seed" in browser.find_element("css selector", 'audio[data-testid^="audio-player-Variation 1"]').get_attribute(
+        "data-testid"
+    )
     browser.save_screenshot(str(tmp_path / "compose.png"))
     assert (tmp_path / "compose.png").stat().st_size > 0

@@ -26,9 +26,20 @@ def compose(client: Client, style: str, seed: int = -1, random_seed: bool = True
         style, 2, None, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, seed, random_seed, variations, prompt,
         api_name="/compose",
     )  # fmt: skip
-    status, slots = out[0], out[1:]
+    status, slots = out[0], [unwrap(value) for value in out[1:]]
     shown = [tuple(slots[i : i + 3]) for i in range(0, len(slots), 3) if slots[i]]
     return status, shown
+
+
+def unwrap(value):
+    """A slot's value: the client hands back gr.update(...) outputs as dicts with their 'value'."""
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        value = value.get("value")
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    if isinstance(value, dict):  # a file payload
+        return value.get("path") or value.get("url")
+    return value
 
 
 def seeds_of(status: str) -> list[int]:
