@@ -1,0 +1,100 @@
+"""Load test for the app: N simultaneous gradio_client requests, latency p50/p95/max and error count.
+
+    .venv/bin/python benchmarks/load_app.py --model checkpoints/cadenza-base   # starts app.py itself
+    .venv/bin/python benchmarks/load_app.py --url http://127.0.0.1:7860/       # attaches to a running app
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(model: str, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--model", model, "--port", str(port)],
+        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"app exited: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(1)
+    proc.kill()
+    sys.exit(f"app did not start within 600 s; see {log}")
+
+
+def one_request(url: str, style: str | None, bars: int, seed: int) -> tuple[float, str | None]:
+    start = time.perf_counter()
+    try:
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
+        style = style or client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/compose"][
+            "parameters"
+        ][0]["example_input"]
+        client.predict(style, bars, 0, "as generated", "as generated", 1.0, 0.95, seed, False, 1, None,
+                       api_name="/compose")  # fmt: skip
+        return time.perf_counter() - start, None
+    except Exception as err:  # noqa: BLE001 - counted and shown, the benchmark goes on
+        return time.perf_counter() - start, " ".join(str(err).split())[:120]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="attach to a running app instead of starting one")
+    parser.add_argument("--model", default=os.environ.get("CADENZA_MODEL", "checkpoints/cadenza-base"))
+    parser.add_argument("--style", help="style to request (default: the app's first)")
+    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--bars", type=int, default=2)
+    args = parser.parse_args()
+
+    proc = None
+    url = args.url
+    if url is None:
+        proc, url = start_app(args.model, Path("/tmp/cadenza-load-app.log"))
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.requests) as pool:
+            results = list(pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests)))
+        wall = time.perf_counter() - start
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    latencies = np.array([latency for latency, _ in results])
+    errors = [err for _, err in results if err]
+    print(f"app {url}  model {args.model if proc else '(attached)'}  {args.requests} simultaneous requests, "
+          f"{args.bars} bars each, wall {wall:.1f} s")  # fmt: skip
+    print("| requests | p50 s | p95 s | max s | errors |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {args.requests} | {np.percentile(latencies, 50):.1f} | {np.percentile(latencies, 95):.1f} "
+          f"| {latencies.max():.1f} | {len(errors)} |")  # fmt: skip
+    for err in errors:
+        print("error:", err)
+
+
+if __name__ == "__main__":
+    main()
