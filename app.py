@@ -33,7 +33,9 @@ def compose_tab(composer) -> None:
             bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
             with gr.Row():
                 tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
-                time_signature = gr.Dropdown(choices.time_signatures, value=ui.AS_GENERATED, label="Time signature")
+                time_signature = gr.Dropdown(
+                    choices.time_signatures, value=ui.AS_GENERATED, label="Time signature"
+                )
             key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
             with gr.Accordion("Sampling", open=False):
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
@@ -54,9 +56,15 @@ def compose_tab(composer) -> None:
             for i in range(ui.MAX_VARIATIONS):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=240):
-                        audio = gr.Audio(label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False)
-                        files = gr.File(label="Download", file_count="multiple", visible=i == 0, interactive=False)
-                    roll = gr.Image(label="Piano roll", type="filepath", visible=i == 0, interactive=False, scale=2)
+                        audio = gr.Audio(
+                            label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False
+                        )
+                        files = gr.File(
+                            label="Download", file_count="multiple", visible=i == 0, interactive=False
+                        )
+                    roll = gr.Image(
+                        label="Piano roll", type="filepath", visible=i == 0, interactive=False, scale=2
+                    )
                 slots += [audio, roll, files]
 
     def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
@@ -85,7 +93,19 @@ def compose_tab(composer) -> None:
 
     generate.click(
         predict,
-        inputs=[style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations, prompt],
+        inputs=[
+            style,
+            bars,
+            tempo,
+            time_signature,
+            key,
+            temperature,
+            top_p,
+            seed,
+            random_seed,
+            variations,
+            prompt,
+        ],
         outputs=[status, *slots],
         api_name="compose",
     )
@@ -110,7 +130,9 @@ def build_demo(composer) -> gr.Blocks:
 # --- start-up ----------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cadenza web app")
-    parser.add_argument("--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder")
+    parser.add_argument(
+        "--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder"
+    )
     parser.add_argument("--host", default=os.environ.get("CADENZA_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CADENZA_PORT", "7860")))
     return parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Load test for the app: N simultaneous gradio_client requests, latency p50/p95/max and error count.
 
-    .venv/bin/python benchmarks/load_app.py --model checkpoints/cadenza-base   # starts app.py itself
-    .venv/bin/python benchmarks/load_app.py --url http://127.0.0.1:7860/       # attaches to a running app
+.venv/bin/python benchmarks/load_app.py --model checkpoints/cadenza-base   # starts app.py itself
+.venv/bin/python benchmarks/load_app.py --url http://127.0.0.1:7860/       # attaches to a running app
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ def one_request(url: str, style: str | None, bars: int, seed: int) -> tuple[floa
     start = time.perf_counter()
     try:
         client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
-        style = style or client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/compose"][
-            "parameters"
-        ][0]["example_input"]
+        style = (
+            style
+            or client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/compose"][
+                "parameters"
+            ][0]["example_input"]
+        )
         client.predict(style, bars, 0, "as generated", "as generated", 1.0, 0.95, seed, False, 1, None,
                        api_name="/compose")  # fmt: skip
         return time.perf_counter() - start, None
@@ -78,7 +81,9 @@ def main() -> None:
     try:
         start = time.perf_counter()
         with ThreadPoolExecutor(args.requests) as pool:
-            results = list(pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests)))
+            results = list(
+                pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests))
+            )
         wall = time.perf_counter() - start
     finally:
         if proc is not None:

@@ -103,7 +103,9 @@ def check_prompt_file(path: str | Path | None) -> Path | None:
         raise InputFileError(path.name, "uploaded file not found; upload it again")
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
-        raise InputFileError(path.name, f"file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+        raise InputFileError(
+            path.name, f"file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB"
+        )
     return path
 
 

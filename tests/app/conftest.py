@@ -66,9 +66,23 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
 
 
 def start_app(model: Path, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED="False",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--model", str(model), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),

@@ -59,8 +59,8 @@ def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_pat
     wavs = [a.get_attribute("href") for a in browser.find_elements("css selector", "a[href]")]
     wavs = [href for href in wavs if ".wav" in href]
     assert wavs and wavs[0].startswith(app_url.rstrip("/"))
-    assert "seed" in browser.find_element("css selector", 'audio[data-testid^="audio-player-Variation 1"]').get_attribute(
-        "data-testid"
-    )
+    assert "seed" in browser.find_element(
+        "css selector", 'audio[data-testid^="audio-player-Variation 1"]'
+    ).get_attribute("data-testid")
     browser.save_screenshot(str(tmp_path / "compose.png"))
     assert (tmp_path / "compose.png").stat().st_size > 0

@@ -20,7 +20,9 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def compose(client: Client, style: str, seed: int = -1, random_seed: bool = True, variations: int = 1, prompt=None):
+def compose(
+    client: Client, style: str, seed: int = -1, random_seed: bool = True, variations: int = 1, prompt=None
+):
     """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
     out = client.predict(
         style, 2, None, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, seed, random_seed, variations, prompt,
@@ -86,5 +88,16 @@ def test_corrupt_midi_is_refused_with_its_reason(client, tmp_path):
 def test_absurd_values_are_refused_by_name(client):
     with pytest.raises(AppError, match="tempo must be between"):
         client.predict(
-            STYLES[0], 2, 5000, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, -1, True, 1, None, api_name="/compose"
+            STYLES[0],
+            2,
+            5000,
+            ui.AS_GENERATED,
+            ui.AS_GENERATED,
+            1.0,
+            0.95,
+            -1,
+            True,
+            1,
+            None,
+            api_name="/compose",
         )
