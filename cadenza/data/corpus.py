@@ -73,7 +73,7 @@ class CorpusBuildArgs:
     val_fraction: float = field(default=0.05, metadata={"help": "share of tune groups in validation"})
     test_fraction: float = field(default=0.05, metadata={"help": "share of tune groups in test"})
     limit: int | None = field(
-        default=None, metadata={"help": "at most this many files per style (quick runs)"}
+        default=None, metadata={"help": "at most this many files per style, the smallest first (quick runs)"}
     )
     style_limits: str | None = field(
         default=None,
@@ -131,6 +131,15 @@ def embedded_root() -> Path:
     return Path(music21.__file__).parent / "corpus"
 
 
+def _smallest(files: list[Path], limit: int | None) -> list[Path]:
+    """The `limit` smallest files, in path order: a capped build stays quick (one Beethoven quartet
+    movement costs minutes in music21, a chorale a tenth of a second)."""
+    if limit is None:
+        return files
+    chosen = set(sorted(files, key=lambda path: (path.stat().st_size, path))[:limit])
+    return [path for path in files if path in chosen]
+
+
 def parse_style_limits(text: str | None, default: int | None) -> dict[str, int | None]:
     """`"essen_folk=2,bach=100"` -> a file cap for every embedded style (the rest get `default`)."""
     limits: dict[str, int | None] = dict.fromkeys(EMBEDDED_STYLES, default)
@@ -158,7 +167,7 @@ def _embedded_jobs(styles: tuple[str, ...], limits: dict[str, int | None]) -> li
         ]
         # ids read "bach/bwv66.6" for a one-folder style, "classical/mozart/k155" when it has several
         base = root / folders[0] if len(folders) == 1 else root
-        jobs += [_job(style, path, root, base) for path in files[: limits[style]]]
+        jobs += [_job(style, path, root, base) for path in _smallest(files, limits[style])]
     return jobs
 
 
@@ -176,7 +185,7 @@ def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[_Job]:
         raise CadenzaError(
             f"{folder}: no score files in this folder (expected {' '.join(SUPPORTED_SUFFIXES)})"
         )
-    return [_job(style, path, folder, folder) for path in files[:limit]]
+    return [_job(style, path, folder, folder) for path in _smallest(files, limit)]
 
 
 def _job(style: str, path: Path, root: Path, base: Path) -> _Job:

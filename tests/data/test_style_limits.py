@@ -14,3 +14,14 @@ def test_style_limits_override_the_default_per_style():
 def test_bad_style_limits_are_clear_errors(text):
     with pytest.raises(CadenzaError, match="bad --style_limits item"):
         parse_style_limits(text, None)
+
+
+def test_a_limit_takes_the_smallest_files_in_path_order(tmp_path):
+    from cadenza.data.corpus import _smallest
+
+    files = []
+    for name, size in [("a.mid", 30), ("b.mid", 10), ("c.mid", 20)]:
+        (tmp_path / name).write_bytes(b"x" * size)
+        files.append(tmp_path / name)
+    assert [p.name for p in _smallest(files, 2)] == ["b.mid", "c.mid"]
+    assert _smallest(files, None) == files
