@@ -41,14 +41,11 @@ def write_musicxml(score: symusic.Score, path: Path) -> Path:
 
 
 def write_wav(score: symusic.Score, path: Path) -> Path:
-    """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, or our additive synth
-    where that synthesizer cannot hand its buffer to this numpy (symusic 0.6 with numpy 2.4 raises
-    TypeError on every render)."""
-    try:
-        synth = symusic.Synthesizer(sf_path=str(soundfont_path()), sample_rate=SAMPLE_RATE)
-        audio = np.asarray(synth.render(score, stereo=True), dtype=np.float32)
-    except TypeError:
-        audio = additive_synth(score)
+    """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, peak-normalized."""
+    if score.note_num() == 0:
+        raise CadenzaError(f"{path}: nothing to render, the score has no notes")
+    synth = symusic.Synthesizer(sf_path=str(soundfont_path()), sample_rate=SAMPLE_RATE)
+    audio = np.asarray(synth.render(score, stereo=True), dtype=np.float32)
     peak = float(np.abs(audio).max(initial=0.0))
     pcm = (audio / peak * 0.9 if peak > 0 else audio) * 32767
     with wave.open(str(path), "wb") as out:
@@ -57,29 +54,6 @@ def write_wav(score: symusic.Score, path: Path) -> Path:
         out.setframerate(SAMPLE_RATE)
         out.writeframes(pcm.T.astype("<i2").tobytes())
     return path
-
-
-def additive_synth(score: symusic.Score, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(2, samples) float audio: each note a few decaying harmonics, each track panned to its own place."""
-    seconds = score.to("second")
-    length = int((seconds.end() + 1.0) * sample_rate)
-    audio = np.zeros((2, length), dtype=np.float32)
-    harmonics = np.array([1.0, 0.5, 0.25, 0.125], dtype=np.float32)
-    for index, track in enumerate(seconds.tracks):
-        pan = 0.5 if len(seconds.tracks) == 1 else index / (len(seconds.tracks) - 1)
-        for note in track.notes:
-            start = int(note.time * sample_rate)
-            n = max(1, min(int((note.duration + 0.05) * sample_rate), length - start))
-            t = np.arange(n, dtype=np.float32) / sample_rate
-            freq = 440.0 * 2 ** ((note.pitch - 69) / 12)
-            wave_ = (harmonics[:, None] * np.sin(2 * np.pi * freq * np.arange(1, 5)[:, None] * t)).sum(0)
-            envelope = (
-                np.minimum(t / 0.01, 1.0) * np.exp(-3.0 * t) * np.minimum((n - np.arange(n)) / 220.0, 1.0)
-            )
-            signal = wave_ * envelope * (note.velocity / 127)
-            audio[0, start : start + n] += signal * (1 - pan)
-            audio[1, start : start + n] += signal * pan
-    return audio
 
 
 def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) -> Path:
