@@ -45,7 +45,8 @@ def compose_tab(composer) -> None:
                     random_seed = gr.Checkbox(True, label="Random seed")
             variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
             prompt = gr.File(
-                label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come from it)",
+                label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come "
+                "from it)",
                 file_types=PROMPT_TYPES,
                 type="filepath",
             )

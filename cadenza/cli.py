@@ -19,14 +19,28 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
-    "evaluate": ("cadenza.evaluation.report", "EvaluateArgs", "run_evaluate", "judge a model: NLL vs n-gram, style table"),
-    "evaluate ngram": ("cadenza.evaluation.report", "NGramArgs", "run_ngram", "the n-gram baseline NLL on a corpus"),
+    "evaluate": (
+        "cadenza.evaluation.report",
+        "EvaluateArgs",
+        "run_evaluate",
+        "judge a model: NLL vs n-gram, style table",
+    ),
+    "evaluate ngram": (
+        "cadenza.evaluation.report",
+        "NGramArgs",
+        "run_ngram",
+        "the n-gram baseline NLL on a corpus",
+    ),
 }
 
 
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: cadenza <command> [options]   (cadenza <command> --help for its options)", "", "commands:"]
+    lines = [
+        "usage: cadenza <command> [options]   (cadenza <command> --help for its options)",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, _, _, help_) in COMMANDS.items()]
     return "\n".join(lines)
 

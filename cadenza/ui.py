@@ -215,4 +215,5 @@ def describe(variations: list[Variation]) -> str:
     """The Markdown line under the Generate button: the seeds, so a result can be reproduced."""
     seeds = ", ".join(str(v.seed) for v in variations)
     label = "seed" if len(variations) == 1 else "seeds"
-    return f"Generated {len(variations)} × {variations[0].bars} bars of **{variations[0].style}** — {label} used: **{seeds}**"
+    first = variations[0]
+    return f"Generated {len(variations)} × {first.bars} bars of **{first.style}** — {label} used: **{seeds}**"

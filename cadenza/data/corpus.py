@@ -77,8 +77,10 @@ class CorpusBuildArgs:
     )
     style_limits: str | None = field(
         default=None,
-        metadata={"help": "per-style file caps over --limit, e.g. essen_folk=2,irish_fiddle=8 (the shipped "
-                  "model's subset; see checkpoints/cadenza-base/README.md)"},
+        metadata={
+            "help": "per-style file caps over --limit, e.g. essen_folk=2,irish_fiddle=8 (the shipped "
+            "model's subset; see checkpoints/cadenza-base/README.md)"
+        },
     )
     force: bool = field(default=False, metadata={"help": "rebuild even if nothing changed"})
 
@@ -148,8 +150,10 @@ def parse_style_limits(text: str | None, default: int | None) -> dict[str, int |
             continue
         style, _, number = item.partition("=")
         if style.strip() not in limits or not number.strip().isdigit():
-            raise CadenzaError(f"bad --style_limits item {item!r}: expected STYLE=N with STYLE one of "
-                               f"{', '.join(EMBEDDED_STYLES)}")
+            raise CadenzaError(
+                f"bad --style_limits item {item!r}: expected STYLE=N with STYLE one of "
+                f"{', '.join(EMBEDDED_STYLES)}"
+            )
         limits[style.strip()] = int(number)
     return limits
 

@@ -122,7 +122,10 @@ def ngram_baseline(
 ) -> dict:
     """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk)."""
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
-    key_text = f"v{NGRAM_VERSION}-{corpus_hash(corpus_path)}-{tokenizer_hash(tokenizer)}-n{order}-len{max_len}-{split}"
+    key_text = (
+        f"v{NGRAM_VERSION}-{corpus_hash(corpus_path)}-{tokenizer_hash(tokenizer)}"
+        f"-n{order}-len{max_len}-{split}"
+    )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     cache = Path(corpus_path) / CACHE_DIR / f"ngram-{key}.json"
     if use_cache and cache.is_file():

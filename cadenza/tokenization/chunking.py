@@ -11,7 +11,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
 def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
-    """Group REMI ids into bars; each group starts with a Bar token (tokens before the first Bar stay alone)."""
+    """Group REMI ids into bars, each starting with a Bar token (tokens before the first Bar stay alone)."""
     bars: list[list[int]] = []
     for token in music:
         if token == bar_id or not bars:

@@ -53,7 +53,9 @@ class CadenzaTokenizer:
 
     # --- construction and persistence -----------------------------------------------------------
     @classmethod
-    def new(cls, styles: list[str] | tuple[str, ...], config: TokenizerConfig | None = None) -> CadenzaTokenizer:
+    def new(
+        cls, styles: list[str] | tuple[str, ...], config: TokenizerConfig | None = None
+    ) -> CadenzaTokenizer:
         tokenizer = cls(REMI(config or default_config()))
         for style in styles:
             tokenizer.add_style(style)

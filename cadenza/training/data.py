@@ -58,9 +58,7 @@ def tokenize_pieces(split: Dataset, tokenizer_path: str, num_proc: int = 2) -> D
     )
 
 
-def lm_datasets(
-    corpus: DatasetDict, tokenizer_path: str, max_len: int, num_proc: int = 2
-) -> DatasetDict:
+def lm_datasets(corpus: DatasetDict, tokenizer_path: str, max_len: int, num_proc: int = 2) -> DatasetDict:
     tokenizer = _tokenizer(tokenizer_path)
     out = {}
     for name, split in corpus.items():
@@ -73,8 +71,13 @@ def lm_datasets(
             desc=f"chunking {name}",
         )
         if name == "train":
-            chunks = chunks.map(_pack_batch, batched=True, batch_size=2000, fn_kwargs={"max_len": max_len},
-                                desc="packing train")
+            chunks = chunks.map(
+                _pack_batch,
+                batched=True,
+                batch_size=2000,
+                fn_kwargs={"max_len": max_len},
+                desc="packing train",
+            )
         out[name] = chunks
     return DatasetDict(out)
 

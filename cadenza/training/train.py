@@ -34,7 +34,9 @@ STATE_FILE = "trainer_state.json"
 
 @dataclass
 class TrainArgs(ModelArgs):
-    corpus: str = field(default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"})
+    corpus: str = field(
+        default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
+    )
     output_dir: str = field(default="runs/base", metadata={"help": "where states, logs and the model go"})
     batch_size: int = field(default=8, metadata={"help": "rows per step per process"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
@@ -44,15 +46,21 @@ class TrainArgs(ModelArgs):
     max_steps: int = field(default=10_000, metadata={"help": "optimizer steps budget"})
     max_minutes: float = field(default=0.0, metadata={"help": "wall-clock budget (0 = none)"})
     eval_every: int = field(default=500, metadata={"help": "evaluate every N steps"})
-    eval_batches: int = field(default=0, metadata={"help": "validation batches per periodic eval (0 = all; "
-                              "the final eval always uses all)"})
+    eval_batches: int = field(
+        default=0,
+        metadata={"help": "validation batches per periodic eval (0 = all; the final eval always uses all)"},
+    )
     save_every: int = field(default=500, metadata={"help": "save the full training state every N steps"})
     resume: bool = field(default=False, metadata={"help": "continue from the last state in output_dir"})
     mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16"})
     transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
     save_dtype: str = field(default="float32", metadata={"help": "dtype of the saved weights"})
-    cpu: bool = field(default=False, metadata={"help": "run on the CPU even if a GPU is there; with several "
-                      "processes this gives DDP over gloo"})
+    cpu: bool = field(
+        default=False,
+        metadata={
+            "help": "run on the CPU even if a GPU is there; with several processes this gives DDP over gloo"
+        },
+    )
     seed: int = 0
     num_proc: int = 2
 
@@ -146,8 +154,12 @@ def run_train(args: TrainArgs) -> Path:
 
     model = build_model(args, tokenizer)
     train_collate = Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose)
-    train_loader = DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, collate_fn=train_collate)
-    val_loader = DataLoader(data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id))
+    train_loader = DataLoader(
+        data["train"], batch_size=args.batch_size, shuffle=True, collate_fn=train_collate
+    )
+    val_loader = DataLoader(
+        data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
+    )
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -198,7 +210,9 @@ def run_train(args: TrainArgs) -> Path:
     start = time.monotonic() - clock["elapsed"]
     running = []
     val_loss = float("nan")
-    bar = tqdm(total=args.max_steps, initial=clock["step"], disable=not accelerator.is_main_process, desc="training")
+    bar = tqdm(
+        total=args.max_steps, initial=clock["step"], disable=not accelerator.is_main_process, desc="training"
+    )
     epoch = clock["step"] // max(1, len(train_loader) // args.grad_accum)
     skip = (clock["step"] * args.grad_accum) % max(1, len(train_loader))
     done = False
@@ -229,15 +243,17 @@ def run_train(args: TrainArgs) -> Path:
             )
             if step % args.eval_every == 0 or out_of_budget:
                 val_loss = evaluate(model, val_loader, accelerator, 0 if out_of_budget else args.eval_batches)
-                log({
-                    "step": step,
-                    "minutes": round(clock["elapsed"] / 60, 2),
-                    "lr": f"{scheduler.get_last_lr()[0]:.2e}",
-                    "train_loss": round(sum(running) / len(running), 4),
-                    "val_loss": round(val_loss, 4),
-                    "val_ppl": round(math.exp(val_loss), 3),
-                    "tokens_seen": clock["tokens"],
-                })
+                log(
+                    {
+                        "step": step,
+                        "minutes": round(clock["elapsed"] / 60, 2),
+                        "lr": f"{scheduler.get_last_lr()[0]:.2e}",
+                        "train_loss": round(sum(running) / len(running), 4),
+                        "val_loss": round(val_loss, 4),
+                        "val_ppl": round(math.exp(val_loss), 3),
+                        "tokens_seen": clock["tokens"],
+                    }
+                )
                 running = []
             if step % args.save_every == 0 or out_of_budget:
                 save_state()
@@ -262,7 +278,9 @@ def run_train(args: TrainArgs) -> Path:
             "final val NLL per token (nats)": round(val_loss, 4),
             "final val perplexity": round(math.exp(val_loss), 3),
         }
-        command = "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
+        command = (
+            "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
+        )
         save_checkpoint(model, tokenizer, final, model_card(args, metrics, command))
         (final / "metrics.json").write_text(json.dumps(metrics, indent=2))
         accelerator.print(f"model saved to {final} (val NLL {val_loss:.4f})")

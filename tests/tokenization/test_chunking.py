@@ -29,7 +29,11 @@ def test_overlong_bar_is_cut_to_fit():
 
 
 def test_pack_keeps_order_and_limit():
-    assert pack_chunks([[1, 2], [3, 4, 5], [6], [7, 8, 9, 10, 11]], 5) == [[1, 2, 3, 4, 5], [6], [7, 8, 9, 10, 11]]
+    assert pack_chunks([[1, 2], [3, 4, 5], [6], [7, 8, 9, 10, 11]], 5) == [
+        [1, 2, 3, 4, 5],
+        [6],
+        [7, 8, 9, 10, 11],
+    ]
 
 
 def test_transposer_shifts_pitches_only_and_refuses_out_of_range():
@@ -38,6 +42,8 @@ def test_transposer_shifts_pitches_only_and_refuses_out_of_range():
     up = Transposer(tokenizer)(ids, 2)
     back = tokenizer.decode(up)
     original = tokenizer.decode(ids)
-    assert [n.pitch for t in back.tracks for n in t.notes] == [n.pitch + 2 for t in original.tracks for n in t.notes]
+    assert [n.pitch for t in back.tracks for n in t.notes] == [
+        n.pitch + 2 for t in original.tracks for n in t.notes
+    ]
     assert [i for i, t in zip(ids, up, strict=True) if i != t] and len(up) == len(ids)
     assert Transposer(tokenizer)(ids, 60) is None

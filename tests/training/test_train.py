@@ -30,8 +30,16 @@ def test_lr_schedule_warms_up_then_decays_over_the_tighter_budget():
 
 def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, tmp_path):
     out = tmp_path / "run"
-    args = TrainArgs(corpus=tiny_corpus_dir, output_dir=str(out), max_steps=30, eval_every=10, save_every=10,
-                     lr=3e-3, transpose=2, **TINY)
+    args = TrainArgs(
+        corpus=tiny_corpus_dir,
+        output_dir=str(out),
+        max_steps=30,
+        eval_every=10,
+        save_every=10,
+        lr=3e-3,
+        transpose=2,
+        **TINY,
+    )
     final = run_train(args)
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [10, 20, 30]
@@ -53,25 +61,56 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
 
 
 def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
-    final = run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=2, eval_every=2,
-                                save_every=2, save_dtype="float16", **TINY))
+    final = run_train(
+        TrainArgs(
+            corpus=tiny_corpus_dir,
+            output_dir=str(tmp_path),
+            max_steps=2,
+            eval_every=2,
+            save_every=2,
+            save_dtype="float16",
+            **TINY,
+        )
+    )
     model, _ = load_checkpoint(final, dtype=torch.float16)
     assert next(model.parameters()).dtype == torch.float16
 
 
 def test_resume_without_state_and_bad_precision_are_clear_errors(tiny_corpus_dir, tmp_path):
     with pytest.raises(CadenzaError, match="nothing to resume"):
-        run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), resume=True, max_steps=1, **TINY))
+        run_train(
+            TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), resume=True, max_steps=1, **TINY)
+        )
     assert main(["train", "--corpus", tiny_corpus_dir, "--mixed_precision", "fp8"]) == 2
     assert main(["train", "--corpus", str(tmp_path / "missing")]) == 2
 
 
 def test_two_process_ddp_on_cpu(tiny_corpus_dir, tmp_path):
     """Real DDP over gloo through `accelerate launch` (torchrun underneath), as on several GPUs."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "-m", "cadenza.cli", "train", "--cpu", "true", "--corpus", tiny_corpus_dir, "--output_dir", str(tmp_path),
-           "--max_steps", "6", "--eval_every", "3", "--save_every", "3",
-           *[x for k, v in TINY.items() for x in (f"--{k}", str(v))]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "-m",
+        "cadenza.cli",
+        "train",
+        "--cpu",
+        "true",
+        "--corpus",
+        tiny_corpus_dir,
+        "--output_dir",
+        str(tmp_path),
+        "--max_steps",
+        "6",
+        "--eval_every",
+        "3",
+        "--save_every",
+        "3",
+        *[x for k, v in TINY.items() for x in (f"--{k}", str(v))],
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "processes: 2" in (tmp_path / "model" / "README.md").read_text()
