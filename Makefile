@@ -37,11 +37,11 @@ corpus: install
 	$(BIN)/cadenza corpus build
 
 # The documented commands that made the shipped checkpoint (see checkpoints/cadenza-base/README.md):
-# a capped corpus (smallest files first) and a 38-minute CPU run, sized for a 2-core machine.
+# a capped corpus (smallest files first) and a 33-minute CPU run, sized for a 2-core machine.
 BASE_CORPUS := build/corpus/base
 BASE_LIMITS := bach=250,palestrina=200,classical=14,essen_folk=10,irish_fiddle=400
 BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 1024 --dropout 0.1 --batch_size 8 \
-	--lr 1e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 38 --eval_every 100 --eval_batches 10 \
+	--lr 1e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 33 --eval_every 100 --eval_batches 10 \
 	--save_every 100 --transpose 3 --mixed_precision bf16 --save_dtype float16
 
 train-base: install
