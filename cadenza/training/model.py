@@ -40,5 +40,7 @@ def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel
         bos_token_id=tokenizer.bos_id,
         eos_token_id=tokenizer.eos_id,
         pad_token_id=tokenizer.pad_id,
+        # One fused kernel instead of GPT-2's pow/mul/add/tanh chain: elementwise ops dominate a CPU step.
+        activation_function="gelu_pytorch_tanh",
     )
     return GPT2LMHeadModel(config)
