@@ -47,8 +47,8 @@ corpus: install
 BASE_CORPUS := build/corpus/base
 BASE_LIMITS := bach=250,palestrina=200,classical=14,essen_folk=10,irish_fiddle=400
 BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.1 --batch_size 8 \
-	--lr 1e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 18 --eval_every 50 --eval_batches 10 \
-	--save_every 50 --transpose 3 --mixed_precision bf16 --save_dtype float16
+	--lr 2e-3 --warmup_steps 10 --max_steps 100000 --max_minutes 18 --eval_every 40 --eval_batches 6 \
+	--save_every 40 --transpose 3 --mixed_precision bf16 --save_dtype float16
 
 train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
