@@ -8,12 +8,13 @@ bytes, so all later stages see one representation. Problems become `InputFileErr
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symusic import Score
+from symusic import Score, TimeSignature
 
 from cadenza.errors import InputFileError
 
@@ -326,7 +327,17 @@ def _music21_bars(m21) -> int:
 
 
 def _midi_bars(score: Score) -> int:
-    return max(len(score.get_downbeats()), 1)
+    """Bars up to the last note end, following the time signatures (4/4 before the first one)."""
+    tpq, end = score.ticks_per_quarter, score.end()
+    signatures = sorted(score.time_signatures, key=lambda ts: ts.time)
+    if not signatures or signatures[0].time > 0:
+        signatures.insert(0, TimeSignature(0, 4, 4))
+    bars = 0
+    for ts, following in zip(signatures, [*signatures[1:], None], strict=True):
+        stop = end if following is None else following.time
+        bar_ticks = tpq * 4 * ts.numerator / ts.denominator
+        bars += math.ceil(max(stop - ts.time, 0) / bar_ticks)
+    return max(bars, 1)
 
 
 def _lyrics(m21) -> list[dict]:

@@ -5,6 +5,7 @@ import pytest
 
 from cadenza.cli import main
 from cadenza.data.corpus import COLUMNS, CorpusBuildArgs, build_corpus, load_corpus, output_folder
+from cadenza.data.loading import load_pieces
 from cadenza.errors import CadenzaError
 from tests.data.conftest import ABC_TWO_TUNES, make_score
 
@@ -105,9 +106,16 @@ def test_embedded_build(tmp_path: Path):
     corpus = load_corpus(tmp_path / "corpus")
     rows = {row["id"]: row for split in corpus.values() for row in split}
     assert tuple(corpus["train"].column_names) == COLUMNS
-    chorale = rows["bach/bwv10.7"]
-    assert chorale["source"] == "bach/bwv10.7.mxl" and chorale["tune"] == -1 and chorale["num_parts"] == 4
-    lyrics = json.loads(chorale["lyrics"])
-    assert lyrics and set(lyrics[0]) == {"part", "onset", "pitch", "text", "syllabic"}
+    # a limit takes the smallest files: bwv66.6 is among them, with no lyrics
+    chorale = rows["bach/bwv66.6"]
+    assert chorale["source"] == "bach/bwv66.6.mxl" and chorale["tune"] == -1 and chorale["num_parts"] == 4
     assert chorale["midi"][:4] == b"MThd"
-    assert "irish_fiddle/ryansMammoth/42dHighlandRegimentStrathspey" in rows
+    assert "irish_fiddle/ryansMammoth/RockyRoadToDublinJig" in rows
+
+
+def test_embedded_chorale_keeps_its_lyrics():
+    from cadenza.data.corpus import embedded_root
+
+    (piece,) = load_pieces(embedded_root() / "bach" / "bwv10.7.mxl")
+    assert piece.num_parts == 4
+    assert piece.lyrics and set(piece.lyrics[0]) == {"part", "onset", "pitch", "text", "syllabic"}
