@@ -38,7 +38,7 @@ from cadenza.data.styles import (
 from cadenza.errors import CadenzaError, InputFileError
 
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 COLUMNS: tuple[str, ...] = (
     "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
     "num_parts", "num_bars", "num_notes", "lyrics", "midi", "melody_hash", "content_hash",

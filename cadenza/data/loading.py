@@ -169,7 +169,9 @@ def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileEr
             parsed = converter.parse(path, forceSource=True)
     except Exception as err:
         raise InputFileError(path, f"cannot parse {path.suffix.lower()} file: {_one_line(err)}") from err
-    if isinstance(parsed, stream.Opus):
+    if isinstance(parsed, stream.Opus) and _voices_of_one_piece(parsed):
+        tunes = [(None, _merge_voices(parsed))]
+    elif isinstance(parsed, stream.Opus):
         tunes = [(_tune_number(score, index), score) for index, score in enumerate(parsed.scores, start=1)]
     else:
         tunes = [(None, parsed)]
@@ -200,6 +202,24 @@ def _no_beaming() -> Iterator[None]:
         yield
     finally:
         stream.Stream.makeBeams = original
+
+
+def _voices_of_one_piece(opus) -> bool:
+    """True when an ABC file's tunes are the voices of one piece (the Josquin files: one X: per voice, each
+    with the piece's title and the voice's name as second title), not a collection of tunes."""
+    scores = list(opus.scores)
+    titles = {score.metadata.title if score.metadata is not None else None for score in scores}
+    lengths = {score.highestTime for score in scores}
+    return len(scores) > 1 and len(titles) == 1 and None not in titles and len(lengths) == 1
+
+
+def _merge_voices(opus):
+    names = [score.metadata.alternativeTitle for score in opus.scores]
+    merged = opus.mergeScores()
+    for part, name in zip(merged.parts, names):
+        if name:
+            part.partName = name
+    return merged
 
 
 def _tune_number(score, index: int) -> int:

@@ -73,6 +73,21 @@ def test_load_abc_collection_gives_one_piece_per_tune(abc_collection: Path):
     assert first.num_notes == 16 and second.num_notes == 10
 
 
+def test_abc_file_with_one_tune_per_voice_gives_one_piece(tmp_path: Path):
+    # The Josquin files in music21's corpus write each voice as its own X: tune under the piece's title.
+    path = tmp_path / "chanson.abc"
+    path.write_text(
+        "X:1\nT:Chanson\nT:Cantus\nM:4/4\nL:1/4\nK:C\nc d e f|g4|]\n\n"
+        "X:2\nT:Chanson\nT:Bassus\nM:4/4\nL:1/4\nK:C\nC, D, E, F,|G,4|]\n"
+    )
+    (piece,) = load_pieces(path)
+    assert piece.tune is None
+    assert piece.num_parts == 2
+    tracks = sorted(piece.score.tracks, key=lambda track: track.notes[0].pitch)
+    assert [[note.pitch for note in track.notes] for track in tracks] == [[48, 50, 52, 53, 55], [72, 74, 76, 77, 79]]
+    assert tracks[0].notes[0].time == tracks[1].notes[0].time == 0
+
+
 def test_oneills_tune_with_shared_time_signature_is_kept(tmp_path: Path):
     import music21
     from music21.exceptions21 import StreamException
