@@ -3,11 +3,13 @@
 The input is the music21 corpus that ships with music21 (no download) or a user's folder tagged with one
 style. Files are converted in worker processes; a bad file is reported and skipped, never fatal. A rebuild
 with the same files and options only reads the saved report, and a build writes into a temporary folder
-that is renamed into place, so an interrupted build never leaves half a corpus.
+that is renamed into place, so an interrupted build never leaves half a corpus; each converted file is
+kept in a per-file cache, so the next build (resumed, or with other limits) starts where this one got to.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -15,6 +17,7 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -44,6 +47,7 @@ COLUMNS: tuple[str, ...] = (
     "num_parts", "num_bars", "num_notes", "lyrics", "midi", "melody_hash", "content_hash",
 )  # fmt: skip
 REPORT_FILE = "report.json"
+FILE_CACHE = ".file_cache"  # beside the output folder, shared by the corpora built next to each other
 MANIFEST_FILE = "manifest.json"
 
 
@@ -82,7 +86,14 @@ class CorpusBuildArgs:
             "model's subset; see checkpoints/cadenza-base/README.md)"
         },
     )
-    force: bool = field(default=False, metadata={"help": "rebuild even if nothing changed"})
+    force: bool = field(
+        default=False,
+        metadata={"help": "rebuild even if nothing changed (converted files still come from the file cache)"},
+    )
+    file_cache: bool = field(
+        default=True,
+        metadata={"help": f"reuse files converted before, from {FILE_CACHE}/ beside the output folder"},
+    )
 
 
 @dataclass
@@ -207,40 +218,78 @@ def _unique_prefixes(jobs: list[_Job]) -> list[_Job]:
     ]
 
 
-def _convert(job: _Job) -> tuple[list[dict], list[dict[str, str]]]:
+def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
     """One file -> its rows and its failures (runs in a worker process)."""
+    pieces, failures = _file_pieces(Path(job.path), cache)
+    rows = [
+        {
+            "id": job.id_prefix if piece["tune"] == -1 else f"{job.id_prefix}#{piece['tune']}",
+            "style": job.style,
+            "source": job.source,
+            **piece,
+        }
+        for piece in pieces
+    ]
+    return rows, [
+        {"path": job.source + failure["where"], "problem": failure["problem"]} for failure in failures
+    ]
+
+
+def _file_pieces(path: Path, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
+    """The pieces of one file as row fields, and its failures ("where" is "" or a tune's "#N"), from the
+    per-file cache when these exact bytes were converted before: a build killed half-way, or the same
+    files under other limits, costs no second conversion."""
+    entry = cache / f"{_file_key(path)}.json" if cache is not None else None
+    if entry is not None and entry.is_file():
+        saved = json.loads(entry.read_text())
+        for piece in saved["pieces"]:
+            piece["midi"] = base64.b64decode(piece["midi"])
+        return saved["pieces"], saved["failures"]
+    pieces, failures = _read_file(path)
+    if entry is not None:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        encoded = [{**piece, "midi": base64.b64encode(piece["midi"]).decode()} for piece in pieces]
+        temp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps({"pieces": encoded, "failures": failures}))
+        temp.replace(entry)
+    return pieces, failures
+
+
+def _file_key(path: Path) -> str:
+    digest = hashlib.sha256(f"{BUILDER_VERSION}{path.suffix.lower()}".encode())
+    digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _read_file(path: Path) -> tuple[list[dict], list[dict[str, str]]]:
     try:
-        pieces, errors = read_pieces(job.path)
+        pieces, errors = read_pieces(path)
     except InputFileError as err:
-        return [], [{"path": job.source, "problem": err.problem}]
-    rows = []
-    for piece in pieces:
-        rows.append(
-            {
-                "id": job.id_prefix if piece.tune is None else f"{job.id_prefix}#{piece.tune}",
-                "style": job.style,
-                "composer": piece.composer,
-                "title": piece.title,
-                "source": job.source,
-                "tune": -1 if piece.tune is None else piece.tune,
-                "time_signatures": piece.time_signatures,
-                "key": piece.key,
-                "tempo": piece.tempo,
-                "num_parts": piece.num_parts,
-                "num_bars": piece.num_bars,
-                "num_notes": piece.num_notes,
-                "lyrics": json.dumps(piece.lyrics, ensure_ascii=False),
-                "midi": piece.score.dumps_midi(),
-                "melody_hash": melody_hash(top_voice_pitches(piece.score)),
-                "content_hash": content_hash(score_notes(piece.score)),
-            }
-        )
-    failures = [{"path": _relative_name(err.path, job), "problem": err.problem} for err in errors]
+        return [], [{"where": "", "problem": err.problem}]
+    rows = [
+        {
+            "composer": piece.composer,
+            "title": piece.title,
+            "tune": -1 if piece.tune is None else piece.tune,
+            "time_signatures": piece.time_signatures,
+            "key": piece.key,
+            "tempo": piece.tempo,
+            "num_parts": piece.num_parts,
+            "num_bars": piece.num_bars,
+            "num_notes": piece.num_notes,
+            "lyrics": json.dumps(piece.lyrics, ensure_ascii=False),
+            "midi": piece.score.dumps_midi(),
+            "melody_hash": melody_hash(top_voice_pitches(piece.score)),
+            "content_hash": content_hash(score_notes(piece.score)),
+        }
+        for piece in pieces
+    ]
+    failures = [{"where": _suffix(err.path, str(path)), "problem": err.problem} for err in errors]
     return rows, failures
 
 
-def _relative_name(name: str, job: _Job) -> str:
-    return job.source + name[len(job.path) :] if name.startswith(job.path) else name
+def _suffix(name: str, path: str) -> str:
+    return name[len(path) :] if name.startswith(path) else name
 
 
 def _features():
@@ -294,7 +343,7 @@ def _check_fractions(args: CorpusBuildArgs) -> None:
         raise CadenzaError("--val_fraction and --test_fraction must be >= 0 and sum to less than 1")
 
 
-def _run_jobs(jobs: list[_Job], num_proc: int) -> tuple[list[dict], list[dict[str, str]]]:
+def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
     from tqdm import tqdm
 
     # Largest files first and one file per task: the big ABC collections (Essen, minutes each) would
@@ -303,12 +352,13 @@ def _run_jobs(jobs: list[_Job], num_proc: int) -> tuple[list[dict], list[dict[st
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
     progress = tqdm(total=len(jobs), unit="file", desc="converting", disable=None)
+    convert = partial(_convert, cache=cache)
     if num_proc <= 1:
-        results = map(_convert, jobs)
+        results = map(convert, jobs)
         pool = None
     else:
         pool = Pool(num_proc)
-        results = pool.imap_unordered(_convert, jobs, chunksize=1)
+        results = pool.imap_unordered(convert, jobs, chunksize=1)
     try:
         for file_rows, file_failures in results:
             rows += file_rows
@@ -335,7 +385,8 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         report.cached = True
         return report
 
-    rows, failures = _run_jobs(jobs, args.num_proc)
+    cache = out.parent / FILE_CACHE if args.file_cache else None
+    rows, failures = _run_jobs(jobs, args.num_proc, cache)
     if not rows:
         where = args.input or embedded_root()
         raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")

@@ -216,7 +216,7 @@ def _voices_of_one_piece(opus) -> bool:
 def _merge_voices(opus):
     names = [score.metadata.alternativeTitle for score in opus.scores]
     merged = opus.mergeScores()
-    for part, name in zip(merged.parts, names):
+    for part, name in zip(merged.parts, names, strict=True):
         if name:
             part.partName = name
     return merged

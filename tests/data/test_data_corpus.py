@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from cadenza.cli import main
+from cadenza.data import corpus as corpus_module
 from cadenza.data.corpus import COLUMNS, CorpusBuildArgs, build_corpus, load_corpus, output_folder
 from cadenza.data.loading import load_pieces
 from cadenza.errors import CadenzaError
@@ -54,6 +55,28 @@ def test_rebuild_with_nothing_changed_is_cached(tmp_path: Path, mixed_folder: Pa
     assert not third.cached and third.files == 8
     assert not build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine", force=True)).cached
     assert not list(tmp_path.glob(".corpus*"))  # no temporary folders left behind
+
+
+def test_converted_files_are_reused_by_the_next_build(
+    tmp_path: Path, mixed_folder: Path, monkeypatch: pytest.MonkeyPatch
+):
+    first = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+
+    def no_conversion(path):
+        raise AssertionError(f"{path} converted twice")
+
+    monkeypatch.setattr(corpus_module, "read_pieces", no_conversion)
+    other = CorpusBuildArgs(out=str(tmp_path / "other"), num_proc=1, input=str(mixed_folder), style="mine")
+    second = build_corpus(other)
+    assert (second.counts, second.failures) == (first.counts, first.failures)
+    for split, rows in load_corpus(tmp_path / "corpus").items():
+        assert load_corpus(tmp_path / "other")[split].to_list() == rows.to_list()
+    # a changed file is converted again
+    (mixed_folder / "piece0.mid").write_bytes((mixed_folder / "piece1.mid").read_bytes() + b"\0")
+    with pytest.raises(AssertionError, match="piece0.mid converted twice"):
+        build_corpus(
+            CorpusBuildArgs(out=str(tmp_path / "third"), num_proc=1, input=str(mixed_folder), style="mine")
+        )
 
 
 def test_empty_folder_is_an_error(tmp_path: Path):

@@ -84,7 +84,10 @@ def test_abc_file_with_one_tune_per_voice_gives_one_piece(tmp_path: Path):
     assert piece.tune is None
     assert piece.num_parts == 2
     tracks = sorted(piece.score.tracks, key=lambda track: track.notes[0].pitch)
-    assert [[note.pitch for note in track.notes] for track in tracks] == [[48, 50, 52, 53, 55], [72, 74, 76, 77, 79]]
+    assert [[note.pitch for note in track.notes] for track in tracks] == [
+        [48, 50, 52, 53, 55],
+        [72, 74, 76, 77, 79],
+    ]
     assert tracks[0].notes[0].time == tracks[1].notes[0].time == 0
 
 
