@@ -233,7 +233,8 @@ def nll_markdown(nll: dict) -> str:
             f"| {nll['ngram']['order']}-gram (interpolated Kneser-Ney) | {nll['ngram']['nll']:.4f} "
             f"| {nll['ngram']['perplexity']:.3f} |",
             "",
-            f"Model NLL is {100 * nll['reduction']:.1f}% below the n-gram's (bar: >= 25%): "
+            f"Model NLL is {100 * abs(nll['reduction']):.1f}% "
+            f"{'below' if nll['reduction'] >= 0 else 'above'} the n-gram's (bar: >= 25% below): "
             f"**{'pass' if nll['passes'] else 'fail'}**. Scored tokens: {nll['scored_tokens']:,} "
             f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
         ]
