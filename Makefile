@@ -55,7 +55,7 @@ train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
-	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS) --bars 4
+	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
 
 clean:
 	rm -rf $(VENV) build runs out
