@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
+    "profile": (
+        "cadenza.inference.profiles",
+        "ProfileArgs",
+        "run_profile",
+        "save a checkpoint's style profiles (instruments, chord size) from its corpus",
+    ),
     "evaluate": (
         "cadenza.evaluation.report",
         "EvaluateArgs",

@@ -196,34 +196,49 @@ def model_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) 
 
 # --- style control -------------------------------------------------------------------------------------
 def style_report(composer, corpus, pieces_per_style: int, bars: int, seed: int) -> dict:
+    """The style table of the composer as users get it (style profiles on, when the checkpoint has them)
+    and, when it has them, of the model alone under `model_alone`: the profiles narrow the grammar to a
+    style's instruments and chord size, and both tables show how much of the control that is."""
     tokenizer = composer.tokenizer
     train = corpus["train"]
     styles = [s for s in tokenizer.styles if s in set(train["style"])]
     per_style = style_control.corpus_features(train["midi"], train["style"], tokenizer, bars)
     corpus_means = style_control.summarize(per_style)
     scales = style_control.feature_scales(per_style)
-    generated: dict[str, list[dict[str, float]]] = {}
-    timings = {}
-    for i, style in enumerate(styles):
-        start = time.monotonic()
-        pieces = composer.generate(style, bars=bars, num=pieces_per_style, seed=seed + i)
-        timings[style] = round(time.monotonic() - start, 1)
-        generated[style] = [style_control.features(p.score) for p in pieces]
-    rows = style_control.style_table(corpus_means, style_control.summarize(generated), scales)
-    passed = sum(r["passes"] for r in rows)
-    need = style_control.required_passes(len(rows))
-    return {
+
+    def table(use_profile: bool) -> dict:
+        generated: dict[str, list[dict[str, float]]] = {}
+        timings = {}
+        for i, style in enumerate(styles):
+            start = time.monotonic()
+            pieces = composer.generate(
+                style, bars=bars, num=pieces_per_style, seed=seed + i, use_profile=use_profile
+            )
+            timings[style] = round(time.monotonic() - start, 1)
+            generated[style] = [style_control.features(p.score) for p in pieces]
+        rows = style_control.style_table(corpus_means, style_control.summarize(generated), scales)
+        passed = sum(r["passes"] for r in rows)
+        need = style_control.required_passes(len(rows))
+        return {
+            "rows": rows,
+            "passed": passed,
+            "required": need,
+            "passes": passed >= need,
+            "generation_seconds": timings,
+        }
+
+    report = {
         "pieces_per_style": pieces_per_style,
         "bars": bars,
         "seed": seed,
+        "profile": bool(composer.profiles),
         "scales": scales,
         "corpus_means": corpus_means,
-        "rows": rows,
-        "passed": passed,
-        "required": need,
-        "passes": passed >= need,
-        "generation_seconds": timings,
+        **table(use_profile=True),
     }
+    if composer.profiles:
+        report["model_alone"] = table(use_profile=False)
+    return report
 
 
 def nll_markdown(nll: dict) -> str:
@@ -257,13 +272,28 @@ def card_section(report: dict) -> str:
             "its generations' mean (pitch range, polyphony), each divided by its corpus-wide standard "
             "deviation, is nearer its own corpus mean than any other style's.",
             "",
-            style_control.markdown_table(style["rows"]),
-            "",
-            f"{style['passed']} of {len(style['rows'])} styles pass (bar: {style['required']}): "
-            f"**{'pass' if style['passes'] else 'fail'}**.",
-            "",
         ]
+        if style.get("profile"):
+            lines += [
+                "As `cadenza generate` runs by default, with the style profiles (`style_profiles.json`: "
+                "each style's instruments and chord size, read from the train split) narrowing the grammar:",
+                "",
+            ]
+        lines += _style_lines(style)
+        if "model_alone" in style:
+            lines += ["The model alone (`--no_profile`: the grammar without the style profiles):", ""]
+            lines += _style_lines(style["model_alone"])
     return "\n".join(lines)
+
+
+def _style_lines(table: dict) -> list[str]:
+    return [
+        style_control.markdown_table(table["rows"]),
+        "",
+        f"{table['passed']} of {len(table['rows'])} styles pass (bar: {table['required']}): "
+        f"**{'pass' if table['passes'] else 'fail'}**.",
+        "",
+    ]
 
 
 def update_card(card_path: Path, section: str) -> None:
@@ -333,7 +363,9 @@ def run_evaluate(args: EvaluateArgs) -> dict:
 
         composer = Composer.from_pretrained(model_dir)
         report["style_control"] = style_report(composer, corpus, args.pieces_per_style, args.bars, args.seed)
-        print(style_control.markdown_table(report["style_control"]["rows"]))
+        for table in (report["style_control"], report["style_control"].get("model_alone")):
+            if table is not None:
+                print(style_control.markdown_table(table["rows"]))
     out = Path(args.out) if args.out else model_dir / "evaluation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
 from cadenza.inference.render import render
 
@@ -28,6 +29,15 @@ class GenerateArgs:
         default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
     )
     no_constraints: bool = field(default=False, metadata={"help": "sample without the grammar"})
+    programs: str | None = field(
+        default=None, metadata={"help": "General MIDI programs allowed, e.g. 0,1,2,3 (default: the style's)"}
+    )
+    max_chord: int | None = field(
+        default=None, metadata={"help": "notes one instrument may start at once (default: the style's)"}
+    )
+    no_profile: bool = field(
+        default=False, metadata={"help": "ignore the style's profile of instruments and chord size"}
+    )
 
 
 def run_generate(args: GenerateArgs) -> None:
@@ -47,7 +57,20 @@ def run_generate(args: GenerateArgs) -> None:
         prompt_midi=args.prompt,
         prompt_bars=args.prompt_bars,
         constrained=not args.no_constraints,
+        programs=parse_programs(args.programs),
+        max_chord=args.max_chord,
+        use_profile=not args.no_profile,
     )
     for index, piece in enumerate(pieces):
         for path in render(piece.score, args.out, f"{piece.style}_{piece.seed}_{index}", formats).values():
             print(path)
+
+
+def parse_programs(text: str | None) -> list[int] | None:
+    """'0,1,2,3' -> [0, 1, 2, 3]; None stays None."""
+    if text is None:
+        return None
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise CadenzaError(f"--programs takes comma-separated numbers like 0,1,2,3, got {text!r}") from None

@@ -31,6 +31,7 @@ from cadenza.checkpoint import load_checkpoint
 from cadenza.data.loading import load_pieces
 from cadenza.errors import CadenzaError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
@@ -102,9 +103,15 @@ def score_notes(score: symusic.Score) -> list[tuple[int, float]]:
 
 # --- the composer ---------------------------------------------------------------------------------
 class Composer:
-    def __init__(self, model: PreTrainedModel, tokenizer: CadenzaTokenizer) -> None:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: CadenzaTokenizer,
+        profiles: dict[str, StyleProfile] | None = None,
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.profiles = profiles or {}
         self.vocab_size = model.config.vocab_size
         self.context = model.config.n_positions
         self._pitch_ids = {
@@ -120,7 +127,7 @@ class Composer:
         if device is not None:
             model = model.to(device)
         model.config.use_cache = True
-        return cls(model, tokenizer)
+        return cls(model, tokenizer, load_profiles(path))
 
     @property
     def styles(self) -> list[str]:
@@ -145,8 +152,16 @@ class Composer:
         prompt_midi: str | Path | None = None,
         prompt_bars: int = 4,
         constrained: bool = True,
+        programs: list[int] | None = None,
+        max_chord: int | None = None,
+        use_profile: bool = True,
     ) -> list[Piece]:
-        """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars)."""
+        """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars).
+
+        `programs` (General MIDI numbers) and `max_chord` (notes one program may start at once) narrow the
+        grammar; unset, they come from the style's profile (see `profiles`), except in a continuation,
+        where the prompt decides. `use_profile=False` samples from the model and the grammar alone.
+        """
         _check_range("bars", bars, 1, MAX_BARS)
         _check_range("num", num, 1, MAX_NUM)
         if not 0 < temperature <= 5:
@@ -156,7 +171,13 @@ class Composer:
         if top_k < 0:
             raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
         style_id = self.tokenizer.style_id(style)
-        grammar = RemiGrammar(self.tokenizer, self.vocab_size, time_signature)
+        if not constrained and (programs is not None or max_chord is not None):
+            raise CadenzaError("programs and max_chord are grammar limits: they need constrained decoding")
+        profile = self.profiles.get(style) if use_profile and prompt_midi is None else None
+        if profile is not None:
+            programs = profile.programs if programs is None else programs
+            max_chord = profile.max_chord if max_chord is None else max_chord
+        grammar = RemiGrammar(self.tokenizer, self.vocab_size, time_signature, programs, max_chord)
         target_key = parse_key(key) if key is not None else None
         if prompt_midi is not None:
             if tempo is not None or time_signature is not None or key is not None:

@@ -54,6 +54,10 @@ class GrammarLogitsProcessor(LogitsProcessor):
             length = torch.tensor([s.bar_length for s in self.states])[:, None]
             values = grammar.position_values[None, :]
             mask = mask | (takes[:, None] & (values > last) & (values < length))
+        for row, state in enumerate(self.states):
+            banned = grammar.banned_programs(state)
+            if banned:
+                mask[row, list(banned)] = False
         if self.min_bars:
             pairs = zip(self.bars, self.states, strict=True)
             early = torch.tensor([b < self.min_bars and s.kind != Kind.END for b, s in pairs])

@@ -9,7 +9,13 @@ A sequence reads `BOS Style Bar TimeSig [Position [Tempo] (Program Pitch Duratio
 Tempo may also close a position without a note because miditok writes a tempo change that falls on a
 rest that way (`Position_24 Tempo_141.61 Bar`). A Position must be later than the previous one in its bar
 and below the bar's length, numerator * 8 (8 positions per beat of the denominator note). Drum programs,
-PAD, BOS, Style and other added tokens never appear inside a piece.
+PAD, BOS, Style and other added tokens never appear inside a piece. At one position the notes of a program
+come in one run (miditok writes each track's notes of a time step together), so a program whose run has
+ended cannot come back before the next Position.
+
+Two optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
+instruments a piece may use, and `max_chord`, how many notes one program may start at one position
+(1 = every voice is a single line).
 
 `allowed` returns a cached mask per state kind plus the legal positions; the logits processor in
 `cadenza.inference.constraints` builds the same masks for a whole batch at once.
@@ -17,6 +23,7 @@ PAD, BOS, Style and other added tokens never appear inside a piece.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -48,15 +55,28 @@ class GrammarState(NamedTuple):
     kind: Kind
     position: int = -1  # last Position in the current bar, -1 before the first
     bar_length: int = 0  # positions in the current bar (numerator * 8)
+    program: int = -1  # id of the Program token whose run is open at this position, -1 for none
+    closed: frozenset[int] = frozenset()  # Program ids whose run at this position has ended
+    notes: int = 0  # notes in the open run
 
 
 class RemiGrammar:
     """The grammar over a tokenizer's vocabulary, padded to `vocab_size` (a model's, which may be larger)."""
 
     def __init__(
-        self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None, time_signature: str | None = None
+        self,
+        tokenizer: CadenzaTokenizer,
+        vocab_size: int | None = None,
+        time_signature: str | None = None,
+        programs: Iterable[int] | None = None,
+        max_chord: int | None = None,
     ) -> None:
         self.tokenizer = tokenizer
+        if programs is not None:
+            programs = _known_programs(tokenizer, programs)
+        if max_chord is not None and max_chord < 1:
+            raise CadenzaError(f"max_chord must be at least 1 note, got {max_chord}")
+        self.max_chord = max_chord
         self.vocab_size = max(vocab_size or 0, len(tokenizer))
         base_size = len(tokenizer) - len(tokenizer.added_tokens)
         kind_of: dict[int, Kind] = {}
@@ -74,7 +94,7 @@ class RemiGrammar:
             elif prefix == "TimeSig":
                 kind_of[i] = Kind.TIMESIG
                 self.bar_length_of[i] = int(value.split("/")[0]) * POSITIONS_PER_BEAT
-            elif prefix == "Program" and int(value) >= 0:
+            elif prefix == "Program" and int(value) >= 0 and (programs is None or int(value) in programs):
                 kind_of[i] = Kind.PROGRAM
             else:
                 simple = {
@@ -130,11 +150,20 @@ class RemiGrammar:
 
     def is_legal(self, state: GrammarState, token_id: int) -> bool:
         if token_id in self._follows[state.kind]:
-            return True
+            return token_id not in self.banned_programs(state)
         return (
             self.takes_position[state.kind].item()
             and state.position < self.position_of.get(token_id, -1) < state.bar_length
         )
+
+    def banned_programs(self, state: GrammarState) -> frozenset[int]:
+        """Program ids that the kind mask allows but this position does not: ended runs, and the open run
+        once it holds `max_chord` notes."""
+        if state.kind != Kind.DURATION:
+            return state.closed
+        if self.max_chord is not None and state.notes >= self.max_chord:
+            return state.closed | {state.program}
+        return state.closed
 
     def allowed(self, state: GrammarState) -> torch.Tensor:
         """Bool mask over the vocabulary of the tokens that may come next."""
@@ -142,6 +171,7 @@ class RemiGrammar:
         if self.takes_position[state.kind]:
             values = self.position_values
             mask |= (values > state.position) & (values < state.bar_length)
+        mask[list(self.banned_programs(state))] = False
         return mask
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
@@ -155,7 +185,12 @@ class RemiGrammar:
             return GrammarState(kind, -1, 0)
         if kind == Kind.POSITION:
             return GrammarState(kind, self.position_of[token_id], state.bar_length)
-        return GrammarState(kind, state.position, state.bar_length)
+        if kind == Kind.PROGRAM and token_id != state.program:
+            closed = state.closed | {state.program} if state.program >= 0 else state.closed
+            return state._replace(kind=kind, program=token_id, closed=closed, notes=0)
+        if kind == Kind.PITCH:
+            return state._replace(kind=kind, notes=state.notes + 1)
+        return state._replace(kind=kind)
 
     def errors(self, ids: list[int], state: GrammarState | None = None) -> int:
         """How many tokens break the grammar (each one is skipped); stops at the first EOS."""
@@ -170,3 +205,14 @@ class RemiGrammar:
             if state.kind == Kind.END:
                 break
         return count
+
+
+def _known_programs(tokenizer: CadenzaTokenizer, programs: Iterable[int]) -> set[int]:
+    wanted = {int(p) for p in programs}
+    known = {int(t.removeprefix("Program_")) for t in tokenizer.vocab if t.startswith("Program_")}
+    unknown = sorted(wanted - {p for p in known if p >= 0})
+    if unknown or not wanted:
+        raise CadenzaError(
+            f"programs must be General MIDI programs 0-127 that the tokenizer knows, got {sorted(wanted)}"
+        )
+    return wanted

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from cadenza.checkpoint import save_checkpoint
 from cadenza.errors import CadenzaError
+from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
 from cadenza.training.data import Collator, lm_datasets
@@ -282,6 +283,7 @@ def run_train(args: TrainArgs) -> Path:
             "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
         )
         save_checkpoint(model, tokenizer, final, model_card(args, metrics, command))
+        save_profiles(style_profiles(corpus["train"]["midi"], corpus["train"]["style"]), final)
         (final / "metrics.json").write_text(json.dumps(metrics, indent=2))
         accelerator.print(f"model saved to {final} (val NLL {val_loss:.4f})")
     accelerator.end_training()

@@ -88,8 +88,12 @@ def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path):
     rows = saved["style_control"]["rows"]
     assert [r["style"] for r in rows] == ["alpha", "beta"]
     assert all(r["generated_pieces"] == 2 for r in rows)
+    # The trained checkpoint has style profiles: the table of the model alone comes beside the default one.
+    alone = saved["style_control"]["model_alone"]
+    assert saved["style_control"]["profile"] and [r["style"] for r in alone["rows"]] == ["alpha", "beta"]
     card = (model_dir / "README.md").read_text()
     assert card.count("## Evaluation") == 1 and "| alpha |" in card and "## Training" in card
+    assert "| alpha |" in card.partition("The model alone")[2]
     run_evaluate(args)  # a second run replaces the section instead of adding one
     assert (model_dir / "README.md").read_text().count("## Evaluation") == 1
     assert main(["evaluate", "--model", str(tmp_path / "missing"), "--corpus", tiny_corpus_dir]) == 2

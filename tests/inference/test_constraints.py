@@ -42,6 +42,23 @@ def test_processor_masks_each_row_by_its_own_state():
     assert processor.bars == [2, 2, 1]
 
 
+def test_processor_masks_programs_whose_run_has_ended():
+    tok = CadenzaTokenizer.new(["bach"])
+    processor = GrammarLogitsProcessor(RemiGrammar(tok, max_chord=1))
+    head = "BOS_None Style_bach Bar_None TimeSig_4/4 Position_0"
+    rows = torch.tensor(
+        [
+            ids(tok, f"{head} Program_0 Pitch_60 Duration_1.0.8 Program_1 Pitch_55 Duration_1.0.8"),
+            ids(tok, f"{head} Program_0 Pitch_60 Duration_1.0.8 Position_8 Program_1 Pitch_55"),
+        ]
+    )
+    out = processor(rows, torch.zeros(2, len(tok)))
+    finite = torch.isfinite(out)
+    assert not finite[0, tok.vocab["Program_0"]] and not finite[0, tok.vocab["Program_1"]]
+    assert finite[0, tok.vocab["Program_2"]] and finite[0, tok.vocab["Position_8"]]
+    assert {tok.token(i).partition("_")[0] for i in finite[1].nonzero().flatten().tolist()} == {"Duration"}
+
+
 def test_bar_stopping_waits_for_the_next_bar_or_eos():
     bar, eos = 3, 2
     stop = BarStoppingCriteria(bar, eos, max_bars=2)

@@ -20,6 +20,7 @@ def ids(tok: CadenzaTokenizer, text: str) -> list[int]:
 
 
 NOTE = "Program_0 Pitch_60 Duration_1.0.8"
+CELLO = "Program_42 Pitch_48 Duration_1.0.8"
 GOOD = (
     f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_121.29 {NOTE} Program_40 Pitch_67 "
     f"Duration_1.0.8 Position_16 {NOTE} Position_24 Tempo_141.61 Bar_None TimeSig_3/4 Bar_None TimeSig_3/4 "
@@ -56,6 +57,14 @@ def test_encoded_pieces_are_grammatical(tok):
         ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Program_-1 PitchDrum_36", 2),  # no drums
         (f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} EOS_None Bar_None Bar_None", 0),
         ("BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_40.0 Tempo_40.0 Program_0", 1),
+        (
+            f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} {NOTE} Position_8 {NOTE}",
+            0,
+        ),  # a chord
+        (
+            f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} {CELLO} {NOTE} Position_8 {NOTE}",
+            3,
+        ),  # program 0's run ended at Position_0: its note's three tokens are skipped
     ],
 )
 def test_error_counts(tok, text, expected):
@@ -96,3 +105,30 @@ def test_fixed_time_signature(tok):
     )
     with pytest.raises(CadenzaError, match="supported: 3/8"):
         RemiGrammar(tok, time_signature="7/4")
+
+
+def test_programs_and_max_chord_narrow_the_grammar(tok):
+    grammar = RemiGrammar(tok, programs=[0, 42], max_chord=1)
+    head = "BOS_None Style_bach Bar_None TimeSig_4/4 Position_0"
+    assert grammar.errors(ids(tok, f"{head} {NOTE} {CELLO} Position_8 {CELLO} {NOTE}")) == 0
+    assert grammar.errors(ids(tok, f"{head} {NOTE} {NOTE}")) == 3  # a second note of program 0
+    assert grammar.errors(ids(tok, f"{head} Program_40 Pitch_67 Duration_1.0.8")) == 3  # not allowed
+    state = grammar.start_state()
+    for token in ids(tok, f"{head} {NOTE}"):
+        state = grammar.advance(state, token)
+    allowed = {tok.token(i) for i in grammar.allowed(state).nonzero().flatten().tolist()}
+    assert "Program_42" in allowed and "Program_0" not in allowed and "Program_40" not in allowed
+    assert RemiGrammar(tok, max_chord=2).errors(ids(tok, f"{head} {NOTE} {NOTE}")) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"programs": [200]}, "programs must be"),
+        ({"programs": []}, "programs must be"),
+        ({"max_chord": 0}, "max_chord"),
+    ],
+)
+def test_bad_limits(tok, kwargs, message):
+    with pytest.raises(CadenzaError, match=message):
+        RemiGrammar(tok, **kwargs)

@@ -9,6 +9,7 @@ import torch
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.errors import CadenzaError
+from cadenza.inference.profiles import load_profiles
 from cadenza.training.train import TrainArgs, lr_factor, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
@@ -50,6 +51,7 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
     assert model.config.vocab_size >= len(tokenizer)
     card = (final / "README.md").read_text()
     assert "final val NLL per token" in card and "steps: 30" in card
+    assert load_profiles(final)["beta"].programs == [0, 1]  # the corpus' duets, profiled beside the model
 
     # A killed run continues from its last state: steps and tokens carry on, no step is logged twice.
     args.resume, args.max_steps = True, 35

@@ -1,0 +1,120 @@
+"""Style profiles: the instruments a style's pieces use and how many notes one of them starts at once.
+
+A profile is read from the train split of the corpus a model learned from and saved beside the checkpoint
+(`style_profiles.json`, written by `cadenza train` and by `cadenza profile` for an older checkpoint).
+Generation narrows the grammar with it by default (`RemiGrammar(programs=, max_chord=)`): a small model
+learns "four voices, one note each" slowly, and without the profile an under-trained one stacks chords on
+a voice and wanders into instruments the style never had. Either limit can be overridden per call, and
+`use_profile=False` samples from the model alone (`cadenza evaluate` reports both).
+
+- `programs`: every General MIDI program that at least `PROGRAM_SHARE` of the style's pieces use.
+- `max_chord`: the fewest notes per (program, onset) that covers `CHORD_COVERAGE` of the style's onsets;
+  1 for the embedded corpus' choral and folk styles, whose every voice is a single line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from cadenza.errors import InputFileError
+
+PROFILE_FILE = "style_profiles.json"
+PROGRAM_SHARE = 0.1
+CHORD_COVERAGE = 0.99
+
+
+@dataclass
+class StyleProfile:
+    programs: list[int]
+    max_chord: int
+    pieces: int
+
+
+def piece_profile(score: symusic.Score) -> tuple[set[int], Counter]:
+    """(programs of the score's non-drum tracks, how many (track, onset) pairs start k notes, by k)."""
+    programs: set[int] = set()
+    chords: Counter = Counter()
+    for track in score.tracks:
+        if track.is_drum or not len(track.notes):
+            continue
+        programs.add(int(track.program))
+        _, sizes = np.unique(track.notes.numpy()["time"], return_counts=True)
+        chords.update(Counter(sizes.tolist()))
+    return programs, chords
+
+
+def style_profiles(midis: Iterable[bytes], styles: Iterable[str]) -> dict[str, StyleProfile]:
+    """One profile per style from pieces given as MIDI bytes."""
+    uses: dict[str, Counter] = defaultdict(Counter)
+    chords: dict[str, Counter] = defaultdict(Counter)
+    pieces: Counter = Counter()
+    for midi, style in zip(midis, styles, strict=True):
+        programs, sizes = piece_profile(symusic.Score.from_midi(midi))
+        uses[style].update(programs)
+        chords[style].update(sizes)
+        pieces[style] += 1
+    return {
+        style: StyleProfile(
+            programs=sorted(p for p, n in uses[style].items() if n >= PROGRAM_SHARE * pieces[style]),
+            max_chord=_covering_chord(chords[style]),
+            pieces=pieces[style],
+        )
+        for style in sorted(pieces)
+    }
+
+
+def _covering_chord(sizes: Counter) -> int:
+    total = sum(sizes.values())
+    covered = 0
+    for size in sorted(sizes):
+        covered += sizes[size]
+        if covered >= CHORD_COVERAGE * total:
+            return int(size)
+    return 1
+
+
+def save_profiles(profiles: dict[str, StyleProfile], folder: str | Path) -> Path:
+    path = Path(folder) / PROFILE_FILE
+    path.write_text(json.dumps({s: asdict(p) for s, p in profiles.items()}, indent=2) + "\n")
+    return path
+
+
+def load_profiles(folder: str | Path) -> dict[str, StyleProfile]:
+    """The profiles saved in a checkpoint folder; none (an empty dict) when it has no profile file."""
+    path = Path(folder) / PROFILE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {style: StyleProfile(**values) for style, values in raw.items()}
+    except (ValueError, TypeError) as err:
+        raise InputFileError(path, f"not a style profile file ({err})") from err
+
+
+@dataclass
+class ProfileArgs:
+    model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder to write to"})
+    corpus: str = field(default="build/corpus/base", metadata={"help": "corpus the model was trained on"})
+
+
+def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:
+    from cadenza.data.corpus import load_corpus
+
+    if not Path(args.model).is_dir():
+        raise InputFileError(args.model, "checkpoint folder not found")
+    train = load_corpus(args.corpus)["train"]
+    profiles = style_profiles(train["midi"], train["style"])
+    path = save_profiles(profiles, args.model)
+    for style, profile in profiles.items():
+        print(
+            f"{style}: programs {profile.programs}, max chord {profile.max_chord} ({profile.pieces} pieces)"
+        )
+    print(f"profiles written to {path}")
+    return profiles

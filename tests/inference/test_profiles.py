@@ -1,0 +1,89 @@
+"""Style profiles on hand-made pieces, their file, `cadenza profile`, and their use in generation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import symusic
+
+from cadenza.checkpoint import load_checkpoint
+from cadenza.cli import main
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.composer import Composer
+from cadenza.inference.profiles import (
+    PROFILE_FILE,
+    StyleProfile,
+    load_profiles,
+    piece_profile,
+    save_profiles,
+    style_profiles,
+)
+from tests.conftest import make_piece
+
+
+def with_chord(score: symusic.Score, track: int) -> symusic.Score:
+    """The score with one extra note on `track`, starting with its first note: one 2-note chord."""
+    score = score.copy()
+    first = score.tracks[track].notes[0]
+    score.tracks[track].notes.append(symusic.Note(first.time, first.duration, first.pitch + 4, 90))
+    return score
+
+
+def test_piece_profile_counts_programs_and_chords():
+    programs, chords = piece_profile(with_chord(make_piece(0, voices=3), track=1))
+    assert programs == {0, 1, 2}
+    assert chords[2] == 1 and set(chords) == {1, 2}
+
+
+def test_style_profiles_keep_common_programs_and_the_covering_chord_size():
+    # Ten duets and one trio: program 2 is in 1 of 11 pieces (under 10%); one chord in ~100s of onsets.
+    pieces = [make_piece(i, voices=2) for i in range(10)] + [make_piece(10, voices=3)]
+    pieces[0] = with_chord(pieces[0], track=0)
+    profiles = style_profiles([p.dumps_midi() for p in pieces], ["duo"] * 11)
+    assert profiles == {"duo": StyleProfile(programs=[0, 1], max_chord=1, pieces=11)}
+    chordal = [with_chord(make_piece(i, bars=1, voices=1), track=0) for i in range(3)]
+    assert style_profiles([p.dumps_midi() for p in chordal], ["c"] * 3)["c"].max_chord == 2
+
+
+def test_profile_file_round_trip_and_errors(tmp_path):
+    assert load_profiles(tmp_path) == {}
+    profiles = {"bach": StyleProfile([0, 1, 2, 3], 1, 222)}
+    save_profiles(profiles, tmp_path)
+    assert load_profiles(tmp_path) == profiles
+    (tmp_path / PROFILE_FILE).write_text('{"bach": {"programs": [0]}}')
+    with pytest.raises(InputFileError, match=PROFILE_FILE):
+        load_profiles(tmp_path)
+
+
+def test_profile_command_writes_beside_the_checkpoint(tiny_checkpoint, tiny_corpus_dir, tmp_path, capsys):
+    import shutil
+
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
+    assert main(["profile", "--model", str(folder), "--corpus", tiny_corpus_dir]) == 0
+    saved = json.loads((folder / PROFILE_FILE).read_text())
+    assert saved["alpha"]["programs"] == [0] and saved["beta"]["programs"] == [0, 1]
+    assert "profiles written" in capsys.readouterr().out
+    assert main(["profile", "--model", str(tmp_path / "nope"), "--corpus", tiny_corpus_dir]) == 2
+
+
+def notes_by_program(score: symusic.Score) -> dict[int, list[int]]:
+    return {t.program: [n.time for n in t.notes] for t in score.tracks}
+
+
+def test_generation_follows_the_profile_unless_told_otherwise(tiny_checkpoint):
+    model, tokenizer = load_checkpoint(tiny_checkpoint)
+    composer = Composer(model, tokenizer, {"bach": StyleProfile(programs=[5, 6], max_chord=1, pieces=1)})
+    for piece in composer.generate("bach", bars=2, num=4, seed=3):
+        onsets = notes_by_program(piece.score)
+        assert set(onsets) <= {5, 6}
+        assert all(len(times) == len(set(times)) for times in onsets.values())  # one note per onset
+    free = composer.generate("bach", bars=2, num=4, seed=3, use_profile=False)
+    assert any(set(notes_by_program(p.score)) - {5, 6} for p in free)
+    told = composer.generate("bach", bars=4, num=2, seed=3, programs=list(range(100, 128)))
+    used = set().union(*(notes_by_program(p.score) for p in told))
+    assert used and used <= set(range(100, 128))
+    with pytest.raises(CadenzaError, match="need constrained"):
+        composer.generate("bach", programs=[0], constrained=False)
+    with pytest.raises(CadenzaError, match="programs must be"):
+        composer.generate("bach", programs=[300])
