@@ -43,6 +43,9 @@ def compose_tab(composer) -> None:
                 with gr.Row():
                     seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
                     random_seed = gr.Checkbox(True, label="Random seed")
+                style_profile = gr.Checkbox(
+                    True, label="Keep to the style's instruments and chord size (its corpus profile)"
+                )
             variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
             prompt = gr.File(
                 label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come "
@@ -69,12 +72,12 @@ def compose_tab(composer) -> None:
                 slots += [audio, roll, files]
 
     def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
-                prompt, progress=gr.Progress()):  # fmt: skip
+                prompt, style_profile, progress=gr.Progress()):  # fmt: skip
         try:
             result = ui.compose(
                 composer, style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
                 temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed,
-                variations=variations, prompt_midi=prompt, progress=progress,
+                variations=variations, prompt_midi=prompt, style_profile=style_profile, progress=progress,
             )  # fmt: skip
         except CadenzaError as err:
             raise gr.Error(str(err), print_exception=False) from None
@@ -106,6 +109,7 @@ def compose_tab(composer) -> None:
             random_seed,
             variations,
             prompt,
+            style_profile,
         ],
         outputs=[status, *slots],
         api_name="compose",

@@ -144,6 +144,7 @@ def compose(
     random_seed: bool = True,
     variations=1,
     prompt_midi: str | Path | None = None,
+    style_profile: bool = True,
     progress: Progress | None = None,
     out_dir: Path | None = None,
 ) -> list[Variation]:
@@ -186,6 +187,7 @@ def compose(
                 time_signature=time_signature,
                 key=key,
                 prompt_midi=prompt,
+                use_profile=style_profile,
             )
         except InputFileError as err:  # name the upload by its own name, not the server's temp path
             if prompt is not None and Path(err.path) == prompt:

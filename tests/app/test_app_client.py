@@ -26,7 +26,7 @@ def compose(
     """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
     out = client.predict(
         style, 2, None, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, seed, random_seed, variations, prompt,
-        api_name="/compose",
+        True, api_name="/compose",
     )  # fmt: skip
     status, slots = out[0], [unwrap(value) for value in out[1:]]
     shown = [tuple(slots[i : i + 3]) for i in range(0, len(slots), 3) if slots[i]]
@@ -99,5 +99,6 @@ def test_absurd_values_are_refused_by_name(client):
             True,
             1,
             None,
+            True,
             api_name="/compose",
         )
