@@ -49,7 +49,7 @@ BASE_CORPUS := build/corpus/base
 BASE_LIMITS := bach=250,palestrina=200,classical=14,essen_folk=10,irish_fiddle=400
 BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.0 --batch_size 16 \
 	--lr 1.5e-3 --warmup_steps 30 --max_steps 100000 --max_minutes 70 --eval_every 100 --eval_batches 8 \
-	--save_every 50 --transpose 3 --mixed_precision bf16 --save_dtype float16
+	--save_every 50 --transpose 3 --mixed_precision auto --save_dtype float16
 
 train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)

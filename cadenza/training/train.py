@@ -53,7 +53,10 @@ class TrainArgs(ModelArgs):
     )
     save_every: int = field(default=500, metadata={"help": "save the full training state every N steps"})
     resume: bool = field(default=False, metadata={"help": "continue from the last state in output_dir"})
-    mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16"})
+    mixed_precision: str = field(
+        default="auto",
+        metadata={"help": "auto, no, bf16 or fp16; auto = bf16 where the hardware computes it natively"},
+    )
     transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
     save_dtype: str = field(default="float32", metadata={"help": "dtype of the saved weights"})
     cpu: bool = field(
@@ -70,6 +73,17 @@ def _progress(step: int, elapsed: float, args: TrainArgs) -> float:
     by_steps = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
     by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
     return min(1.0, max(by_steps, by_time))
+
+
+def auto_mixed_precision(on_cpu: bool) -> str:
+    """bf16 where the hardware has it, fp16 on older GPUs, else fp32 ("no").
+
+    On a CPU without AMX/AVX512-BF16 (oneDNN reports no bf16 support) autocast emulates bf16: measured
+    10x slower than fp32 on a 2-core AVX2 EPYC; on an AMX Xeon it was 2x faster. Hence no fixed default.
+    """
+    if not on_cpu and torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "no"
 
 
 def lr_factor(step: int, elapsed: float, args: TrainArgs) -> float:
@@ -132,8 +146,12 @@ def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
 def run_train(args: TrainArgs) -> Path:
     from cadenza.data.corpus import load_corpus
 
-    if args.mixed_precision not in ("no", "bf16", "fp16"):
-        raise CadenzaError(f"--mixed_precision must be no, bf16 or fp16, not {args.mixed_precision!r}")
+    if args.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+        raise CadenzaError(
+            f"--mixed_precision must be auto, no, bf16 or fp16, not {args.mixed_precision!r}"
+        )
+    if args.mixed_precision == "auto":
+        args.mixed_precision = auto_mixed_precision(args.cpu or not torch.cuda.is_available())
     accelerator = Accelerator(
         cpu=args.cpu,
         gradient_accumulation_steps=args.grad_accum,

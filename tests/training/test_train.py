@@ -10,7 +10,7 @@ from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
-from cadenza.training.train import TrainArgs, lr_factor, run_train
+from cadenza.training.train import TrainArgs, auto_mixed_precision, lr_factor, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
 
@@ -27,6 +27,23 @@ def test_lr_schedule_warms_up_then_decays_over_the_tighter_budget():
     assert lr_factor(55, 0, args) == pytest.approx(0.55)
     assert lr_factor(20, 30.0, args) == pytest.approx(0.55)  # half the time budget is gone
     assert lr_factor(100, 0, args) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("cuda", "cuda_bf16", "cpu_bf16", "on_cpu", "expected"),
+    [
+        (False, False, False, True, "no"),  # AVX2-only CPU: emulated bf16 is 10x slower than fp32
+        (False, False, True, True, "bf16"),  # AMX / AVX512-BF16 CPU
+        (True, True, False, False, "bf16"),
+        (True, False, False, False, "fp16"),  # pre-Ampere GPU
+        (True, True, False, True, "no"),  # --cpu true on a GPU machine follows the CPU
+    ],
+)
+def test_auto_mixed_precision_follows_the_hardware(monkeypatch, cuda, cuda_bf16, cpu_bf16, on_cpu, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: cpu_bf16)
+    assert auto_mixed_precision(on_cpu) == expected
 
 
 def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, tmp_path):
