@@ -147,9 +147,7 @@ def run_train(args: TrainArgs) -> Path:
     from cadenza.data.corpus import load_corpus
 
     if args.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-        raise CadenzaError(
-            f"--mixed_precision must be auto, no, bf16 or fp16, not {args.mixed_precision!r}"
-        )
+        raise CadenzaError(f"--mixed_precision must be auto, no, bf16 or fp16, not {args.mixed_precision!r}")
     if args.mixed_precision == "auto":
         args.mixed_precision = auto_mixed_precision(args.cpu or not torch.cuda.is_available())
     accelerator = Accelerator(
