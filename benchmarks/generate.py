@@ -17,8 +17,9 @@ import torch
 from transformers import LogitsProcessorList
 
 from cadenza.checkpoint import save_checkpoint
-from cadenza.inference.composer import Composer, sample, sampling_warpers
+from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.model import ModelArgs, build_model
@@ -99,15 +100,16 @@ def main() -> None:
             logits_processor=LogitsProcessorList([GrammarLogitsProcessor(grammar, never)]),
         )
 
-    def engine(batch: int, constrained: bool):
+    compiled = CompiledForward(model)
+
+    def engine(batch: int, constrained: bool, fast: CompiledForward | None = None):
         ids = torch.tensor([[tok.bos_id, tok.style_id(style)]] * batch)
 
         def run():
             processors = LogitsProcessorList([GrammarLogitsProcessor(grammar, never)] if constrained else [])
             processors += sampling_warpers(1.0, 0, 0.95)
-            return sample(
-                model, ids, processors, BarStoppingCriteria(tok.bar_id, tok.eos_id, never), n, tok.pad_id
-            )
+            stop = BarStoppingCriteria(tok.bar_id, tok.eos_id, never)
+            return sample(model, ids, processors, stop, n, tok.pad_id, fast)
 
         return run
 
@@ -116,6 +118,7 @@ def main() -> None:
         ("    model.generate + grammar processor", generate_constrained),
         ("(b) engine: own KV-cache loop + grammar", lambda b: engine(b, True)),
         ("    engine without grammar", lambda b: engine(b, False)),
+        ("(c) engine compiled (static cache) + grammar", lambda b: engine(b, True, compiled)),
     ]
     print(f"| {'path':46} | batch 1 tok/s | batch 8 tok/s |")
     print(f"|{'-' * 48}|---------------|---------------|")
@@ -126,16 +129,20 @@ def main() -> None:
         results[name] = rates
         print(f"| {name:46} | {rates[0]:13.0f} | {rates[1]:13.0f} |")
     base = results[rows[0][0]][0]
-    print(f"\nengine with grammar vs plain generate at batch 1: {results[rows[2][0]][0] / base:.2f}x")
+    for i in (2, 4):
+        print(f"{rows[i][0].strip()} vs plain generate at batch 1: {results[rows[i][0]][0] / base:.2f}x")
 
-    start = time.perf_counter()
-    piece = composer.generate(style, bars=16, seed=0, tempo=100, time_signature="4/4")[0]
-    seconds = time.perf_counter() - start
-    music = piece.score.to("second").end()
-    print(
-        f"16-bar piece: {seconds:.1f} s to write ({len(piece.tokens)} tokens), {music:.1f} s of music, "
-        f"real-time factor {music / seconds:.2f}"
-    )
+    print()
+    for name, fast in (("eager", None), ("compiled", compiled)):
+        composer.compiled = fast
+        start = time.perf_counter()
+        piece = composer.generate(style, bars=16, seed=0, tempo=100, time_signature="4/4")[0]
+        seconds = time.perf_counter() - start
+        music = piece.score.to("second").end()
+        print(
+            f"16-bar {style} piece, {name} engine: {seconds:.1f} s to write ({len(piece.tokens)} tokens), "
+            f"{music:.1f} s of music, real-time factor {music / seconds:.1f}"
+        )
     tmp.cleanup()
 
 

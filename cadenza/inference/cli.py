@@ -38,11 +38,17 @@ class GenerateArgs:
     no_profile: bool = field(
         default=False, metadata={"help": "ignore the style's profile of instruments and chord size"}
     )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "decode through torch.compile: faster steps after a one-off compile (pays for long runs)"
+        },
+    )
 
 
 def run_generate(args: GenerateArgs) -> None:
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    composer = Composer.from_pretrained(args.model)
+    composer = Composer.from_pretrained(args.model, compile=args.compile)
     pieces = composer.generate(
         args.style,
         bars=args.bars,

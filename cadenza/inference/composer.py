@@ -17,21 +17,14 @@ from pathlib import Path
 import numpy as np
 import symusic
 import torch
-from transformers import (
-    DynamicCache,
-    LogitsProcessorList,
-    PreTrainedModel,
-    StoppingCriteria,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers import LogitsProcessorList, PreTrainedModel
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.data.loading import load_pieces
 from cadenza.errors import CadenzaError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.profiles import StyleProfile, load_profiles
+from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
@@ -108,8 +101,11 @@ class Composer:
         model: PreTrainedModel,
         tokenizer: CadenzaTokenizer,
         profiles: dict[str, StyleProfile] | None = None,
+        compile: bool = False,
     ) -> None:
         self.model = model.eval()
+        # Compiling costs tens of seconds once per process, so it pays in a server, not in one CLI call.
+        self.compiled = CompiledForward(self.model) if compile else None
         self.tokenizer = tokenizer
         self.profiles = profiles or {}
         self.vocab_size = model.config.vocab_size
@@ -122,12 +118,15 @@ class Composer:
         }
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> Composer:
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device | None = None, compile: bool = False
+    ) -> Composer:
+        """Load a checkpoint; `compile=True` decodes through torch.compile (see `sampling`)."""
         model, tokenizer = load_checkpoint(path)
         if device is not None:
             model = model.to(device)
         model.config.use_cache = True
-        return cls(model, tokenizer, load_profiles(path))
+        return cls(model, tokenizer, load_profiles(path), compile=compile)
 
     @property
     def styles(self) -> list[str]:
@@ -295,7 +294,15 @@ class Composer:
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
         processors += sampling_warpers(temperature, top_k, top_p)
-        out = sample(self.model, ids, processors, stop, self.context - ids.shape[1], self.tokenizer.pad_id)
+        out = sample(
+            self.model,
+            ids,
+            processors,
+            stop,
+            self.context - ids.shape[1],
+            self.tokenizer.pad_id,
+            self.compiled,
+        )
         return [row[len(c) :] for c, row in zip(contexts, out.tolist(), strict=True)]
 
     def _window(self, music: list[int]) -> list[int]:
@@ -341,46 +348,6 @@ class Composer:
                 token = self._pitch_ids[pitch]
             out.append(token)
         return out
-
-
-def sampling_warpers(temperature: float, top_k: int, top_p: float) -> LogitsProcessorList:
-    """transformers' own temperature / top-k / top-p warpers, in the order `generate` applies them."""
-    warpers = LogitsProcessorList()
-    if temperature != 1.0:
-        warpers.append(TemperatureLogitsWarper(temperature))
-    if top_k:
-        warpers.append(TopKLogitsWarper(top_k))
-    if top_p < 1.0:
-        warpers.append(TopPLogitsWarper(top_p))
-    return warpers
-
-
-@torch.inference_mode()
-def sample(
-    model: PreTrainedModel,
-    ids: torch.Tensor,
-    processors: LogitsProcessorList,
-    stop: StoppingCriteria,
-    max_new_tokens: int,
-    pad_id: int,
-) -> torch.Tensor:
-    """Multinomial sampling with a KV cache: what `model.generate(do_sample=True)` does, minus its per-step
-    bookkeeping, which on CPU cost more than the model itself (benchmarks/generate.py: 2.3x slower on a
-    tiny model at batch 1). Finished rows are padded as `generate` pads them."""
-    cache = DynamicCache(config=model.config)
-    unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
-    step_input = ids
-    for _ in range(max_new_tokens):
-        logits = model(input_ids=step_input, cache=cache, use_cache=True).logits[:, -1, :].float()
-        scores = processors(ids, logits)
-        next_ids = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
-        next_ids = torch.where(unfinished, next_ids, pad_id)
-        ids = torch.cat([ids, next_ids[:, None]], dim=1)
-        unfinished &= ~stop(ids, scores)
-        if not unfinished.any():
-            break
-        step_input = next_ids[:, None]
-    return ids
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

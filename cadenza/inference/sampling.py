@@ -1,0 +1,82 @@
+"""The sampling loop under `Composer`: multinomial sampling over a KV cache, eager or compiled.
+
+`sample` does what `model.generate(do_sample=True)` does with a `LogitsProcessorList` and a
+`StoppingCriteria`, minus `generate`'s per-step bookkeeping, which on a CPU costs as much as a small model's
+own step. With a `CompiledForward` the one-token decoding steps run through `torch.compile` over a
+`StaticCache` (fixed-size key/value tensors, so one graph serves every step); the prompt is always read by
+the eager model. benchmarks/generate.py measures all paths against plain `generate`.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    PreTrainedModel,
+    StaticCache,
+    StoppingCriteria,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+
+class CompiledForward:
+    """A model's forward compiled once for decoding; graphs are cached per process by torch.
+
+    `dynamic=True` makes one graph serve every batch size: a graph per size would cost a new compile
+    (tens of seconds on a small CPU) the first time each `num` is asked for.
+    """
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        self.model = model
+        self.forward = torch.compile(model.forward, dynamic=True)
+
+    def new_cache(self) -> StaticCache:
+        return StaticCache(config=self.model.config, max_cache_len=self.model.config.n_positions)
+
+
+def sampling_warpers(temperature: float, top_k: int, top_p: float) -> LogitsProcessorList:
+    """transformers' own temperature / top-k / top-p warpers, in the order `generate` applies them."""
+    warpers = LogitsProcessorList()
+    if temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(temperature))
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p))
+    return warpers
+
+
+@torch.inference_mode()
+def sample(
+    model: PreTrainedModel,
+    ids: torch.Tensor,
+    processors: LogitsProcessorList,
+    stop: StoppingCriteria,
+    max_new_tokens: int,
+    pad_id: int,
+    compiled: CompiledForward | None = None,
+) -> torch.Tensor:
+    """`ids` (equal-length rows) plus up to `max_new_tokens` sampled ids per row; finished rows are padded
+    with `pad_id`, as `generate` pads them. With `compiled`, ids + new tokens must fit the model's context."""
+    if compiled is None:
+        cache, step = DynamicCache(config=model.config), model
+    else:
+        cache, step = compiled.new_cache(), compiled.forward
+    unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+    logits = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
+    for i in range(max_new_tokens):
+        scores = processors(ids, logits.float())
+        next_ids = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+        next_ids = torch.where(unfinished, next_ids, pad_id)
+        ids = torch.cat([ids, next_ids[:, None]], dim=1)
+        unfinished &= ~stop(ids, scores)
+        if not unfinished.any() or i == max_new_tokens - 1:
+            break
+        # Positions are given, not read from the cache: a static cache's length is not known to the graph.
+        position = torch.full((1, 1), ids.shape[1] - 1, device=ids.device)
+        logits = step(input_ids=next_ids[:, None], cache=cache, use_cache=True, position_ids=position).logits
+        logits = logits[:, -1, :]
+    return ids
