@@ -1,7 +1,8 @@
 """The grammar and the bar count as a `LogitsProcessor` and a `StoppingCriteria` for `model.generate`.
 
 Both keep per-row state between steps and only look at the tokens added since the last call, so a step
-costs a few dictionary lookups per row plus one (batch x vocab) mask, whatever the sequence length.
+costs a few dictionary lookups per row (the grammar caches one mask per state), whatever the sequence
+length.
 """
 
 from __future__ import annotations
@@ -45,24 +46,14 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._advance(input_ids)
-        grammar = self.grammar
-        kinds = torch.tensor([s.kind for s in self.states])
-        mask = grammar.kind_masks[kinds]
-        takes = grammar.takes_position[kinds]
-        if takes.any():
-            last = torch.tensor([s.position for s in self.states])[:, None]
-            length = torch.tensor([s.bar_length for s in self.states])[:, None]
-            values = grammar.position_values[None, :]
-            mask = mask | (takes[:, None] & (values > last) & (values < length))
-        for row, state in enumerate(self.states):
-            banned = grammar.banned_programs(state)
-            if banned:
-                mask[row, list(banned)] = False
-        if self.min_bars:
-            pairs = zip(self.bars, self.states, strict=True)
-            early = torch.tensor([b < self.min_bars and s.kind != Kind.END for b, s in pairs])
-            mask[:, self.eos_id] &= ~early
-        mask = mask.to(scores.device)[:, : scores.shape[-1]]
+        rows = []
+        for bars, state in zip(self.bars, self.states, strict=True):
+            mask = self.grammar.allowed(state)
+            if bars < self.min_bars and state.kind != Kind.END and mask[self.eos_id]:
+                mask = mask.clone()
+                mask[self.eos_id] = False
+            rows.append(mask)
+        mask = torch.stack(rows).to(scores.device)[:, : scores.shape[-1]]
         return scores.masked_fill(~mask, float("-inf"))
 
 

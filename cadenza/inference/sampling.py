@@ -68,7 +68,9 @@ def sample(
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
     logits = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
     for i in range(max_new_tokens):
-        scores = processors(ids, logits.float())
+        scores = logits.float()
+        for processor in processors:  # not processors(...): its per-call signature inspection costs ~0.3 ms
+            scores = processor(ids, scores)
         next_ids = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
         next_ids = torch.where(unfinished, next_ids, pad_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)

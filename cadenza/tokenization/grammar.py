@@ -17,8 +17,9 @@ Two optional limits narrow the grammar for generation (see `cadenza.inference.pr
 instruments a piece may use, and `max_chord`, how many notes one program may start at one position
 (1 = every voice is a single line).
 
-`allowed` returns a cached mask per state kind plus the legal positions; the logits processor in
-`cadenza.inference.constraints` builds the same masks for a whole batch at once.
+`allowed` returns the mask of one state, cached: a piece visits few distinct states, so after the first
+bars a decoding step costs a dictionary lookup (the logits processor in `cadenza.inference.constraints`
+stacks one mask per batch row).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from cadenza.errors import CadenzaError
 from cadenza.tokenization.tokenizer import STYLE_PREFIX, CadenzaTokenizer
 
 POSITIONS_PER_BEAT = 8
+# Masks kept per grammar; a 16-bar piece visits a few hundred states, the bound only stops a runaway.
+MASK_CACHE_SIZE = 65_536
 
 
 class Kind(IntEnum):
@@ -144,6 +147,7 @@ class RemiGrammar:
         for i, p in self.position_of.items():
             self.position_values[i] = p
         self._follows = follows
+        self._masks: dict[GrammarState, torch.Tensor] = {}
 
     def start_state(self) -> GrammarState:
         return GrammarState(Kind.START)
@@ -166,12 +170,17 @@ class RemiGrammar:
         return state.closed
 
     def allowed(self, state: GrammarState) -> torch.Tensor:
-        """Bool mask over the vocabulary of the tokens that may come next."""
-        mask = self.kind_masks[state.kind].clone()
-        if self.takes_position[state.kind]:
-            values = self.position_values
-            mask |= (values > state.position) & (values < state.bar_length)
-        mask[list(self.banned_programs(state))] = False
+        """Bool mask over the vocabulary of the tokens that may come next (cached: do not modify it)."""
+        mask = self._masks.get(state)
+        if mask is None:
+            mask = self.kind_masks[state.kind].clone()
+            if self.takes_position[state.kind]:
+                values = self.position_values
+                mask |= (values > state.position) & (values < state.bar_length)
+            mask[list(self.banned_programs(state))] = False
+            if len(self._masks) >= MASK_CACHE_SIZE:
+                self._masks.clear()
+            self._masks[state] = mask
         return mask
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
