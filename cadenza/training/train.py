@@ -22,7 +22,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cadenza.checkpoint import save_checkpoint
+from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
@@ -53,6 +53,13 @@ class TrainArgs(ModelArgs):
     )
     save_every: int = field(default=500, metadata={"help": "save the full training state every N steps"})
     resume: bool = field(default=False, metadata={"help": "continue from the last state in output_dir"})
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "start from this checkpoint's weights and tokenizer (its size and context replace "
+            "n_layer/n_embd/n_head/n_positions); styles new to it get tokens in its reserved rows"
+        },
+    )
     mixed_precision: str = field(
         default="auto",
         metadata={"help": "auto, no, bf16 or fp16; auto = bf16 where the hardware computes it natively"},
@@ -113,10 +120,36 @@ def evaluate(model, loader, accelerator: Accelerator, max_batches: int = 0) -> f
 
 
 def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path:
+    """The run's tokenizer file: kept on resume, else new, or the --init_from checkpoint's plus any new
+    corpus styles (appended, so the checkpoint's ids stay where its weights expect them)."""
     path = out / TOKENIZER_FILE
-    if not path.exists():
+    if path.exists():
+        return path
+    if args.init_from is None:
         CadenzaTokenizer.new(sorted(set(corpus_styles))).save(out)
+        return path
+    tokenizer = CadenzaTokenizer.load(args.init_from)
+    for style in sorted(set(corpus_styles)):
+        tokenizer.add_style(style)
+    tokenizer.save(out)
     return path
+
+
+def _initial_model(args: TrainArgs, tokenizer: CadenzaTokenizer):
+    """A new model, or the --init_from checkpoint's in fp32, whose size is then written into `args` so
+    the card tells the truth."""
+    if args.init_from is None:
+        return build_model(args, tokenizer)
+    model, _ = load_checkpoint(args.init_from)
+    if len(tokenizer) > model.config.vocab_size:
+        raise CadenzaError(
+            f"{args.init_from}: the corpus' new styles need {len(tokenizer)} tokens, more than the model's "
+            f"{model.config.vocab_size} rows"
+        )
+    config = model.config
+    args.n_layer, args.n_embd, args.n_head = config.n_layer, config.n_embd, config.n_head
+    args.n_positions, args.dropout = config.n_positions, config.resid_pdrop
+    return model.float().train()
 
 
 def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
@@ -166,10 +199,10 @@ def run_train(args: TrainArgs) -> Path:
     accelerator.wait_for_everyone()
     tokenizer_path = str(out / TOKENIZER_FILE)
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
+    model = _initial_model(args, tokenizer)
     with accelerator.main_process_first():
         data = lm_datasets(corpus, tokenizer_path, args.n_positions, args.num_proc)
 
-    model = build_model(args, tokenizer)
     train_collate = Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose)
     train_loader = DataLoader(
         data["train"], batch_size=args.batch_size, shuffle=True, collate_fn=train_collate

@@ -1,15 +1,18 @@
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from datasets import load_from_disk
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.train import TrainArgs, auto_mixed_precision, lr_factor, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
@@ -77,6 +80,42 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 35]
     assert int(rows[-1]["tokens_seen"]) > int(rows[-2]["tokens_seen"])
     assert sorted(p.name for p in (out / "states").iterdir()) == ["step_30", "step_35"]
+
+
+def test_init_from_a_checkpoint_keeps_its_weights_and_ids_and_adds_new_styles(tiny_corpus_dir, tmp_path):
+    def val_nll(folder: Path) -> float:
+        return json.loads((folder / "metrics.json").read_text())["final val NLL per token (nats)"]
+
+    # A learning rate of ~0 leaves the starting weights as they were.
+    frozen = {"max_steps": 1, "lr": 1e-12}
+    fresh = run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path / "fresh"), **frozen, **TINY))
+    base = run_train(
+        TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path / "base"), max_steps=20, lr=3e-3, **TINY)
+    )
+    assert val_nll(base) < val_nll(fresh) - 0.3
+    same = TINY | {"n_layer": 3, "n_positions": 64}  # ignored: size and context come from the checkpoint
+    again = run_train(
+        TrainArgs(
+            corpus=tiny_corpus_dir, output_dir=str(tmp_path / "again"), init_from=str(base), **frozen, **same
+        )
+    )
+    assert val_nll(again) == pytest.approx(val_nll(base), abs=1e-3)
+    model, _ = load_checkpoint(again)
+    assert model.config.n_layer == TINY["n_layer"] and model.config.n_positions == TINY["n_positions"]
+
+    # A corpus with a style the checkpoint never saw: its token goes after the known ones.
+    renamed = tmp_path / "gamma_corpus"
+    load_from_disk(tiny_corpus_dir).map(
+        lambda row: {"style": "gamma" if row["style"] == "beta" else row["style"]}
+    ).save_to_disk(renamed)
+    grown = run_train(
+        TrainArgs(
+            corpus=str(renamed), output_dir=str(tmp_path / "grown"), init_from=str(base), max_steps=2, **TINY
+        )
+    )
+    old, new = CadenzaTokenizer.load(base), CadenzaTokenizer.load(grown)
+    assert new.styles == ["alpha", "beta", "gamma"]
+    assert all(new.vocab[token] == i for token, i in old.vocab.items())
 
 
 def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
