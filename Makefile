@@ -10,7 +10,7 @@ export MALLOC_MMAP_THRESHOLD_ := 17179869184
 export MALLOC_TRIM_THRESHOLD_ := 68719476736
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: install demo test lint browser corpus train-base clean
+.PHONY: install demo test lint browser corpus train-base train-base-more clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,19 @@ train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
+	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
+
+# Stage 2 of the shipped checkpoint (a later session, on another machine): more training from its own
+# weights and tokenizer, on the same corpus and splits. MORE_MINUTES sets the wall-clock budget.
+MORE_MINUTES ?= 100
+BASE_MORE := --init_from checkpoints/cadenza-base --batch_size 8 --lr 1e-3 --warmup_steps 50 \
+	--max_steps 100000 --max_minutes $(MORE_MINUTES) --eval_every 200 --eval_batches 8 --save_every 100 \
+	--transpose 3 --mixed_precision auto --save_dtype float16
+
+train-base-more: install
+	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
+	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base-more $(BASE_MORE)
+	rm -rf checkpoints/cadenza-base && cp -r runs/base-more/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
 
 clean:

@@ -140,10 +140,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default=os.environ.get("CADENZA_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CADENZA_PORT", "7860")))
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        default=os.environ.get("CADENZA_COMPILE") == "1",
+        help="decode through torch.compile: faster pieces once the first one has paid for the compile",
+    )
     return parser.parse_args(argv)
 
 
-def load_composer(path: str):
+def load_composer(path: str, compile: bool = False):
     from cadenza.inference.composer import Composer
 
     if not Path(path).is_dir():
@@ -152,14 +158,14 @@ def load_composer(path: str):
             "or point --model / CADENZA_MODEL at a checkpoint folder"
         )
     try:
-        return Composer.from_pretrained(path)
+        return Composer.from_pretrained(path, compile=compile)
     except CadenzaError as err:
         sys.exit(f"cadenza: {err}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    composer = load_composer(args.model)
+    composer = load_composer(args.model, args.compile)
     demo = build_demo(composer)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(
