@@ -1,6 +1,6 @@
 """How often sampled pieces break the REMI grammar, with and without the grammar processor.
 
-    python benchmarks/grammar_validity.py [--model DIR] [--n 1000] [--bars 4] [--batch 16]
+    python benchmarks/grammar_validity.py [--model DIR] [--n 1000] [--bars 4] [--batch 16] [--compile]
 
 Without --model it uses checkpoints/cadenza-base when present, else the tiny random model of
 benchmarks/generate.py (biased to close bars, like the tests' model). "dropped" counts tokens miditok's
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from generate import DEFAULT_MODEL, tiny_model  # the sibling script, on sys.path when run as a script
@@ -26,16 +27,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--bars", type=int, default=4)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--compile", action="store_true", help="decode through torch.compile (long runs)")
     args = parser.parse_args()
     folder = Path(args.model) if args.model else DEFAULT_MODEL if DEFAULT_MODEL.is_dir() else None
     tmp = tempfile.TemporaryDirectory()
-    composer = Composer.from_pretrained(folder or tiny_model(Path(tmp.name)))
+    composer = Composer.from_pretrained(folder or tiny_model(Path(tmp.name)), compile=args.compile)
     tok = composer.tokenizer
     grammar = RemiGrammar(tok)
     print(f"model: {folder or 'tiny random (1 layer, 32 wide)'}; {args.n} pieces of {args.bars} bars\n")
-    print("| sampling | pieces | grammar errors | dropped tokens | tokens | failure rate |")
-    print("|---|---|---|---|---|---|")
+    print("| sampling | pieces | grammar errors | dropped tokens | tokens | failure rate | seconds |")
+    print("|---|---|---|---|---|---|---|")
     for constrained in (False, True):
+        start = time.perf_counter()
         pieces = errors = dropped = tokens = failed = 0
         seed = 0
         while pieces < args.n:
@@ -55,7 +58,11 @@ def main() -> None:
             pieces += num
             seed += 1
         name = "grammar processor" if constrained else "unconstrained"
-        print(f"| {name} | {pieces} | {errors} | {dropped} | {tokens} | {failed / pieces:.1%} |")
+        seconds = time.perf_counter() - start
+        print(
+            f"| {name} | {pieces} | {errors} | {dropped} | {tokens} | {failed / pieces:.1%} | {seconds:.0f} |",
+            flush=True,
+        )
     tmp.cleanup()
 
 
