@@ -57,10 +57,12 @@ train-base: install
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
 
-# Stage 2 of the shipped checkpoint (a later session, on another machine): more training from its own
-# weights and tokenizer, on the same corpus and splits. MORE_MINUTES sets the wall-clock budget.
+# Stages 2 and 3 of the shipped checkpoint (later sessions, another machine): more training from its own
+# weights and tokenizer, on the same corpus and splits. Stage 2: `make train-base-more`; stage 3 (after the
+# mid-piece marker was added): `make train-base-more MORE_MINUTES=40 MORE_LR=5e-4`.
 MORE_MINUTES ?= 100
-BASE_MORE := --init_from checkpoints/cadenza-base --batch_size 8 --lr 1e-3 --warmup_steps 50 \
+MORE_LR ?= 1e-3
+BASE_MORE := --init_from checkpoints/cadenza-base --batch_size 8 --lr $(MORE_LR) --warmup_steps 50 \
 	--max_steps 100000 --max_minutes $(MORE_MINUTES) --eval_every 200 --eval_batches 8 --save_every 100 \
 	--transpose 3 --mixed_precision auto --save_dtype float16
 

@@ -185,28 +185,33 @@ class Composer:
                 )
             _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
             head, prompt = self._continuation_prompt(prompt_midi, prompt_bars)
+            target = prompt.count(self.tokenizer.bar_id) + bars  # the prompt's bars are complete
         else:
             head, prompt = [], self._control_prompt(tempo, time_signature)
+            target = bars  # the prompt opens the first bar, which the model fills
         if seed is None:
             seed = random.randrange(2**31)
         torch.manual_seed(seed)
-        prefix = [self.tokenizer.bos_id, style_id]
+        # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
+        prefix = self.tokenizer.prefix(style, continued=bool(head))
         rows = self._sample(
-            prefix, prompt, bars, num, grammar if constrained else None, temperature, top_k, top_p
+            style, prefix, prompt, target, num, grammar if constrained else None, temperature, top_k, top_p
         )
         pieces = []
         for music in rows:
             music = head + music
             if target_key is not None:
                 music = self._transpose_to(music, target_key[0])
-            tokens = [*prefix, *music, self.tokenizer.eos_id]
+            tokens = [self.tokenizer.bos_id, style_id, *music, self.tokenizer.eos_id]
             pieces.append(Piece(self.tokenizer.decode(tokens), tokens, style, seed, bars))
         return pieces
 
     # --- prompts ---------------------------------------------------------------------------------
     def _control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
+        """`Bar [TimeSig [Position_0 Tempo]]`: a piece starts with a bar line, which also keeps the model from
+        choosing the mid-piece marker after the style."""
         if tempo is None and time_signature is None:
-            return []
+            return [self.tokenizer.bar_id]
         vocab = self.tokenizer.vocab
         ts = time_signature or DEFAULT_TIME_SIGNATURE
         if f"TimeSig_{ts}" not in vocab:
@@ -232,19 +237,20 @@ class Composer:
     # --- sampling ----------------------------------------------------------------------------
     def _sample(
         self,
+        style: str,
         prefix: list[int],
         prompt: list[int],
-        bars: int,
+        target: int,
         num: int,
         grammar: RemiGrammar | None,
         temperature: float,
         top_k: int,
         top_p: float,
     ) -> list[list[int]]:
-        """REMI ids (prompt + `bars` new bars) of `num` rows; batched first, then row by row when sliding."""
+        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `prefix`;
+        batched first, then row by row when sliding (re-prompted windows are mid-piece)."""
         bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
-        target = prompt.count(bar_id) + bars
-        budget = len(prompt) + bars * MAX_TOKENS_PER_BAR
+        budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
         batch = list(range(num))  # rows sharing one context: all of them in the first round
@@ -267,7 +273,9 @@ class Composer:
                 if len(rows[r]) >= budget:
                     done[r] = True
             batch = [r for r in range(num) if not done[r]]
-            contexts = {r: prefix + self._window(rows[r]) for r in batch}
+            contexts = {
+                r: self.tokenizer.prefix(style, continued=True) + self._window(rows[r]) for r in batch
+            }
         return rows
 
     def _generate_batch(

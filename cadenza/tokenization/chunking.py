@@ -20,25 +20,30 @@ def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
     return bars
 
 
-def chunk_sequence(ids: list[int], bar_id: int, eos_id: int, max_len: int) -> list[list[int]]:
+def chunk_sequence(
+    ids: list[int], bar_id: int, eos_id: int, max_len: int, continue_id: int | None = None
+) -> list[list[int]]:
     """Cut `BOS Style <music> [EOS]` into chunks of at most max_len that start with `BOS Style` at a bar line.
 
-    Only the last chunk keeps the EOS, so the model learns to end pieces where they really end. A single
-    bar longer than a chunk is cut (it happens only in very dense orchestral bars).
+    Chunks after the first also carry `continue_id` after the style: without it the model cannot tell a
+    piece's opening from its middle and, asked for a piece, writes a middle. Only the last chunk keeps the
+    EOS, so the model learns to end pieces where they really end. A single bar longer than a chunk is cut
+    (it happens only in very dense orchestral bars).
     """
     prefix, music = ids[:2], ids[2:]
+    later = prefix + ([continue_id] if continue_id is not None else [])
     ending = [eos_id] if music and music[-1] == eos_id else []
     music = music[: len(music) - len(ending)]
-    room = max_len - len(prefix)
     chunks: list[list[int]] = []
     current: list[int] = []
     for bar in [*split_bars(music, bar_id), ending]:
-        if current and len(current) + len(bar) > room:
-            chunks.append(prefix + current)
-            current = []
-        current.extend(bar[:room])
+        head = later if chunks else prefix
+        if current and len(head) + len(current) + len(bar) > max_len:
+            chunks.append(head + current)
+            current, head = [], later
+        current.extend(bar[: max_len - len(head)])
     if current:
-        chunks.append(prefix + current)
+        chunks.append((later if chunks else prefix) + current)
     return chunks
 
 

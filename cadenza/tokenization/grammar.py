@@ -1,8 +1,10 @@
 """Which token may follow which: the REMI grammar of a cadenza sequence, as a small state machine.
 
-A sequence reads `BOS Style Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ... EOS`:
+A sequence reads `BOS Style [Continue] Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ... EOS`
+(`Continue` marks a chunk cut from the middle of a piece):
 
-    BOS -> Style -> Bar -> TimeSig -> Position | Bar | EOS
+    BOS -> Style -> Continue | Bar       Continue -> Bar
+    Bar -> TimeSig -> Position | Bar | EOS
     Position -> Tempo | Program          Program -> Pitch -> Duration
     Tempo, Duration -> Program | Position (later in the bar) | Bar | EOS
 
@@ -44,14 +46,15 @@ class Kind(IntEnum):
     START = 0
     BOS = 1
     STYLE = 2
-    BAR = 3
-    TIMESIG = 4
-    POSITION = 5
-    TEMPO = 6
-    PROGRAM = 7
-    PITCH = 8
-    DURATION = 9
-    END = 10
+    CONTINUE = 3
+    BAR = 4
+    TIMESIG = 5
+    POSITION = 6
+    TEMPO = 7
+    PROGRAM = 8
+    PITCH = 9
+    DURATION = 10
+    END = 11
 
 
 class GrammarState(NamedTuple):
@@ -109,6 +112,8 @@ class RemiGrammar:
                 if prefix in simple:
                     kind_of[i] = simple[prefix]
         kind_of[tokenizer.bos_id] = Kind.BOS
+        if tokenizer.continue_id is not None:
+            kind_of[tokenizer.continue_id] = Kind.CONTINUE
         self.kind_of = kind_of
         self.time_signatures = [t for t in tokenizer.vocab if t.startswith("TimeSig_")]
         timesig_ids = set(self.bar_length_of)
@@ -127,7 +132,8 @@ class RemiGrammar:
         follows: dict[Kind, set[int]] = {
             Kind.START: {tokenizer.bos_id},
             Kind.BOS: ids_of(Kind.STYLE),
-            Kind.STYLE: {tokenizer.bar_id},
+            Kind.STYLE: ids_of(Kind.CONTINUE) | {tokenizer.bar_id},
+            Kind.CONTINUE: {tokenizer.bar_id},
             Kind.BAR: timesig_ids,
             Kind.TIMESIG: {tokenizer.bar_id, tokenizer.eos_id},  # a piece may end on an empty bar
             Kind.POSITION: ids_of(Kind.TEMPO, Kind.PROGRAM),

@@ -1,13 +1,16 @@
 """The cadenza tokenizer: miditok's REMI plus our own tokens.
 
-A sequence reads `BOS Style_<tag> <REMI music tokens> EOS`. All voices share one stream: each note is
-`Program Pitch Duration`, so the Program token names the voice (the corpus gives every track its own
-program, see `cadenza.data.loading.normalize_score`). Velocity is dropped by design: the embedded corpus
-has none worth learning, and it saves a token per note.
+A sequence reads `BOS Style_<tag> <REMI music tokens> EOS`; a training chunk cut from the middle of a
+piece reads `BOS Style_<tag> Continue_None <bars>`, so the model can tell a piece's opening (voices
+entering, a pickup) from its middle, and generation from `BOS Style Bar` writes openings.
 
-Our tokens (styles now; lyrics and controls later) are appended after miditok's vocabulary in the order
-they were added and stored in the same tokenizer.json, so adding a style never renumbers a token that a
-trained model already knows.
+All voices share one stream: each note is `Program Pitch Duration`, so the Program token names the voice
+(the corpus gives every track its own program, see `cadenza.data.loading.normalize_score`). Velocity is
+dropped by design: the embedded corpus has none worth learning, and it saves a token per note.
+
+Our tokens (the marker and styles now; lyrics and controls later) are appended after miditok's
+vocabulary in the order they were added and stored in the same tokenizer.json, so adding a style never
+renumbers a token that a trained model already knows.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from cadenza.errors import CadenzaError, InputFileError
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
+CONTINUE_TOKEN = "Continue_None"
 _ADDED_KEY = "cadenza_added_tokens"
 
 
@@ -57,6 +61,7 @@ class CadenzaTokenizer:
         cls, styles: list[str] | tuple[str, ...], config: TokenizerConfig | None = None
     ) -> CadenzaTokenizer:
         tokenizer = cls(REMI(config or default_config()))
+        tokenizer.add_token(CONTINUE_TOKEN)
         for style in styles:
             tokenizer.add_style(style)
         return tokenizer
@@ -118,6 +123,16 @@ class CadenzaTokenizer:
     @property
     def bar_id(self) -> int:
         return self.remi.vocab["Bar_None"]
+
+    @property
+    def continue_id(self) -> int | None:
+        """The mid-piece marker; None in tokenizers saved before it existed."""
+        return self.remi.vocab.get(CONTINUE_TOKEN)
+
+    def prefix(self, style: str, continued: bool = False) -> list[int]:
+        """`BOS Style`, plus the mid-piece marker when `continued` (and the tokenizer has one)."""
+        marker = [self.continue_id] if continued and self.continue_id is not None else []
+        return [self.bos_id, self.style_id(style), *marker]
 
     def style_id(self, style: str) -> int:
         token = STYLE_PREFIX + style

@@ -9,9 +9,11 @@ starts at once.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import symusic
 import torch
@@ -22,13 +24,18 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
 @lru_cache(maxsize=4)
-def _tokenizer(path: str) -> CadenzaTokenizer:
-    # Workers load the tokenizer by path: a path hashes cheaply for datasets' cache fingerprint.
+def _tokenizer(path: str, digest: str = "") -> CadenzaTokenizer:
+    # Workers load the tokenizer by path (cheap for datasets' cache fingerprint); the digest of the file
+    # is part of the key, so a tokenizer file that changed at the same path is never served from a cache.
     return CadenzaTokenizer.load(path)
 
 
-def _tokenize_batch(batch: dict, tokenizer_path: str) -> dict:
-    tokenizer = _tokenizer(tokenizer_path)
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _tokenize_batch(batch: dict, tokenizer_path: str, tokenizer_digest: str) -> dict:
+    tokenizer = _tokenizer(tokenizer_path, tokenizer_digest)
     ids = [
         tokenizer.encode(symusic.Score.from_midi(midi), style)
         for midi, style in zip(batch["midi"], batch["style"], strict=True)
@@ -36,8 +43,10 @@ def _tokenize_batch(batch: dict, tokenizer_path: str) -> dict:
     return {"input_ids": ids, "style": batch["style"]}
 
 
-def _chunk_batch(batch: dict, bar_id: int, eos_id: int, max_len: int) -> dict:
-    chunks = [c for ids in batch["input_ids"] for c in chunk_sequence(ids, bar_id, eos_id, max_len)]
+def _chunk_batch(batch: dict, bar_id: int, eos_id: int, max_len: int, continue_id: int | None) -> dict:
+    chunks = [
+        c for ids in batch["input_ids"] for c in chunk_sequence(ids, bar_id, eos_id, max_len, continue_id)
+    ]
     return {"input_ids": chunks}
 
 
@@ -51,7 +60,7 @@ def tokenize_pieces(split: Dataset, tokenizer_path: str, num_proc: int = 2) -> D
         _tokenize_batch,
         batched=True,
         batch_size=32,
-        fn_kwargs={"tokenizer_path": tokenizer_path},
+        fn_kwargs={"tokenizer_path": tokenizer_path, "tokenizer_digest": _digest(tokenizer_path)},
         remove_columns=split.column_names,
         num_proc=num_proc if len(split) >= 64 else None,
         desc="tokenizing",
@@ -59,14 +68,19 @@ def tokenize_pieces(split: Dataset, tokenizer_path: str, num_proc: int = 2) -> D
 
 
 def lm_datasets(corpus: DatasetDict, tokenizer_path: str, max_len: int, num_proc: int = 2) -> DatasetDict:
-    tokenizer = _tokenizer(tokenizer_path)
+    tokenizer = _tokenizer(tokenizer_path, _digest(tokenizer_path))
     out = {}
     for name, split in corpus.items():
         pieces = tokenize_pieces(split, tokenizer_path, num_proc)
         chunks = pieces.map(
             _chunk_batch,
             batched=True,
-            fn_kwargs={"bar_id": tokenizer.bar_id, "eos_id": tokenizer.eos_id, "max_len": max_len},
+            fn_kwargs={
+                "bar_id": tokenizer.bar_id,
+                "eos_id": tokenizer.eos_id,
+                "max_len": max_len,
+                "continue_id": tokenizer.continue_id,
+            },
             remove_columns=pieces.column_names,
             desc=f"chunking {name}",
         )

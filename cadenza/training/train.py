@@ -26,7 +26,7 @@ from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, TOKENIZER_FILE, CadenzaTokenizer
 from cadenza.training.data import Collator, lm_datasets
 from cadenza.training.model import ModelArgs, build_model
 
@@ -120,8 +120,9 @@ def evaluate(model, loader, accelerator: Accelerator, max_batches: int = 0) -> f
 
 
 def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path:
-    """The run's tokenizer file: kept on resume, else new, or the --init_from checkpoint's plus any new
-    corpus styles (appended, so the checkpoint's ids stay where its weights expect them)."""
+    """The run's tokenizer file: kept on resume, else new, or the --init_from checkpoint's plus what it
+    lacks (the mid-piece marker, new corpus styles), appended so known ids stay where its weights expect
+    them."""
     path = out / TOKENIZER_FILE
     if path.exists():
         return path
@@ -129,6 +130,7 @@ def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path
         CadenzaTokenizer.new(sorted(set(corpus_styles))).save(out)
         return path
     tokenizer = CadenzaTokenizer.load(args.init_from)
+    tokenizer.add_token(CONTINUE_TOKEN)  # no-op unless the checkpoint predates the mid-piece marker
     for style in sorted(set(corpus_styles)):
         tokenizer.add_style(style)
     tokenizer.save(out)

@@ -18,6 +18,13 @@ def bar_count(piece, tokenizer) -> int:
     return tokenizer.music_ids(piece.tokens).count(tokenizer.bar_id)
 
 
+def test_pieces_start_as_openings_without_the_mid_piece_marker(composer):
+    tok = composer.tokenizer
+    for piece in composer.generate("bach", bars=2, num=4, seed=9):
+        assert piece.tokens[:3] == [tok.bos_id, tok.style_id("bach"), tok.bar_id]
+        assert tok.continue_id not in piece.tokens
+
+
 def test_constrained_samples_are_grammatical_and_exactly_n_bars(composer):
     grammar = RemiGrammar(composer.tokenizer)
     pieces = composer.generate("bach", bars=1, num=10, seed=1) + composer.generate(
@@ -51,6 +58,9 @@ def test_tempo_and_time_signature_prompt(composer):
     piece = composer.generate("folk", bars=2, seed=3, tempo=92, time_signature="3/4")[0]
     assert piece.score.tempos[0].qpm == pytest.approx(94.19, abs=0.01)
     assert {(ts.numerator, ts.denominator) for ts in piece.score.time_signatures} == {(3, 4)}
+    # the prompt opens the first bar: still exactly the bars asked for
+    for controls in ({"tempo": 92}, {"time_signature": "3/4"}, {}):
+        assert bar_count(composer.generate("folk", bars=2, seed=3, **controls)[0], composer.tokenizer) == 2
     with pytest.raises(CadenzaError, match="supported: .*6/8"):
         composer.generate("folk", time_signature="7/4")
 

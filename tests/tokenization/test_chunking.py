@@ -3,7 +3,7 @@ from conftest import make_piece
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks, split_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
-BOS, EOS, STYLE, BAR = 1, 2, 9, 5
+BOS, EOS, STYLE, BAR, CONT = 1, 2, 9, 5, 11
 
 
 def test_split_bars():
@@ -20,6 +20,17 @@ def test_chunks_start_at_bars_with_prefix_and_only_last_ends():
         [BOS, STYLE, EOS],
     ]
     assert chunk_sequence(ids, BAR, EOS, 100) == [ids]
+
+
+def test_chunks_after_the_first_carry_the_mid_piece_marker():
+    ids = [BOS, STYLE, BAR, 7, 7, BAR, 7, BAR, 7, 7, EOS]
+    assert chunk_sequence(ids, BAR, EOS, 6, continue_id=CONT) == [
+        [BOS, STYLE, BAR, 7, 7],  # the opening: no marker
+        [BOS, STYLE, CONT, BAR, 7],
+        [BOS, STYLE, CONT, BAR, 7, 7],
+        [BOS, STYLE, CONT, EOS],
+    ]
+    assert chunk_sequence(ids, BAR, EOS, 100, continue_id=CONT) == [ids]
 
 
 def test_overlong_bar_is_cut_to_fit():

@@ -65,6 +65,10 @@ def test_encoded_pieces_are_grammatical(tok):
             f"BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 {NOTE} {CELLO} {NOTE} Position_8 {NOTE}",
             3,
         ),  # program 0's run ended at Position_0: its note's three tokens are skipped
+        (f"BOS_None Style_bach Continue_None Bar_None TimeSig_4/4 Position_0 {NOTE}", 0),  # mid-piece chunk
+        ("BOS_None Continue_None Style_bach Bar_None", 1),  # the marker comes after the style
+        ("BOS_None Style_bach Continue_None Continue_None Bar_None", 1),
+        (f"BOS_None Style_bach Bar_None TimeSig_4/4 Continue_None Position_0 {NOTE}", 1),  # never inside
     ],
 )
 def test_error_counts(tok, text, expected):

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import load_from_disk
+from miditok import REMI
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
-from cadenza.training.train import TrainArgs, auto_mixed_precision, lr_factor, run_train
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
+from cadenza.training.train import TrainArgs, _tokenizer_for, auto_mixed_precision, lr_factor, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
 
@@ -116,6 +117,16 @@ def test_init_from_a_checkpoint_keeps_its_weights_and_ids_and_adds_new_styles(ti
     old, new = CadenzaTokenizer.load(base), CadenzaTokenizer.load(grown)
     assert new.styles == ["alpha", "beta", "gamma"]
     assert all(new.vocab[token] == i for token, i in old.vocab.items())
+
+
+def test_init_from_an_older_tokenizer_appends_the_mid_piece_marker(tmp_path):
+    old = CadenzaTokenizer(REMI(default_config()))  # as saved before the marker existed
+    old.add_style("alpha")
+    old.save(tmp_path / "old")
+    path = _tokenizer_for(TrainArgs(init_from=str(tmp_path / "old")), ["alpha", "beta"], tmp_path)
+    grown = CadenzaTokenizer.load(path)
+    assert grown.continue_id == len(old) and grown.style_id("alpha") == old.style_id("alpha")
+    assert grown.styles == ["alpha", "beta"]
 
 
 def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
