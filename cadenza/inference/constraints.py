@@ -18,7 +18,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
     The first call walks the whole prompt (illegal prompt tokens are skipped, as a decoder would), later
     calls only the new token of each row. Until a row holds `min_bars` Bar tokens (prompt included) EOS is
-    forbidden, so a piece cannot end before the requested length. Use one instance per `generate` call.
+    forbidden, so a piece cannot end before the requested length; and until it holds a note, neither EOS
+    nor the Bar past `min_bars` is allowed, so a piece is never silent. Use one instance per `generate`
+    call.
     """
 
     def __init__(self, grammar: RemiGrammar, min_bars: int = 0) -> None:
@@ -26,6 +28,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.min_bars = min_bars
         self.states: list[GrammarState] = []
         self.bars: list[int] = []
+        self.noted: list[bool] = []
         self.seen = 0
         self.eos_id = grammar.tokenizer.eos_id
         self.bar_id = grammar.tokenizer.bar_id
@@ -34,12 +37,14 @@ class GrammarLogitsProcessor(LogitsProcessor):
         if not self.states:
             self.states = [self.grammar.start_state()] * input_ids.shape[0]
             self.bars = [0] * input_ids.shape[0]
+            self.noted = [False] * input_ids.shape[0]
         for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
             state = self.states[row]
             for token in tokens:
                 new = self.grammar.advance(state, token)
-                if new.kind == Kind.BAR and new is not state:
-                    self.bars[row] += 1
+                if new is not state:
+                    self.bars[row] += new.kind == Kind.BAR
+                    self.noted[row] |= new.kind == Kind.PITCH
                 state = new
             self.states[row] = state
         self.seen = input_ids.shape[1]
@@ -47,11 +52,17 @@ class GrammarLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._advance(input_ids)
         rows = []
-        for bars, state in zip(self.bars, self.states, strict=True):
+        for bars, noted, state in zip(self.bars, self.noted, self.states, strict=True):
             mask = self.grammar.allowed(state)
-            if bars < self.min_bars and state.kind != Kind.END and mask[self.eos_id]:
-                mask = mask.clone()
-                mask[self.eos_id] = False
+            if state.kind != Kind.END:
+                banned = []
+                if bars < self.min_bars or not noted:
+                    banned.append(self.eos_id)
+                if self.min_bars and bars >= self.min_bars and not noted:
+                    banned.append(self.bar_id)
+                if banned:
+                    mask = mask.clone()
+                    mask[banned] = False
             rows.append(mask)
         mask = torch.stack(rows).to(scores.device)[:, : scores.shape[-1]]
         return scores.masked_fill(~mask, float("-inf"))

@@ -42,6 +42,23 @@ def test_processor_masks_each_row_by_its_own_state():
     assert processor.bars == [2, 2, 1]
 
 
+def test_processor_keeps_a_silent_piece_from_ending():
+    tok = CadenzaTokenizer.new(["bach"])
+    processor = GrammarLogitsProcessor(RemiGrammar(tok), min_bars=2)
+    head = "BOS_None Style_bach Bar_None TimeSig_4/4 Bar_None TimeSig_4/4"
+    rows = torch.tensor(
+        [
+            ids(tok, f"{head} Position_0 Program_0 Pitch_60 Duration_1.0.8"),
+            ids(tok, f"{head} Position_0 Tempo_40.0 Position_8 Tempo_40.0"),
+        ]
+    )
+    finite = torch.isfinite(processor(rows, torch.zeros(2, len(tok))))
+    # Both rows have their two bars; the one with a note may end, the silent one must write a note first.
+    assert finite[0, tok.bar_id] and finite[0, tok.eos_id]
+    assert not finite[1, tok.bar_id] and not finite[1, tok.eos_id]
+    assert finite[1, tok.vocab["Program_0"]] and finite[1, tok.vocab["Position_16"]]
+
+
 def test_processor_masks_programs_whose_run_has_ended():
     tok = CadenzaTokenizer.new(["bach"])
     processor = GrammarLogitsProcessor(RemiGrammar(tok, max_chord=1))
