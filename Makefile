@@ -53,6 +53,7 @@ BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.
 
 train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
+	rm -rf runs/base  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
@@ -68,6 +69,7 @@ BASE_MORE := --init_from checkpoints/cadenza-base --batch_size 8 --lr $(MORE_LR)
 
 train-base-more: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
+	rm -rf runs/base-more  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base-more $(BASE_MORE)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base-more/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)

@@ -199,6 +199,8 @@ def style_report(composer, corpus, pieces_per_style: int, bars: int, seed: int) 
     """The style table of the composer as users get it (style profiles on, when the checkpoint has them)
     and, when it has them, of the model alone under `model_alone`: the profiles narrow the grammar to a
     style's instruments and chord size, and both tables show how much of the control that is."""
+    from cadenza.inference.composer import MAX_NUM
+
     tokenizer = composer.tokenizer
     train = corpus["train"]
     styles = [s for s in tokenizer.styles if s in set(train["style"])]
@@ -211,9 +213,18 @@ def style_report(composer, corpus, pieces_per_style: int, bars: int, seed: int) 
         timings = {}
         for i, style in enumerate(styles):
             start = time.monotonic()
-            pieces = composer.generate(
-                style, bars=bars, num=pieces_per_style, seed=seed + i, use_profile=use_profile
-            )
+            pieces = [
+                piece
+                # Batches of at most MAX_NUM; each (style, batch) has its own seed.
+                for batch, start in enumerate(range(0, pieces_per_style, MAX_NUM))
+                for piece in composer.generate(
+                    style,
+                    bars=bars,
+                    num=min(MAX_NUM, pieces_per_style - start),
+                    seed=seed + i + batch * len(styles),
+                    use_profile=use_profile,
+                )
+            ]
             timings[style] = round(time.monotonic() - start, 1)
             generated[style] = [style_control.features(p.score) for p in pieces]
         rows = style_control.style_table(corpus_means, style_control.summarize(generated), scales)

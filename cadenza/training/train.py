@@ -193,6 +193,12 @@ def run_train(args: TrainArgs) -> Path:
     )
     set_seed(args.seed)
     out = Path(args.output_dir)
+    if not args.resume and ((out / "states").exists() or (out / TOKENIZER_FILE).exists()):
+        # A fresh run would inherit the old run's tokenizer and append to its metrics log.
+        raise CadenzaError(
+            f"{out} already holds a training run; pass --resume true to continue it, or choose another "
+            "--output_dir (or delete that one)"
+        )
     corpus = load_corpus(args.corpus)
     with accelerator.main_process_first():
         if accelerator.is_main_process:

@@ -75,7 +75,9 @@ def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
     )
 
 
-def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path):
+def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path, monkeypatch):
+    # More pieces per style than one batch may hold come in several batches.
+    monkeypatch.setattr("cadenza.inference.composer.MAX_NUM", 1)
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model, model_dir)
     args = EvaluateArgs(

@@ -145,11 +145,14 @@ def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
     assert next(model.parameters()).dtype == torch.float16
 
 
-def test_resume_without_state_and_bad_precision_are_clear_errors(tiny_corpus_dir, tmp_path):
+def test_resume_without_state_overwriting_a_run_and_bad_precision_are_clear_errors(tiny_corpus_dir, tmp_path):
     with pytest.raises(CadenzaError, match="nothing to resume"):
         run_train(
             TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), resume=True, max_steps=1, **TINY)
         )
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(CadenzaError, match="already holds a training run; pass --resume true"):
+        run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=1, **TINY))
     assert main(["train", "--corpus", tiny_corpus_dir, "--mixed_precision", "fp8"]) == 2
     assert main(["train", "--corpus", str(tmp_path / "missing")]) == 2
 
