@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -351,7 +352,10 @@ def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list
     jobs = sorted(jobs, key=lambda job: -os.stat(job.path).st_size)
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
-    progress = tqdm(total=len(jobs), unit="file", desc="converting", disable=None)
+    # Off a terminal (a log file, CI) the bar still reports, once a minute, so a 40-minute build shows life.
+    progress = tqdm(
+        total=len(jobs), unit="file", desc="converting", mininterval=0.1 if sys.stderr.isatty() else 60
+    )
     convert = partial(_convert, cache=cache)
     if num_proc <= 1:
         results = map(convert, jobs)
@@ -377,8 +381,8 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
 
     _check_fractions(args)
     started = time.perf_counter()
+    jobs = _unique_prefixes(_plan(args))  # first: it checks the options output_folder relies on
     out = output_folder(args)
-    jobs = _unique_prefixes(_plan(args))
     manifest = _manifest_hash(args, jobs)
     if not args.force and _saved_manifest(out) == manifest:
         report = CorpusReport(**json.loads((out / REPORT_FILE).read_text()))

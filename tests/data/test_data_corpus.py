@@ -99,6 +99,8 @@ def test_style_errors(tmp_path: Path):
         build_corpus(_args(tmp_path, input=str(tmp_path), style="My Style"))
     with pytest.raises(CadenzaError, match="--style is required"):
         build_corpus(_args(tmp_path, input=str(tmp_path)))
+    # Without --out the default folder is named after --style: the missing style is still an error.
+    assert main(["corpus", "build", "--input", str(tmp_path)]) == 2
 
 
 def test_default_output_folder():
