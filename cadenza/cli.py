@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
     module = importlib.import_module(module_name)
     parser = HfArgumentParser(getattr(module, args_name), prog=f"cadenza {name}", description=help_)
-    (args,) = parser.parse_args_into_dataclasses(rest)
+    args, unknown = parser.parse_args_into_dataclasses(rest, return_remaining_strings=True)
+    if unknown:  # argparse's own message and exit status 2, not HfArgumentParser's ValueError traceback
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         getattr(module, func_name)(args)
     except CadenzaError as err:

@@ -68,3 +68,8 @@ def test_cli_end_to_end(tiny_checkpoint, tmp_path, capsys):
     assert printed == expected and all((out / p).exists() for p in expected)
     assert main(["generate", "--model", str(tiny_checkpoint), "--style", "jazz", "--out", str(out)]) == 2
     assert "unknown style 'jazz'" in capsys.readouterr().err
+    # A misspelt option is argparse's usage error (exit status 2), not a traceback.
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--style", "folk", "--prompt_midi", "x.mid"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --prompt_midi x.mid" in capsys.readouterr().err
