@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from cadenza.errors import InputFileError
@@ -41,7 +42,7 @@ def load_checkpoint(
     tokenizer = CadenzaTokenizer.load(folder)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, use_safetensors=True)
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         raise InputFileError(folder, f"model weights could not be loaded ({err})") from err
     if model.config.vocab_size < len(tokenizer):
         raise InputFileError(

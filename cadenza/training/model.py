@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from cadenza.errors import CadenzaError
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 # Rows kept free after the tokenizer's vocabulary, so the lyrics and control tokens that later features
@@ -30,6 +31,19 @@ def model_vocab_size(tokenizer: CadenzaTokenizer) -> int:
 
 
 def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel:
+    sizes = {
+        "n_layer": args.n_layer,
+        "n_embd": args.n_embd,
+        "n_head": args.n_head,
+        "n_positions": args.n_positions,
+    }
+    bad = [f"--{name} {value}" for name, value in sizes.items() if value < 1]
+    if bad:
+        raise CadenzaError(f"model sizes must be at least 1, got {', '.join(bad)}")
+    if args.n_embd % args.n_head:
+        raise CadenzaError(f"--n_embd {args.n_embd} must be a multiple of --n_head {args.n_head}")
+    if not 0 <= args.dropout < 1:
+        raise CadenzaError(f"--dropout must be in [0, 1), got {args.dropout}")
     config = GPT2Config(
         vocab_size=model_vocab_size(tokenizer),
         n_positions=args.n_positions,

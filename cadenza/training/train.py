@@ -31,6 +31,7 @@ from cadenza.training.data import Collator, lm_datasets
 from cadenza.training.model import ModelArgs, build_model
 
 STATE_FILE = "trainer_state.json"
+LOG_FILE = "metrics.csv"
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path
     lacks (the mid-piece marker, new corpus styles), appended so known ids stay where its weights expect
     them."""
     path = out / TOKENIZER_FILE
-    if path.exists():
+    if args.resume and path.exists():
         return path
     if args.init_from is None:
         CadenzaTokenizer.new(sorted(set(corpus_styles))).save(out)
@@ -193,7 +194,7 @@ def run_train(args: TrainArgs) -> Path:
     )
     set_seed(args.seed)
     out = Path(args.output_dir)
-    if not args.resume and ((out / "states").exists() or (out / TOKENIZER_FILE).exists()):
+    if not args.resume and ((out / "states").exists() or (out / LOG_FILE).exists()):
         # A fresh run would inherit the old run's tokenizer and append to its metrics log.
         raise CadenzaError(
             f"{out} already holds a training run; pass --resume true to continue it, or choose another "
@@ -243,7 +244,7 @@ def run_train(args: TrainArgs) -> Path:
         accelerator.print(f"resumed from {last[-1]} at step {clock['step']}")
 
     tokens_per_step = args.batch_size * args.grad_accum * accelerator.num_processes
-    log_path = out / "metrics.csv"
+    log_path = out / LOG_FILE
     log_fields = ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
     if accelerator.is_main_process and not log_path.exists():
         with log_path.open("w", newline="") as f:

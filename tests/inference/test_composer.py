@@ -146,3 +146,9 @@ def test_broken_checkpoints(tiny_checkpoint, tmp_path):
     big.save(mismatched)
     with pytest.raises(InputFileError, match="do not belong together"):
         Composer.from_pretrained(mismatched)
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_checkpoint, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(InputFileError, match="truncated: model weights could not be loaded"):
+        load_checkpoint(truncated)

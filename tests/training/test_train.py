@@ -150,11 +150,23 @@ def test_resume_without_state_overwriting_a_run_and_bad_precision_are_clear_erro
         run_train(
             TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), resume=True, max_steps=1, **TINY)
         )
-    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "states").mkdir()
     with pytest.raises(CadenzaError, match="already holds a training run; pass --resume true"):
         run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=1, **TINY))
     assert main(["train", "--corpus", tiny_corpus_dir, "--mixed_precision", "fp8"]) == 2
     assert main(["train", "--corpus", str(tmp_path / "missing")]) == 2
+
+
+def test_bad_model_sizes_are_clear_errors_and_do_not_block_a_retry(tiny_corpus_dir, tmp_path):
+    args = TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=1, **TINY)
+    args.n_head = 3
+    with pytest.raises(CadenzaError, match="--n_embd 32 must be a multiple of --n_head 3"):
+        run_train(args)
+    args.n_head, args.n_layer = 2, 0
+    with pytest.raises(CadenzaError, match="model sizes must be at least 1, got --n_layer 0"):
+        run_train(args)
+    args.n_layer = 1
+    assert (run_train(args) / "model.safetensors").is_file()  # the failed starts left nothing in the way
 
 
 def test_two_process_ddp_on_cpu(tiny_corpus_dir, tmp_path):
