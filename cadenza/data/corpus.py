@@ -337,11 +337,13 @@ def _plan(args: CorpusBuildArgs) -> list[_Job]:
     return _embedded_jobs(styles, parse_style_limits(args.style_limits, args.limit))
 
 
-def _check_fractions(args: CorpusBuildArgs) -> None:
+def _check_options(args: CorpusBuildArgs) -> None:
     if not (
         0 <= args.val_fraction and 0 <= args.test_fraction and args.val_fraction + args.test_fraction < 1
     ):
         raise CadenzaError("--val_fraction and --test_fraction must be >= 0 and sum to less than 1")
+    if args.limit is not None and args.limit < 1:
+        raise CadenzaError(f"--limit must be at least 1 file per style, got {args.limit}")
 
 
 def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
@@ -379,7 +381,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
     """Build (or reuse) the corpus described by `args` and return its report."""
     from datasets import Dataset, DatasetDict
 
-    _check_fractions(args)
+    _check_options(args)
     started = time.perf_counter()
     jobs = _unique_prefixes(_plan(args))  # first: it checks the options output_folder relies on
     out = output_folder(args)

@@ -325,6 +325,8 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     from cadenza.checkpoint import load_checkpoint
     from cadenza.data.corpus import load_corpus
 
+    if not args.skip_style and args.pieces_per_style < 1:
+        raise CadenzaError(f"--pieces_per_style must be at least 1, got {args.pieces_per_style}")
     model_dir = Path(args.model)
     corpus = load_corpus(args.corpus)
     if args.split not in corpus:

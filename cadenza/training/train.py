@@ -32,6 +32,7 @@ from cadenza.training.model import ModelArgs, build_model
 
 STATE_FILE = "trainer_state.json"
 LOG_FILE = "metrics.csv"
+SAVE_DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass
@@ -179,11 +180,28 @@ def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def check_args(args: TrainArgs) -> None:
+    """A clear error for an option out of range, before anything is written or a model is built."""
+    if args.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+        raise CadenzaError(f"--mixed_precision must be auto, no, bf16 or fp16, not {args.mixed_precision!r}")
+    if args.save_dtype not in SAVE_DTYPES:
+        raise CadenzaError(f"--save_dtype must be one of {', '.join(SAVE_DTYPES)}, not {args.save_dtype!r}")
+    at_least = {"batch_size": 1, "grad_accum": 1, "max_steps": 1, "eval_every": 1, "save_every": 1}
+    at_least |= {"warmup_steps": 0, "eval_batches": 0, "transpose": 0, "num_proc": 1}
+    for name, low in at_least.items():
+        if getattr(args, name) < low:
+            raise CadenzaError(f"--{name} must be at least {low}, got {getattr(args, name)}")
+    if not args.lr > 0:
+        raise CadenzaError(f"--lr must be above 0, got {args.lr}")
+    for name in ("weight_decay", "max_minutes"):
+        if getattr(args, name) < 0:
+            raise CadenzaError(f"--{name} must be at least 0, got {getattr(args, name)}")
+
+
 def run_train(args: TrainArgs) -> Path:
     from cadenza.data.corpus import load_corpus
 
-    if args.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-        raise CadenzaError(f"--mixed_precision must be auto, no, bf16 or fp16, not {args.mixed_precision!r}")
+    check_args(args)
     if args.mixed_precision == "auto":
         args.mixed_precision = auto_mixed_precision(args.cpu or not torch.cuda.is_available())
     accelerator = Accelerator(

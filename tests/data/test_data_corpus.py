@@ -101,6 +101,8 @@ def test_style_errors(tmp_path: Path):
         build_corpus(_args(tmp_path, input=str(tmp_path)))
     # Without --out the default folder is named after --style: the missing style is still an error.
     assert main(["corpus", "build", "--input", str(tmp_path)]) == 2
+    with pytest.raises(CadenzaError, match="--limit must be at least 1 file per style, got -1"):
+        build_corpus(_args(tmp_path, styles="bach", limit=-1))
 
 
 def test_default_output_folder():

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.data.corpus import load_corpus
+from cadenza.errors import CadenzaError
 from cadenza.evaluation import style_control
 from cadenza.evaluation.report import (
     EvaluateArgs,
@@ -99,6 +100,9 @@ def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path, mo
     run_evaluate(args)  # a second run replaces the section instead of adding one
     assert (model_dir / "README.md").read_text().count("## Evaluation") == 1
     assert main(["evaluate", "--model", str(tmp_path / "missing"), "--corpus", tiny_corpus_dir]) == 2
+    args.pieces_per_style = 0
+    with pytest.raises(CadenzaError, match="--pieces_per_style must be at least 1, got 0"):
+        run_evaluate(args)
 
 
 def test_update_card_replaces_only_its_section(tmp_path):

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,18 @@ def test_resume_without_state_overwriting_a_run_and_bad_precision_are_clear_erro
     with pytest.raises(CadenzaError, match="already holds a training run; pass --resume true"):
         run_train(TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path), max_steps=1, **TINY))
     assert main(["train", "--corpus", tiny_corpus_dir, "--mixed_precision", "fp8"]) == 2
+    for option, value, message in [
+        ("batch_size", 0, "--batch_size must be at least 1, got 0"),
+        ("grad_accum", 0, "--grad_accum must be at least 1, got 0"),
+        ("transpose", -2, "--transpose must be at least 0, got -2"),
+        ("lr", -1.0, "--lr must be above 0, got -1.0"),
+        ("save_dtype", "int3", "--save_dtype must be one of float32, float16, bfloat16, not 'int3'"),
+    ]:
+        args = TrainArgs(corpus=tiny_corpus_dir, output_dir=str(tmp_path / option), **TINY)
+        setattr(args, option, value)
+        with pytest.raises(CadenzaError, match=re.escape(message)):
+            run_train(args)
+        assert not (tmp_path / option).exists()  # refused before anything is written
     assert main(["train", "--corpus", str(tmp_path / "missing")]) == 2
 
 
