@@ -29,16 +29,22 @@ def save_checkpoint(
     return folder
 
 
-def load_checkpoint(
-    folder: str | Path, dtype: torch.dtype = torch.float32
-) -> tuple[PreTrainedModel, CadenzaTokenizer]:
-    """Model (eval mode) and tokenizer from a checkpoint folder, with a clear error for a broken one."""
+def require_checkpoint(folder: str | Path) -> Path:
+    """`folder` if it holds a checkpoint's files, else a clear error that names what is missing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFileError(folder, "checkpoint folder not found")
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise InputFileError(folder, f"not a cadenza checkpoint: missing {', '.join(missing)}")
+    return folder
+
+
+def load_checkpoint(
+    folder: str | Path, dtype: torch.dtype = torch.float32
+) -> tuple[PreTrainedModel, CadenzaTokenizer]:
+    """Model (eval mode) and tokenizer from a checkpoint folder, with a clear error for a broken one."""
+    folder = require_checkpoint(folder)
     tokenizer = CadenzaTokenizer.load(folder)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, use_safetensors=True)

@@ -33,6 +33,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 NGRAM_VERSION = 1  # bump when the n-gram model or its data changes, to invalidate cached results
 NLL_BAR = 0.75  # the model's NLL must be at most this fraction of the n-gram's
 CACHE_DIR = "eval_cache"
+MIN_CHUNK = 8  # BOS Style Continue Bar TimeSig Position Program Pitch: one note after the prefix
 
 
 @dataclass
@@ -123,6 +124,8 @@ def ngram_baseline(
     use_cache: bool = True,
 ) -> dict:
     """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk)."""
+    if max_len < MIN_CHUNK:
+        raise CadenzaError(f"chunk length must be at least {MIN_CHUNK} tokens, got {max_len}")
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
     key_text = (
         f"v{NGRAM_VERSION}-{corpus_hash(corpus_path)}-{tokenizer_hash(tokenizer)}"

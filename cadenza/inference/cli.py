@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
-from cadenza.inference.render import render
+from cadenza.inference.render import check_formats, output_folder, render
 
 
 @dataclass
@@ -47,7 +47,9 @@ class GenerateArgs:
 
 
 def run_generate(args: GenerateArgs) -> None:
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    # Bad output options fail before the model loads and samples, not after.
+    formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
+    output_folder(args.out)
     composer = Composer.from_pretrained(args.model, compile=args.compile)
     pieces = composer.generate(
         args.style,

@@ -105,10 +105,10 @@ class ProfileArgs:
 
 
 def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:
+    from cadenza.checkpoint import require_checkpoint
     from cadenza.data.corpus import load_corpus
 
-    if not Path(args.model).is_dir():
-        raise InputFileError(args.model, "checkpoint folder not found")
+    require_checkpoint(args.model)
     train = load_corpus(args.corpus)["train"]
     profiles = style_profiles(train["midi"], train["style"])
     path = save_profiles(profiles, args.model)

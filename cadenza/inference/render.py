@@ -113,12 +113,26 @@ WRITERS: dict[str, Callable[[symusic.Score, Path], Path]] = {
 }
 
 
-def render(score: symusic.Score, out_dir: str | Path, stem: str, formats: Iterable[str]) -> dict[str, Path]:
-    """Write `score` as `<out_dir>/<stem>.<format>` for each format; returns format -> path."""
+def check_formats(formats: Iterable[str]) -> list[str]:
     formats = list(formats)
     unknown = [f for f in formats if f not in WRITERS]
     if unknown:
         raise CadenzaError(f"unknown output format {', '.join(unknown)}; choose from {', '.join(WRITERS)}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    return formats
+
+
+def output_folder(path: str | Path) -> Path:
+    """`path` as a folder to write into, created if need be, or a clear error (a file there, no rights)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CadenzaError(f"{path}: cannot write output here ({err.strerror})") from None
+    return path
+
+
+def render(score: symusic.Score, out_dir: str | Path, stem: str, formats: Iterable[str]) -> dict[str, Path]:
+    """Write `score` as `<out_dir>/<stem>.<format>` for each format; returns format -> path."""
+    formats = check_formats(formats)
+    out_dir = output_folder(out_dir)
     return {f: WRITERS[f](score, out_dir / f"{stem}.{f}") for f in formats}

@@ -70,6 +70,8 @@ def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
     again = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
     other = ngram_baseline(corpus_dir, corpus, path, 2, 128, num_proc=1)
     assert not first["cached"] and again["cached"] and not other["cached"]
+    with pytest.raises(CadenzaError, match="chunk length must be at least 8 tokens, got 1"):
+        ngram_baseline(corpus_dir, corpus, path, 3, 1, num_proc=1)
     assert again["nll"] == first["nll"] and other["nll"] != first["nll"]
     assert first["scored_tokens"] == sum(
         len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1)

@@ -65,6 +65,10 @@ def test_profile_command_writes_beside_the_checkpoint(tiny_checkpoint, tiny_corp
     assert saved["alpha"]["programs"] == [0] and saved["beta"]["programs"] == [0, 1]
     assert "profiles written" in capsys.readouterr().out
     assert main(["profile", "--model", str(tmp_path / "nope"), "--corpus", tiny_corpus_dir]) == 2
+    (tmp_path / "not_a_checkpoint").mkdir()
+    assert main(["profile", "--model", str(tmp_path / "not_a_checkpoint"), "--corpus", tiny_corpus_dir]) == 2
+    assert "not a cadenza checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "not_a_checkpoint" / PROFILE_FILE).exists()
 
 
 def notes_by_program(score: symusic.Score) -> dict[int, list[int]]:

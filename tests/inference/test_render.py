@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import wave
+from pathlib import Path
 
 import music21
 import numpy as np
@@ -68,6 +69,9 @@ def test_cli_end_to_end(tiny_checkpoint, tmp_path, capsys):
     assert printed == expected and all((out / p).exists() for p in expected)
     assert main(["generate", "--model", str(tiny_checkpoint), "--style", "jazz", "--out", str(out)]) == 2
     assert "unknown style 'jazz'" in capsys.readouterr().err
+    a_file = Path(expected[0])  # a file where --out wants a folder
+    assert main(["generate", "--model", str(tiny_checkpoint), "--style", "folk", "--out", str(a_file)]) == 2
+    assert f"{a_file}: cannot write output here" in capsys.readouterr().err
     # A misspelt option is argparse's usage error (exit status 2), not a traceback.
     with pytest.raises(SystemExit) as exit_:
         main(["generate", "--style", "folk", "--prompt_midi", "x.mid"])
