@@ -169,7 +169,7 @@ class Composer:
             raise CadenzaError(f"top_p must be in (0, 1], got {top_p}")
         if top_k < 0:
             raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
-        style_id = self.tokenizer.style_id(style)
+        self.tokenizer.style_id(style)  # an unknown style fails here, before any prompt or profile work
         if not constrained and (programs is not None or max_chord is not None):
             raise CadenzaError("programs and max_chord are grammar limits: they need constrained decoding")
         profile = self.profiles.get(style) if use_profile and prompt_midi is None else None
@@ -202,7 +202,7 @@ class Composer:
             music = head + music
             if target_key is not None:
                 music = self._transpose_to(music, target_key[0])
-            tokens = [self.tokenizer.bos_id, style_id, *music, self.tokenizer.eos_id]
+            tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
             pieces.append(Piece(self.tokenizer.decode(tokens), tokens, style, seed, bars))
         return pieces
 
@@ -253,6 +253,7 @@ class Composer:
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
+        window_prefix = self.tokenizer.prefix(style, continued=True)
         batch = list(range(num))  # rows sharing one context: all of them in the first round
         contexts = [prefix + prompt] * num
         while batch:
@@ -273,9 +274,7 @@ class Composer:
                 if len(rows[r]) >= budget:
                     done[r] = True
             batch = [r for r in range(num) if not done[r]]
-            contexts = {
-                r: self.tokenizer.prefix(style, continued=True) + self._window(rows[r]) for r in batch
-            }
+            contexts = {r: window_prefix + self._window(rows[r]) for r in batch}
         return rows
 
     def _generate_batch(

@@ -24,7 +24,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
 @lru_cache(maxsize=4)
-def _tokenizer(path: str, digest: str = "") -> CadenzaTokenizer:
+def _tokenizer(path: str, digest: str) -> CadenzaTokenizer:
     # Workers load the tokenizer by path (cheap for datasets' cache fingerprint); the digest of the file
     # is part of the key, so a tokenizer file that changed at the same path is never served from a cache.
     return CadenzaTokenizer.load(path)

@@ -212,8 +212,9 @@ def run_train(args: TrainArgs) -> Path:
     )
     set_seed(args.seed)
     out = Path(args.output_dir)
-    if not args.resume and ((out / "states").exists() or (out / LOG_FILE).exists()):
-        # A fresh run would inherit the old run's tokenizer and append to its metrics log.
+    states = out / "states"
+    if not args.resume and (states.exists() or (out / LOG_FILE).exists()):
+        # A fresh run would append to the old run's metrics log and save its states beside the old ones.
         raise CadenzaError(
             f"{out} already holds a training run; pass --resume true to continue it, or choose another "
             "--output_dir (or delete that one)"
@@ -252,7 +253,6 @@ def run_train(args: TrainArgs) -> Path:
         model, optimizer, train_loader, val_loader, scheduler
     )
 
-    states = out / "states"
     if args.resume:
         last = sorted(states.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
         if not last:
