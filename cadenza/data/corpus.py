@@ -14,9 +14,13 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from multiprocessing import Pool
@@ -32,6 +36,7 @@ from cadenza.data.splits import (
     score_notes,
     top_voice_pitches,
 )
+from cadenza.data.stats import stats_table, style_stats
 from cadenza.data.styles import (
     EMBEDDED_STYLES,
     SKIPPED_SUFFIXES,
@@ -39,14 +44,20 @@ from cadenza.data.styles import (
     parse_style_list,
     validate_style_name,
 )
+from cadenza.data.voices import voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
 
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 COLUMNS: tuple[str, ...] = (
     "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
-    "num_parts", "num_bars", "num_notes", "lyrics", "midi", "melody_hash", "content_hash",
+    "num_parts", "num_bars", "num_notes", "voices", "lyrics", "midi", "melody_hash", "content_hash",
 )  # fmt: skip
+# A file that takes longer than this to convert is reported and skipped (music21's repeat expansion can
+# loop on odd ABC); the slowest embedded file, a Beethoven quartet, takes seconds.
+FILE_SECONDS = 120
+# abc2midi and music21 warnings kept per file in the report (the count is always kept).
+WARNINGS_KEPT = 3
 REPORT_FILE = "report.json"
 FILE_CACHE = ".file_cache"  # beside the output folder, shared by the corpora built next to each other
 MANIFEST_FILE = "manifest.json"
@@ -105,6 +116,8 @@ class CorpusReport:
     failures: list[dict[str, str]]  # {"path", "problem"}
     duplicates: int
     seconds: float
+    styles: dict[str, dict] = field(default_factory=dict)  # style -> `cadenza.data.stats.style_stats`
+    warnings: list[dict] = field(default_factory=list)  # {"path", "count", "first"}: what readers said
     cached: bool = False
 
     def summary(self) -> str:
@@ -120,6 +133,14 @@ class CorpusReport:
         lines += [f"  failed: {failure['path']}: {failure['problem']}" for failure in self.failures[:20]]
         if len(self.failures) > 20:
             lines.append(f"  ... and {len(self.failures) - 20} more in {Path(self.out) / REPORT_FILE}")
+        if self.warnings:
+            count = sum(item["count"] for item in self.warnings)
+            lines.append(
+                f"{count} reader warnings in {len(self.warnings)} files (e.g. {self.warnings[0]['path']}: "
+                f"{self.warnings[0]['first'][0]}); all in {Path(self.out) / REPORT_FILE}"
+            )
+        if self.styles:
+            lines += ["", stats_table(self.styles)]
         return "\n".join(lines)
 
 
@@ -219,9 +240,9 @@ def _unique_prefixes(jobs: list[_Job]) -> list[_Job]:
     ]
 
 
-def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
-    """One file -> its rows and its failures (runs in a worker process)."""
-    pieces, failures = _file_pieces(Path(job.path), cache)
+def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
+    """One file -> its rows, its failures and its readers' warnings (runs in a worker process)."""
+    converted = _file_pieces(Path(job.path), cache)
     rows = [
         {
             "id": job.id_prefix if piece["tune"] == -1 else f"{job.id_prefix}#{piece['tune']}",
@@ -229,31 +250,64 @@ def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, 
             "source": job.source,
             **piece,
         }
-        for piece in pieces
+        for piece in converted["pieces"]
     ]
-    return rows, [
-        {"path": job.source + failure["where"], "problem": failure["problem"]} for failure in failures
+    failures = [
+        {"path": job.source + failure["where"], "problem": failure["problem"]}
+        for failure in converted["failures"]
     ]
+    messages = converted["warnings"]
+    warnings = [{"path": job.source, "count": len(messages), "first": messages[:WARNINGS_KEPT]}]
+    return rows, failures, warnings if messages else []
 
 
-def _file_pieces(path: Path, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
-    """The pieces of one file as row fields, and its failures ("where" is "" or a tune's "#N"), from the
-    per-file cache when these exact bytes were converted before: a build killed half-way, or the same
-    files under other limits, costs no second conversion."""
+def _file_pieces(path: Path, cache: Path | None) -> dict:
+    """{"pieces": row fields, "failures": [{"where": "" or "#N", "problem"}], "warnings": [str]} of one
+    file, from the per-file cache when these exact bytes were converted before: a build killed half-way,
+    or the same files under other limits, costs no second conversion. A file over the time limit is a
+    failure that is not cached (a busy machine may be the cause)."""
     entry = cache / f"{_file_key(path)}.json" if cache is not None else None
     if entry is not None and entry.is_file():
         saved = json.loads(entry.read_text())
         for piece in saved["pieces"]:
             piece["midi"] = base64.b64decode(piece["midi"])
-        return saved["pieces"], saved["failures"]
-    pieces, failures = _read_file(path)
+        return saved
+    try:
+        with _time_limit(FILE_SECONDS):
+            converted = _read_file(path)
+    except TimeoutError:
+        problem = f"took longer than {FILE_SECONDS} s to convert; skipped"
+        return {"pieces": [], "failures": [{"where": "", "problem": problem}], "warnings": []}
     if entry is not None:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        encoded = [{**piece, "midi": base64.b64encode(piece["midi"]).decode()} for piece in pieces]
+        encoded = [
+            {**piece, "midi": base64.b64encode(piece["midi"]).decode()} for piece in converted["pieces"]
+        ]
         temp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"pieces": encoded, "failures": failures}))
+        temp.write_text(json.dumps({**converted, "pieces": encoded}))
         temp.replace(entry)
-    return pieces, failures
+    return converted
+
+
+@contextmanager
+def _time_limit(seconds: int) -> Iterator[None]:
+    """Raise TimeoutError in this thread after `seconds` (SIGALRM; only the main thread of a process can
+    take signals, so elsewhere, e.g. in a test's helper thread, there is no limit). Python code such as
+    music21's is interrupted; a hang inside C code would not be."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _file_key(path: Path) -> str:
@@ -262,11 +316,11 @@ def _file_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_file(path: Path) -> tuple[list[dict], list[dict[str, str]]]:
+def _read_file(path: Path) -> dict:
     try:
         pieces, errors = read_pieces(path)
     except InputFileError as err:
-        return [], [{"where": "", "problem": err.problem}]
+        return {"pieces": [], "failures": [{"where": "", "problem": err.problem}], "warnings": []}
     rows = [
         {
             "composer": piece.composer,
@@ -278,6 +332,7 @@ def _read_file(path: Path) -> tuple[list[dict], list[dict[str, str]]]:
             "num_parts": piece.num_parts,
             "num_bars": piece.num_bars,
             "num_notes": piece.num_notes,
+            "voices": voices_to_json(piece.voices),
             "lyrics": json.dumps(piece.lyrics, ensure_ascii=False),
             "midi": piece.score.dumps_midi(),
             "melody_hash": melody_hash(top_voice_pitches(piece.score)),
@@ -286,7 +341,12 @@ def _read_file(path: Path) -> tuple[list[dict], list[dict[str, str]]]:
         for piece in pieces
     ]
     failures = [{"where": _suffix(err.path, str(path)), "problem": err.problem} for err in errors]
-    return rows, failures
+    warnings = [
+        f"#{piece.tune}: {message}" if piece.tune is not None else message
+        for piece in pieces
+        for message in piece.warnings
+    ]
+    return {"pieces": rows, "failures": failures, "warnings": warnings}
 
 
 def _suffix(name: str, path: str) -> str:
@@ -346,7 +406,9 @@ def _check_options(args: CorpusBuildArgs) -> None:
         raise CadenzaError(f"--limit must be at least 1 file per style, got {args.limit}")
 
 
-def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list[dict], list[dict[str, str]]]:
+def _run_jobs(
+    jobs: list[_Job], num_proc: int, cache: Path | None
+) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
     from tqdm import tqdm
 
     # Largest files first and one file per task: the big ABC collections (Essen, minutes each) would
@@ -354,6 +416,7 @@ def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list
     jobs = sorted(jobs, key=lambda job: -os.stat(job.path).st_size)
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
+    warnings: list[dict] = []
     # Off a terminal (a log file, CI) the bar still reports, once a minute, so a 40-minute build shows life.
     progress = tqdm(
         total=len(jobs), unit="file", desc="converting", mininterval=0.1 if sys.stderr.isatty() else 60
@@ -366,15 +429,17 @@ def _run_jobs(jobs: list[_Job], num_proc: int, cache: Path | None) -> tuple[list
         pool = Pool(num_proc)
         results = pool.imap_unordered(convert, jobs, chunksize=1)
     try:
-        for file_rows, file_failures in results:
+        for file_rows, file_failures, file_warnings in results:
             rows += file_rows
             failures += file_failures
+            warnings += file_warnings
             progress.update()
     finally:
         progress.close()
         if pool is not None:
             pool.terminate()
-    return rows, sorted(failures, key=lambda failure: failure["path"])
+    by_path = lambda item: item["path"]  # noqa: E731
+    return rows, sorted(failures, key=by_path), sorted(warnings, key=by_path)
 
 
 def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
@@ -392,7 +457,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         return report
 
     cache = out.parent / FILE_CACHE if args.file_cache else None
-    rows, failures = _run_jobs(jobs, args.num_proc, cache)
+    rows, failures, warnings = _run_jobs(jobs, args.num_proc, cache)
     if not rows:
         where = args.input or embedded_root()
         raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")
@@ -416,6 +481,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         }
     )
     counts = {style: counts[style] for style in sorted(counts, key=_style_order)}
+    stats = style_stats(row for split_rows in by_split.values() for row in split_rows)
     report = CorpusReport(
         out=str(out),
         files=len(jobs),
@@ -423,6 +489,8 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         failures=failures,
         duplicates=len(dropped),
         seconds=round(time.perf_counter() - started, 1),
+        styles={style: stats[style] for style in counts},
+        warnings=warnings,
     )
     _write_atomically(out, corpus, report, manifest)
     return report

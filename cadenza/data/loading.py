@@ -1,13 +1,18 @@
 """Any score file -> `Piece`s: a normalized symusic Score plus the metadata the corpus keeps.
 
-MIDI is read by symusic directly. Every other format is parsed by music21 and handed to symusic as MIDI
-bytes, so all later stages see one representation. Problems become `InputFileError`s naming the file
-(and the tune, inside an ABC collection); a raw music21/symusic exception never escapes.
+One reader per format, the fastest that is faithful (measured in docs/corpus.md):
+- MIDI: symusic.
+- ABC: symusic's bundled abc2midi, one tune at a time (`cadenza.data.abc`); a file whose tunes set a
+  clef or an octave (`K:E phr -8va`, the Josquin voices), which abc2midi ignores, goes to music21.
+- MusicXML and kern: music21's parser (metadata, part names, lyrics), then straight to a symusic Score
+  (`cadenza.data.streams`) instead of through music21's slow MIDI writer.
+`read_pieces(path, reader=...)` can force a reader (the fidelity benchmark compares them).
+Problems become `InputFileError`s naming the file (and the tune, inside an ABC collection); a raw
+music21/symusic exception never escapes. What a reader merely warns about is kept in `Piece.warnings`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +21,17 @@ from pathlib import Path
 
 from symusic import Score, TimeSignature
 
+from cadenza.data import abc
+from cadenza.data.streams import stream_to_score
+from cadenza.data.voices import Voice
 from cadenza.errors import InputFileError
 
 MIDI_SUFFIXES: tuple[str, ...] = (".mid", ".midi")
 MUSIC21_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc")
 SUPPORTED_SUFFIXES: tuple[str, ...] = MIDI_SUFFIXES + MUSIC21_SUFFIXES
+# auto: the fastest faithful reader; fast: abc2midi for every ABC file, clefs or not; music21: music21 for
+# every format but MIDI. The fidelity benchmark compares fast and music21.
+READERS: tuple[str, ...] = ("auto", "fast", "music21")
 
 # Limits keep one pathological file from stalling a build or blowing up a training batch; the largest
 # embedded piece is far below all three.
@@ -44,7 +55,9 @@ class Piece:
     tempo: float
     num_parts: int
     num_bars: int
-    lyrics: list[dict] = field(default_factory=list)
+    voices: list[Voice] = field(default_factory=list)  # one per track of `score`, in order
+    lyrics: list[dict] = field(default_factory=list)  # {"voice": slot, "onset", "pitch", "text", "syllabic"}
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def num_notes(self) -> int:
@@ -55,17 +68,22 @@ def normalize_score(score: Score) -> Score:
     """Drop empty and drum tracks and give every track its own MIDI program.
 
     Distinct programs let a multi-voice piece go through miditok's single-stream Program tokens and come
-    back with its voices apart. A track keeps its program unless an earlier track took it; then it gets
-    the next free program of its 8-program GM family (so a second piano stays a piano), then any free one.
+    back with its voices apart (the program becomes the voice's slot, see `cadenza.data.voices`). A track
+    keeps its program unless an earlier track took it; then it gets the next free program of its
+    8-program GM family (so a second piano stays a piano), then any free one.
     """
     out = score.copy()
-    tracks = [track for track in out.tracks if not track.is_drum and len(track.notes) > 0]
+    tracks = [out.tracks[index] for index in _kept_tracks(out)]
     used: set[int] = set()
     for track in tracks:
         track.program = _free_program(int(track.program), used)
         used.add(track.program)
     out.tracks = tracks
     return out
+
+
+def _kept_tracks(score: Score) -> list[int]:
+    return [i for i, track in enumerate(score.tracks) if not track.is_drum and len(track.notes) > 0]
 
 
 def _free_program(program: int, used: set[int]) -> int:
@@ -77,16 +95,21 @@ def _free_program(program: int, used: set[int]) -> int:
     raise ValueError("a score with more than 128 tracks cannot have distinct programs")
 
 
-def read_pieces(path: str | Path) -> tuple[list[Piece], list[InputFileError]]:
+def read_pieces(path: str | Path, reader: str = "auto") -> tuple[list[Piece], list[InputFileError]]:
     """Load every piece in a file, with the errors of tunes that could not be used.
 
     A whole-file problem (missing, wrong format, corrupt, too big) raises `InputFileError`; a bad tune in
     an ABC collection is returned as an error so the collection's other tunes are kept.
     """
+    if reader not in READERS:
+        raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
     path = Path(path)
     _check_file(path)
-    if path.suffix.lower() in MIDI_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
         return [_piece_from_midi_file(path)], []
+    if suffix == ".abc" and reader != "music21":
+        return _pieces_from_abc_file(path, follow_clefs=reader == "auto")
     return _pieces_from_music21_file(path)
 
 
@@ -124,6 +147,35 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _checked(
+    raw: Score, name: str, names: list[str], programs: list[int | None]
+) -> tuple[Score, list[Voice]]:
+    """Normalize, enforce the note and track limits, and name the voices of the tracks kept.
+
+    `names` and `programs` are what the source says about each track of `raw` (its part name and its
+    instrument, None when it names none).
+    """
+    kept = _kept_tracks(raw)
+    if len(kept) > MAX_TRACKS:
+        raise InputFileError(name, f"{len(kept)} tracks; the limit is {MAX_TRACKS}")
+    score = normalize_score(raw)
+    num_notes = sum(len(track.notes) for track in score.tracks)
+    if num_notes == 0:
+        raise InputFileError(name, "no notes")
+    if num_notes > MAX_NOTES:
+        raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
+    voices = [
+        Voice(int(track.program), names[index], programs[index])
+        for index, track in zip(kept, score.tracks, strict=True)
+    ]
+    return score, voices
+
+
+def _source_voices(score: Score) -> tuple[list[str], list[int | None]]:
+    """Track names and programs as a MIDI file gives them."""
+    return [track.name for track in score.tracks], [int(track.program) for track in score.tracks]
+
+
 def _piece_from_midi_file(path: Path) -> Piece:
     data = path.read_bytes()
     if not data.startswith(b"MThd"):
@@ -132,7 +184,7 @@ def _piece_from_midi_file(path: Path) -> Piece:
         raw = Score.from_midi(data)
     except Exception as err:  # symusic raises bare RuntimeErrors on corrupt or truncated data
         raise InputFileError(path, f"corrupt MIDI file: {_one_line(err)}") from err
-    score = _checked(raw, str(path))
+    score, voices = _checked(raw, str(path), *_source_voices(raw))
     return Piece(
         score=score,
         tune=None,
@@ -143,23 +195,95 @@ def _piece_from_midi_file(path: Path) -> Piece:
         tempo=_tempo(score),
         num_parts=len(score.tracks),
         num_bars=_midi_bars(score),
+        voices=voices,
     )
 
 
-def _checked(raw: Score, name: str) -> Score:
-    """Normalize and enforce the note and track limits."""
-    num_tracks = sum(1 for track in raw.tracks if not track.is_drum and len(track.notes))
-    if num_tracks > MAX_TRACKS:
-        raise InputFileError(name, f"{num_tracks} tracks; the limit is {MAX_TRACKS}")
-    score = normalize_score(raw)
-    num_notes = sum(len(track.notes) for track in score.tracks)
-    if num_notes == 0:
-        raise InputFileError(name, "no notes")
-    if num_notes > MAX_NOTES:
-        raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
-    return score
+# --- ABC through abc2midi ---------------------------------------------------------------------------
+def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], list[InputFileError]]:
+    tunes = abc.split_tunes(path.read_text(encoding="utf-8", errors="replace"))
+    if not tunes:
+        raise InputFileError(path, "no tune in this ABC file (no X: field)")
+    if follow_clefs and any(tune.sets_clef for tune in tunes):
+        return _pieces_from_music21_file(path)
+    pieces: list[Piece] = []
+    errors: list[InputFileError] = []
+    read: list[tuple[abc.AbcTune, Score, list[str]]] = []
+    for index, tune in enumerate(tunes, start=1):
+        name = f"{path}#{tune.number or index}"
+        try:
+            score, messages = abc.read_tune(tune)
+        except Exception as err:  # abc2midi's failures arrive as bare RuntimeErrors
+            errors.append(InputFileError(name, f"cannot read ABC tune: {_one_line(err)}"))
+            continue
+        read.append((tune, score, messages))
+    if _abc_voices_of_one_piece(read) and len(read) == len(tunes):
+        read = [_merged_voices(read)]
+        tunes_numbered = [None]
+    elif len(tunes) == 1:  # as music21 reads it: a file of one tune is a piece, not a collection
+        tunes_numbered = [None] * len(read)
+    else:
+        tunes_numbered = [tune.number or index for index, (tune, _, _) in enumerate(read, start=1)]
+    for number, (tune, score, messages) in zip(tunes_numbered, read, strict=True):
+        name = f"{path}#{number}" if number is not None else str(path)
+        try:
+            pieces.append(_piece_from_abc_tune(tune, score, messages, path, number, name))
+        except InputFileError as err:
+            errors.append(err)
+    return pieces, errors
 
 
+def _abc_voices_of_one_piece(read: list[tuple[abc.AbcTune, Score, list[str]]]) -> bool:
+    """The same rule as `_voices_of_one_piece`, for tunes read by abc2midi."""
+    titles = [tune.titles[0] if tune.titles else None for tune, _, _ in read]
+    return _voices_rule(titles, [score.end() for _, score, _ in read])
+
+
+def _voices_rule(titles: list[str | None], lengths: list[float]) -> bool:
+    """Several tunes with one title and about one length (within 10%: Petite Camusette's voices end 8
+    beats apart) are the voices of one piece."""
+    return (
+        len(titles) > 1
+        and len(set(titles)) == 1
+        and titles[0] is not None
+        and max(lengths) <= 1.1 * min(lengths)
+    )
+
+
+def _merged_voices(read: list[tuple[abc.AbcTune, Score, list[str]]]) -> tuple[abc.AbcTune, Score, list[str]]:
+    first_tune, merged, _ = read[0]
+    merged = merged.copy()
+    merged.tracks = []
+    for tune, score, _ in read:
+        for track in score.tracks:
+            track = track.copy()
+            track.name = tune.titles[1] if len(tune.titles) > 1 else track.name
+            merged.tracks.append(track)
+    return first_tune, merged, [message for _, _, messages in read for message in messages]
+
+
+def _piece_from_abc_tune(
+    tune: abc.AbcTune, raw: Score, messages: list[str], path: Path, number: int | None, name: str
+) -> Piece:
+    names = [track.name for track in raw.tracks]
+    # abc2midi gives every track program 0 unless the tune says otherwise: ABC names no instrument.
+    score, voices = _checked(raw, name, names, [None] * len(raw.tracks))
+    return Piece(
+        score=score,
+        tune=number,
+        title=tune.titles[0] if tune.titles else path.stem,
+        composer=tune.composer,
+        time_signatures=_time_signatures(score),
+        key=abc.key_name(tune) or _midi_key(score),
+        tempo=_tempo(score),
+        num_parts=len(score.tracks),
+        num_bars=_midi_bars(score),
+        voices=voices,
+        warnings=messages,
+    )
+
+
+# --- music21 formats ----------------------------------------------------------------------------------
 def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileError]]:
     from music21 import converter, stream
 
@@ -206,11 +330,11 @@ def _no_beaming() -> Iterator[None]:
 
 def _voices_of_one_piece(opus) -> bool:
     """True when an ABC file's tunes are the voices of one piece (the Josquin files: one X: per voice, each
-    with the piece's title and the voice's name as second title), not a collection of tunes."""
+    with the piece's title and the voice's name as second title), not a collection of tunes
+    (`_voices_rule`)."""
     scores = list(opus.scores)
-    titles = {score.metadata.title if score.metadata is not None else None for score in scores}
-    lengths = {score.highestTime for score in scores}
-    return len(scores) > 1 and len(titles) == 1 and None not in titles and len(lengths) == 1
+    titles = [score.metadata.title if score.metadata is not None else None for score in scores]
+    return _voices_rule(titles, [float(score.highestTime) for score in scores])
 
 
 def _merge_voices(opus):
@@ -233,7 +357,10 @@ def _tune_number(score, index: int) -> int:
 def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
     if not m21.recurse().notes:
         raise InputFileError(name, "no notes")
-    score = _checked(Score.from_midi(_midi_bytes(m21)), name)
+    converted = stream_to_score(m21)
+    score, voices = _checked(converted.score, name, converted.part_names, converted.programs)
+    kept = _kept_tracks(converted.score)
+    slots = {part: voice.slot for part, voice in zip(kept, voices, strict=True)}
     metadata = m21.metadata
     title = (metadata.title if metadata is not None else None) or path.stem
     return Piece(
@@ -246,37 +373,10 @@ def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
         tempo=_tempo(score),
         num_parts=len(score.tracks),
         num_bars=_music21_bars(m21) or _midi_bars(score),
-        lyrics=_lyrics(m21),
+        voices=voices,
+        lyrics=_lyrics(m21, slots),
+        warnings=converted.warnings,
     )
-
-
-def _midi_bytes(m21) -> bytes:
-    from music21.exceptions21 import StreamException
-    from music21.midi.translate import music21ObjectToMidiFile
-
-    try:
-        return music21ObjectToMidiFile(m21).writestr()
-    except StreamException as err:
-        if "already found" not in str(err):
-            raise
-    # Some ABC tunes (about 10% of O'Neill's) share one TimeSignature object between measures, which
-    # the MIDI writer rejects; a private copy per measure keeps the tune.
-    fixed = copy.deepcopy(m21)
-    _unshare_time_signatures(fixed)
-    return music21ObjectToMidiFile(fixed).writestr()
-
-
-def _unshare_time_signatures(m21) -> None:
-    from music21 import meter
-
-    seen: set[int] = set()
-    for container in m21.recurse(streamsOnly=True, includeSelf=True):
-        for ts in list(container.getElementsByClass(meter.TimeSignature)):
-            if id(ts) in seen:
-                offset = container.elementOffset(ts)
-                container.remove(ts)
-                container.insert(offset, copy.deepcopy(ts))
-            seen.add(id(ts))
 
 
 def _time_signatures(score: Score) -> list[str]:
@@ -360,18 +460,21 @@ def _midi_bars(score: Score) -> int:
     return max(bars, 1)
 
 
-def _lyrics(m21) -> list[dict]:
-    """Syllables of the first verse, one per note, as quarter-note onsets within their part."""
+def _lyrics(m21, slots: dict[int, int]) -> list[dict]:
+    """Syllables of the first verse, one per note, as quarter-note onsets within their voice (`slots`:
+    part index -> the voice's slot)."""
     parts = list(m21.parts) or [m21]
     syllables: list[dict] = []
     for index, part in enumerate(parts):
+        if index not in slots:
+            continue
         for n in part.flatten().notes:
             if not n.lyrics or not n.lyrics[0].text:
                 continue
             lyric = n.lyrics[0]
             syllables.append(
                 {
-                    "part": index,
+                    "voice": slots[index],
                     "onset": float(n.offset),
                     "pitch": int(n.pitches[-1].midi),
                     "text": lyric.text,

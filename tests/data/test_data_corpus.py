@@ -145,4 +145,58 @@ def test_embedded_chorale_keeps_its_lyrics():
 
     (piece,) = load_pieces(embedded_root() / "bach" / "bwv10.7.mxl")
     assert piece.num_parts == 4
-    assert piece.lyrics and set(piece.lyrics[0]) == {"part", "onset", "pitch", "text", "syllabic"}
+    assert piece.lyrics and set(piece.lyrics[0]) == {"voice", "onset", "pitch", "text", "syllabic"}
+
+
+def test_embedded_chorale_keeps_its_voices_and_lyrics_refer_to_them():
+    from cadenza.data.corpus import embedded_root
+
+    (piece,) = load_pieces(embedded_root() / "bach" / "bwv10.7.mxl")
+    assert [(voice.slot, voice.name) for voice in piece.voices] == [
+        (0, "Soprano"),
+        (1, "Alto"),
+        (2, "Tenor"),
+        (3, "Bass"),
+    ]
+    assert [voice.slot for voice in piece.voices] == [track.program for track in piece.score.tracks]
+    assert {syllable["voice"] for syllable in piece.lyrics} <= {voice.slot for voice in piece.voices}
+
+
+def test_report_has_per_style_stats_and_the_readers_warnings(
+    tmp_path: Path, mixed_folder: Path, capfd: pytest.CaptureFixture
+):
+    # a bar too long for its meter: abc2midi warns about it
+    (mixed_folder / "long_bar.abc").write_text("X:1\nT:Long\nM:2/4\nL:1/8\nK:G\nGA|GAB|G2|]\n")
+    report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert capfd.readouterr().out.count("Bar") == 0  # nothing printed by abc2midi
+    (warned,) = report.warnings
+    assert warned["path"] == "long_bar.abc" and warned["count"] >= 1 and "Bar" in warned["first"][0]
+    stats = report.styles["mine"]
+    assert stats["pieces"] == sum(report.counts["mine"].values()) == 8
+    assert stats["parts"] == [1, 1, 1] and stats["texted"] == 0
+    assert "| mine | 8 |" in report.summary()
+    saved = json.loads((tmp_path / "corpus" / "report.json").read_text())
+    assert saved["styles"] == report.styles and saved["warnings"] == report.warnings
+    voices = load_corpus(tmp_path / "corpus")["train"]["voices"]
+    assert all(json.loads(text)[0]["slot"] == 0 for text in voices)
+
+
+def test_a_file_over_the_time_limit_is_reported_and_the_build_goes_on(
+    tmp_path: Path, mixed_folder: Path, monkeypatch: pytest.MonkeyPatch
+):
+    real = corpus_module.read_pieces
+
+    def hangs_on_abc(path):
+        while str(path).endswith(".abc"):  # stands in for music21 looping on a fuzzed ABC file
+            pass
+        return real(path)
+
+    monkeypatch.setattr(corpus_module, "read_pieces", hangs_on_abc)
+    monkeypatch.setattr(corpus_module, "FILE_SECONDS", 1)
+    report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert {"path": "tunes.abc", "problem": "took longer than 1 s to convert; skipped"} in report.failures
+    assert sum(report.counts["mine"].values()) == 5  # the MIDI files are all there
+    # a time-out is not cached: the next build tries the file again
+    monkeypatch.setattr(corpus_module, "read_pieces", real)
+    again = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine", force=True))
+    assert sum(again.counts["mine"].values()) == 7

@@ -50,9 +50,9 @@ def test_load_musicxml_with_lyrics(chorale_mxl: Path):
     assert piece.num_bars == 1
     assert [n.pitch for n in piece.score.tracks[0].notes] == [62, 66, 69]
     assert piece.lyrics == [
-        {"part": 0, "onset": 0.0, "pitch": 62, "text": "Hal", "syllabic": "begin"},
-        {"part": 0, "onset": 1.0, "pitch": 66, "text": "le", "syllabic": "middle"},
-        {"part": 0, "onset": 2.0, "pitch": 69, "text": "lu", "syllabic": "end"},
+        {"voice": 0, "onset": 0.0, "pitch": 62, "text": "Hal", "syllabic": "begin"},
+        {"voice": 0, "onset": 1.0, "pitch": 66, "text": "le", "syllabic": "middle"},
+        {"voice": 0, "onset": 2.0, "pitch": 69, "text": "lu", "syllabic": "end"},
     ]
 
 

@@ -1,0 +1,145 @@
+"""A parsed music21 score -> a symusic Score, without going through music21's MIDI writer.
+
+The writer, not the parser, was the cost of reading MusicXML and kern (Beethoven op. 133: parse 2.9 s,
+write 36.9 s): it deep-copies the score to play out repeats even when there are none, and joins tied notes
+with `stripTies`, which took 25 s of op. 133 alone. Here repeats are played out (music21's
+`expandRepeats`) only when the score has repeat marks, each part is flattened once, and tied notes are
+joined in one pass over the flat notes. Everything else follows the writer: sounding pitch, grace notes
+dropped, velocities from music21's realized volume, 120 quarter notes per minute and 4/4 when the score
+says nothing. `tests/data/test_streams.py` checks the result note for note against the writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+
+# music21's MIDI resolution: every tuplet the corpus uses lands on a whole tick.
+TICKS_PER_QUARTER = 10080
+DEFAULT_VELOCITY = 90  # music21's realized volume without dynamics
+
+
+@dataclass
+class StreamScore:
+    """The symusic Score, one track per music21 part in part order (empty ones included), and warnings."""
+
+    score: Score
+    part_names: list[str]
+    programs: list[int | None]  # the part's General MIDI program when its instrument names one
+    warnings: list[str]
+
+
+def stream_to_score(m21) -> StreamScore:
+    warnings: list[str] = []
+    if m21.atSoundingPitch is False:
+        m21 = m21.toSoundingPitch()
+    m21 = _played_out(m21, warnings)
+    parts = list(m21.parts) or [m21]
+    score = Score(TICKS_PER_QUARTER)
+    _add_conductor(score, m21, parts[0])
+    names, programs = [], []
+    for part in parts:
+        instrument = part.getInstrument(returnDefault=False)
+        program = instrument.midiProgram if instrument is not None else None
+        name = part.partName or (instrument.partName if instrument is not None else None) or ""
+        track = Track(name=str(name), program=int(program or 0))
+        for onset, end, pitch, velocity in _joined_notes(part):
+            track.notes.append(Note(_ticks(onset), max(_ticks(end) - _ticks(onset), 1), pitch, velocity))
+        score.tracks.append(track)
+        names.append(str(name))
+        programs.append(program)
+    return StreamScore(score, names, programs, warnings)
+
+
+def _played_out(m21, warnings: list[str]):
+    """The score with its repeats played out; as written when it has none or music21 cannot expand them
+    (the "badly formed repeats" of a few corpus files, which used to lose the whole piece)."""
+    from music21 import bar, repeat
+
+    marks = m21.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first()
+    if marks is None:
+        return m21
+    try:
+        return m21.expandRepeats()
+    except Exception as err:  # music21 raises ExpanderException and others on repeats it cannot follow
+        warnings.append(f"repeats kept as written (music21 cannot play them out: {_one_line(err)})")
+        return m21
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _add_conductor(score: Score, m21, first_part) -> None:
+    """Time and key signatures of the first part, tempo marks of the whole score, with the writer's
+    defaults (4/4, 120) where there are none."""
+    from music21 import key, meter, tempo
+
+    flat = first_part.flatten()
+    for ts in flat.getElementsByClass(meter.TimeSignature):
+        score.time_signatures.append(TimeSignature(_ticks(ts.offset), ts.numerator, ts.denominator))
+    if not len(score.time_signatures) or score.time_signatures[0].time > 0:
+        score.time_signatures.insert(0, TimeSignature(0, 4, 4))
+    for ks in flat.getElementsByClass(key.KeySignature):
+        minor = isinstance(ks, key.Key) and ks.mode == "minor"
+        score.key_signatures.append(KeySignature(_ticks(ks.offset), int(ks.sharps), int(minor)))
+    marks = {}
+    for mark in m21.recurse().getElementsByClass(tempo.MetronomeMark):
+        qpm = mark.getQuarterBPM()
+        if qpm:
+            marks.setdefault(_ticks(mark.getOffsetInHierarchy(m21)), float(qpm))
+    if 0 not in marks:
+        marks[0] = 120.0
+    for time, qpm in sorted(marks.items()):
+        score.tempos.append(Tempo(time, qpm=qpm))
+
+
+def _ticks(quarters) -> int:
+    return round(float(quarters) * TICKS_PER_QUARTER)
+
+
+def _joined_notes(part) -> list[tuple[float, float, int, int]]:
+    """(onset, end, MIDI pitch, velocity) of a part's sounding notes, in quarter notes, tied notes joined.
+
+    A tie joins a note to the next note of the same pitch that starts where it ends (music21's
+    `stripTies(matchByPitch=True)`), so a tie into a repeat jumped over does not join across the jump.
+    """
+    from music21 import note, volume
+
+    flat = part.flatten()
+    volume.realizeVolume(flat)
+    open_ties: dict[int, list] = {}
+    out: list[tuple[float, float, int, int]] = []
+    for element in flat.notes:
+        length = float(element.quarterLength)
+        if length <= 0 or isinstance(element, note.Unpitched) or element.duration.isGrace:
+            continue
+        onset = float(element.offset)
+        velocity = min(max(round(element.volume.cachedRealized * 127), 1), 127)
+        for pitch, tie in _sounding(element):
+            kind = tie.type if tie is not None else None
+            held = open_ties.get(pitch)
+            if held is not None and kind in ("continue", "stop") and abs(held[1] - onset) < 1e-6:
+                held[1] = onset + length
+                if kind == "stop":
+                    out.append(tuple(open_ties.pop(pitch)))
+                continue
+            if held is not None:  # a tie that never arrived: the held note ends where it was written to
+                out.append(tuple(open_ties.pop(pitch)))
+            if kind in ("start", "continue"):
+                open_ties[pitch] = [onset, onset + length, pitch, velocity]
+            else:
+                out.append((onset, onset + length, pitch, velocity))
+    out += [tuple(held) for held in open_ties.values()]
+    return sorted(out)
+
+
+def _sounding(element) -> list[tuple[int, object]]:
+    """(MIDI pitch, tie) of each note in a note or chord."""
+    from music21 import chord
+
+    if isinstance(element, chord.Chord):
+        return [(int(n.pitch.midi), n.tie or element.tie) for n in element.notes]
+    return [(int(element.pitch.midi), element.tie)]
