@@ -197,7 +197,9 @@ def compose(
             raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
         report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
         stem = f"cadenza-{style}-seed{this_seed}"
-        files = render(piece.score, out_dir / f"v{i + 1}", stem, RENDER_FORMATS)
+        files = render(
+            piece.score, out_dir / f"v{i + 1}", stem, RENDER_FORMATS, piece.voices, piece.sound_style
+        )
         result.append(
             Variation(
                 seed=this_seed,

@@ -1,4 +1,5 @@
-"""Style tags: which music21 corpus folders make up each embedded style, and what a user's tag may be."""
+"""Style tags: which music21 corpus folders make up each embedded style, what a user's tag may be, and the
+General MIDI sound each style's voices are rendered with (`STYLE_SOUNDS`)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ def parse_style_list(text: str) -> tuple[str, ...]:
             f"unknown style(s) {', '.join(unknown) or repr(text)}; valid: {', '.join(EMBEDDED_STYLES)}"
         )
     return tuple(style for style in EMBEDDED_STYLES if style in names)
+
+
+# style tag -> the General MIDI program its voices play in rendered files (MIDI, MusicXML's midi-program,
+# WAV), so a chorale sounds like a choir and not like the four pianos its voice slots are numbered as
+# (`cadenza.data.voices`); `cadenza.inference.render.voice_sound` applies it. None: each voice plays the
+# instrument its source named (the quartets' Violin, Viola and Cello), else OWN_SOUND_FALLBACK. A style
+# missing here (a user's own, a fine-tuned one) plays its voices' own instruments, else their slot
+# programs. docs/generation.md has the table with the instruments' names; every embedded style needs an
+# entry (a test checks).
+STYLE_SOUNDS: dict[str, int | None] = {
+    "bach": 52,  # Choir Aahs: the chorales are sung
+    "palestrina": 53,  # Voice Oohs: Renaissance vocal polyphony, unaccompanied
+    "monteverdi": 53,
+    "trecento": 53,
+    "josquin": 53,
+    "classical": None,  # string quartets: the source names each part's instrument
+    "essen_folk": 53,  # Voice Oohs: folk songs, one sung line
+    "irish_fiddle": 40,  # Violin
+}
+
+# What a None style plays for a voice whose source named no instrument: String Ensemble 1, since the one
+# such style is the string quartets.
+OWN_SOUND_FALLBACK = 48

@@ -70,7 +70,8 @@ def run_generate(args: GenerateArgs) -> None:
         use_profile=not args.no_profile,
     )
     for index, piece in enumerate(pieces):
-        for path in render(piece.score, args.out, f"{piece.style}_{piece.seed}_{index}", formats).values():
+        stem = f"{piece.style}_{piece.seed}_{index}"
+        for path in render(piece.score, args.out, stem, formats, piece.voices, piece.sound_style).values():
             print(path)
 
 

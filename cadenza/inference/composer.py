@@ -3,6 +3,8 @@
 Controls map onto the token stream: tempo and time signature become a prompt (`Bar TimeSig Position_0
 Tempo`) and the time signature is also enforced at every bar by the grammar; the key is reached by
 transposing the finished piece (see `estimate_key`); a continuation prompts with the last bars of a file.
+A piece's voices (what its tracks are called and play, `render.dress`) come from the style's profile, or
+in a continuation from the prompt file, which keeps its own names and instruments.
 Pieces longer than the model's context are written by sliding: the model is re-prompted with `BOS Style`
 and the most recent bars that fit in half its window.
 """
@@ -21,9 +23,11 @@ from transformers import LogitsProcessorList, PreTrainedModel
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.data.loading import load_pieces
+from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.profiles import StyleProfile, load_profiles
+from cadenza.inference.render import track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
@@ -50,6 +54,10 @@ class Piece:
     style: str
     seed: int
     bars: int
+    voices: list[Voice]  # one per track of `score`
+    # The style whose sound (`STYLE_SOUNDS`) the voices play; None in a continuation, whose voices keep
+    # the prompt file's instruments.
+    sound_style: str | None
 
 
 # --- key: pure functions ------------------------------------------------------------------------
@@ -184,11 +192,15 @@ class Composer:
                     "tempo, time signature and key come from the prompt file in a continuation"
                 )
             _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
-            head, prompt = self._continuation_prompt(prompt_midi, prompt_bars)
+            head, prompt, voices = self._continuation_prompt(prompt_midi, prompt_bars)
             target = prompt.count(self.tokenizer.bar_id) + bars  # the prompt's bars are complete
+            sound_style = None
         else:
             head, prompt = [], self._control_prompt(tempo, time_signature)
             target = bars  # the prompt opens the first bar, which the model fills
+            # Names are not a sampling limit: they apply with use_profile=False too.
+            voices = self.profiles[style].voices if style in self.profiles else []
+            sound_style = style
         if seed is None:
             seed = random.randrange(2**31)
         torch.manual_seed(seed)
@@ -203,7 +215,8 @@ class Composer:
             if target_key is not None:
                 music = self._transpose_to(music, target_key[0])
             tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
-            pieces.append(Piece(self.tokenizer.decode(tokens), tokens, style, seed, bars))
+            score = self.tokenizer.decode(tokens)
+            pieces.append(Piece(score, tokens, style, seed, bars, track_voices(score, voices), sound_style))
         return pieces
 
     # --- prompts ---------------------------------------------------------------------------------
@@ -226,13 +239,16 @@ class Composer:
             prompt += [vocab["Position_0"], self._tempos[nearest]]
         return prompt
 
-    def _continuation_prompt(self, path: str | Path, prompt_bars: int) -> tuple[list[int], list[int]]:
-        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids."""
-        score = load_pieces(path)[0].score
-        bars = split_bars(self.tokenizer.encode_music(score), self.tokenizer.bar_id)
+    def _continuation_prompt(
+        self, path: str | Path, prompt_bars: int
+    ) -> tuple[list[int], list[int], list[Voice]]:
+        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, and the file's
+        voices."""
+        piece = load_pieces(path)[0]
+        bars = split_bars(self.tokenizer.encode_music(piece.score), self.tokenizer.bar_id)
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
-        return [t for bar in head for t in bar], [t for bar in tail for t in bar]
+        return [t for bar in head for t in bar], [t for bar in tail for t in bar], piece.voices
 
     # --- sampling ----------------------------------------------------------------------------
     def _sample(

@@ -1,4 +1,5 @@
-"""Style profiles: the instruments a style's pieces use and how many notes one of them starts at once.
+"""Style profiles: the instruments a style's pieces use, how many notes one of them starts at once, and
+what its voices are called.
 
 A profile is read from the train split of the corpus a model learned from and saved beside the checkpoint
 (`style_profiles.json`, written by `cadenza train` and by `cadenza profile` for an older checkpoint).
@@ -10,6 +11,9 @@ a voice and wanders into instruments the style never had. Either limit can be ov
 - `programs`: every General MIDI program that at least `PROGRAM_SHARE` of the style's pieces use.
 - `max_chord`: the fewest notes per (program, onset) that covers `CHORD_COVERAGE` of the style's onsets;
   1 for the embedded corpus' choral and folk styles, whose every voice is a single line.
+- `voices`: per voice slot, the part name and source instrument the style's pieces most often give it
+  (from the corpus' `voices` column), so a generated piece's parts are called "Soprano" ... "Bass" and not
+  after their slots' programs (`cadenza.inference.render.dress`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+from cadenza.data.voices import Voice, voices_from_json
 from cadenza.errors import InputFileError
 
 PROFILE_FILE = "style_profiles.json"
@@ -35,6 +40,7 @@ class StyleProfile:
     programs: list[int]
     max_chord: int
     pieces: int
+    voices: list[Voice] = field(default_factory=list)  # by slot; empty for a profile written before voices
 
 
 def piece_profile(score: symusic.Score) -> tuple[set[int], Counter]:
@@ -50,8 +56,13 @@ def piece_profile(score: symusic.Score) -> tuple[set[int], Counter]:
     return programs, chords
 
 
-def style_profiles(midis: Iterable[bytes], styles: Iterable[str]) -> dict[str, StyleProfile]:
-    """One profile per style from pieces given as MIDI bytes."""
+def style_profiles(
+    midis: Iterable[bytes], styles: Iterable[str], voices: Iterable[str] | None = None
+) -> dict[str, StyleProfile]:
+    """One profile per style from pieces given as MIDI bytes, with their voices (`voices_to_json` per
+    piece, the corpus' `voices` column) when given."""
+    styles = list(styles)  # read twice when voices are given
+    named = _style_voices(styles, voices) if voices is not None else {}
     uses: dict[str, Counter] = defaultdict(Counter)
     chords: dict[str, Counter] = defaultdict(Counter)
     pieces: Counter = Counter()
@@ -65,9 +76,37 @@ def style_profiles(midis: Iterable[bytes], styles: Iterable[str]) -> dict[str, S
             programs=sorted(p for p, n in uses[style].items() if n >= PROGRAM_SHARE * pieces[style]),
             max_chord=_covering_chord(chords[style]),
             pieces=pieces[style],
+            voices=named.get(style, []),
         )
         for style in sorted(pieces)
     }
+
+
+def _style_voices(styles: Iterable[str], voices: Iterable[str]) -> dict[str, list[Voice]]:
+    """Per style, a Voice for every slot its pieces use, with the part name and the source instrument that
+    its pieces give that slot most often (a piece that gives none does not count)."""
+    slots: dict[str, set[int]] = defaultdict(set)
+    names: dict[tuple[str, int], Counter] = defaultdict(Counter)
+    programs: dict[tuple[str, int], Counter] = defaultdict(Counter)
+    for style, text in zip(styles, voices, strict=True):
+        for voice in voices_from_json(text):
+            slots[style].add(voice.slot)
+            if voice.name:
+                names[style, voice.slot][voice.name] += 1
+            if voice.program is not None:
+                programs[style, voice.slot][voice.program] += 1
+    return {
+        style: [
+            Voice(slot, _most_common(names[style, slot]) or "", _most_common(programs[style, slot]))
+            for slot in sorted(used)
+        ]
+        for style, used in slots.items()
+    }
+
+
+def _most_common(counts: Counter):
+    """The most frequent key (the first seen among equals); None when nothing was counted."""
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _covering_chord(sizes: Counter) -> int:
@@ -93,8 +132,11 @@ def load_profiles(folder: str | Path) -> dict[str, StyleProfile]:
         return {}
     try:
         raw = json.loads(path.read_text())
-        return {style: StyleProfile(**values) for style, values in raw.items()}
-    except (ValueError, TypeError) as err:
+        return {
+            style: StyleProfile(**{**values, "voices": [Voice(**v) for v in values.get("voices", [])]})
+            for style, values in raw.items()
+        }
+    except (ValueError, TypeError, AttributeError) as err:
         raise InputFileError(path, f"not a style profile file ({err})") from err
 
 
@@ -110,11 +152,15 @@ def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:
 
     require_checkpoint(args.model)
     train = load_corpus(args.corpus)["train"]
-    profiles = style_profiles(train["midi"], train["style"])
+    # A corpus built before voices were recorded has no `voices` column: its profiles name no voices.
+    voices = train["voices"] if "voices" in train.column_names else None
+    profiles = style_profiles(train["midi"], train["style"], voices)
     path = save_profiles(profiles, args.model)
     for style, profile in profiles.items():
+        names = ", ".join(voice.name for voice in profile.voices if voice.name) or "none named"
         print(
-            f"{style}: programs {profile.programs}, max chord {profile.max_chord} ({profile.pieces} pieces)"
+            f"{style}: programs {profile.programs}, max chord {profile.max_chord} ({profile.pieces} pieces), "
+            f"voices: {names}"
         )
     print(f"profiles written to {path}")
     return profiles

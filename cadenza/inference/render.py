@@ -1,7 +1,10 @@
 """Writing a generated Score to files: MIDI, MusicXML, WAV audio and a piano-roll PNG.
 
-Each writer is a function of (score, path). MusicXML goes through music21 from MIDI bytes, so its voices
-are the score's tracks; audio uses the General MIDI SoundFont that ships inside pretty_midi's wheel.
+A generated track's program is a voice slot, not a sound (`cadenza.data.voices`), so `render` first
+dresses the score (`dress`): each track is named after its voice and given the program the style's voices
+play (`STYLE_SOUNDS`). Each writer is then a function of (dressed score, path). MusicXML goes through
+music21 from MIDI bytes, so its parts are the score's tracks; audio uses the General MIDI SoundFont that
+ships inside pretty_midi's wheel.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import symusic
+from miditok.constants import MIDI_INSTRUMENTS
 
+from cadenza.data.styles import OWN_SOUND_FALLBACK, STYLE_SOUNDS
+from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 
 SAMPLE_RATE = 44_100
@@ -27,17 +33,94 @@ def soundfont_path() -> Path:
     return path
 
 
+def track_voices(score: symusic.Score, voices: Iterable[Voice] = ()) -> list[Voice]:
+    """The voice of each of `score`'s tracks, found by its slot (the track's program); `Voice(slot)` for a
+    slot none of `voices` has."""
+    by_slot = {voice.slot: voice for voice in voices}
+    return [by_slot.get(int(track.program), Voice(int(track.program))) for track in score.tracks]
+
+
+def voice_name(voice: Voice, number: int) -> str:
+    """A part's name: the source's, else its source instrument's General MIDI name, else "Voice <number>"
+    (never the slot's instrument, which would name four chorale voices after four pianos)."""
+    if voice.name:
+        return voice.name
+    if voice.program is not None:
+        return MIDI_INSTRUMENTS[voice.program]["name"]
+    return f"Voice {number}"
+
+
+def voice_sound(voice: Voice, style: str | None) -> int:
+    """The General MIDI program `voice` plays in `style`: the style's sound (`STYLE_SOUNDS`); for a style
+    marked None there, the voice's source instrument, else OWN_SOUND_FALLBACK; for any other style (or
+    None), the voice's source instrument, else its slot."""
+    if style in STYLE_SOUNDS:
+        sound = STYLE_SOUNDS[style]
+        if sound is not None:
+            return sound
+        return OWN_SOUND_FALLBACK if voice.program is None else voice.program
+    return voice.slot if voice.program is None else voice.program
+
+
+def dress(
+    score: symusic.Score, voices: Iterable[Voice] | None = None, style: str | None = None
+) -> symusic.Score:
+    """A copy of `score` ready to write: each track named after its voice (`voice_name`, the voice found by
+    slot as in `track_voices`) and playing its sound in `style` (`voice_sound`). Tracks that end up sharing
+    a program stay separate tracks (and MusicXML parts)."""
+    out = score.copy()
+    known = track_voices(score, voices or ())
+    for number, (track, voice) in enumerate(zip(out.tracks, known, strict=True), start=1):
+        track.name = voice_name(voice, number)
+        track.program = voice_sound(voice, style)
+    return out
+
+
 def write_midi(score: symusic.Score, path: Path) -> Path:
     score.dump_midi(str(path))
     return path
 
 
 def write_musicxml(score: symusic.Score, path: Path) -> Path:
+    """music21's reading of the score's MIDI, with each part named after its track, one instrument, and
+    the clef that fits its notes."""
     import music21
 
-    stream = music21.converter.parse(score.dumps_midi(), format="midi")
-    stream.write("musicxml", fp=str(path))
+    parsed = music21.converter.parse(score.dumps_midi(), format="midi")
+    tracks = [track for track in score.tracks if len(track.notes)]  # music21 makes no part of an empty one
+    for part, track in zip(parsed.parts, tracks, strict=True):
+        _name_part(part, track.name, int(track.program))
+        _set_clef(part)
+    parsed.write("musicxml", fp=str(path))
     return path
+
+
+def _name_part(part, name: str, program: int) -> None:
+    """Give `part` one instrument called `name` that plays `program`. music21 makes two of a MIDI track:
+    one guessed from its name (a "Soprano" with program 53) and one from its program change (a "Choir"),
+    and MusicXML readers such as MuseScore would show the latter's name and abbreviation."""
+    from music21 import instrument, stream
+
+    for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
+        part.remove(old, recurse=True)
+    # The program's music21 class keeps the sound (MusicXML's instrument-sound); the names are the voice's.
+    voice = instrument.instrumentFromMidiProgram(program)
+    voice.partName = voice.instrumentName = name
+    voice.partAbbreviation = voice.instrumentAbbreviation = None
+    voice.midiProgram = program
+    part.partName = name
+    part.getElementsByClass(stream.Measure).first().insert(0, voice)
+
+
+def _set_clef(part) -> None:
+    """One clef for the whole part, chosen by music21 from its pitches; treble-8vb is allowed so a tenor
+    reads in the clef choirs use rather than in bass clef."""
+    from music21 import clef, stream
+
+    best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
+    for old in list(part.recurse().getElementsByClass(clef.Clef)):
+        part.remove(old, recurse=True)
+    part.getElementsByClass(stream.Measure).first().insert(0, best)
 
 
 def write_wav(score: symusic.Score, path: Path) -> Path:
@@ -74,7 +157,7 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
                 Rectangle((note.time / tpq, note.pitch - 0.4), note.duration / tpq, 0.8, color=color)
             )
             pitches.append(note.pitch)
-        ax.plot([], [], color=color, linewidth=6, label=f"{track.name or 'track'} (program {track.program})")
+        ax.plot([], [], color=color, linewidth=6, label=track.name or f"program {track.program}")
     end = max(score.end() / tpq, 1.0)
     for bar in _bar_lines(score):
         ax.axvline(bar / tpq, color="0.8", linewidth=0.6, zorder=0)
@@ -131,8 +214,17 @@ def output_folder(path: str | Path) -> Path:
     return path
 
 
-def render(score: symusic.Score, out_dir: str | Path, stem: str, formats: Iterable[str]) -> dict[str, Path]:
-    """Write `score` as `<out_dir>/<stem>.<format>` for each format; returns format -> path."""
+def render(
+    score: symusic.Score,
+    out_dir: str | Path,
+    stem: str,
+    formats: Iterable[str],
+    voices: Iterable[Voice] | None = None,
+    style: str | None = None,
+) -> dict[str, Path]:
+    """Write `score`, dressed for `voices` in `style` (see `dress`), as `<out_dir>/<stem>.<format>` for each
+    format; returns format -> path."""
     formats = check_formats(formats)
     out_dir = output_folder(out_dir)
-    return {f: WRITERS[f](score, out_dir / f"{stem}.{f}") for f in formats}
+    dressed = dress(score, voices, style)
+    return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}") for f in formats}

@@ -1,4 +1,5 @@
-"""Style profiles on hand-made pieces, their file, `cadenza profile`, and their use in generation."""
+"""Style profiles on hand-made pieces, their file, `cadenza profile`, and their use in generation (the
+instruments and chord size sampled, the voices named)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 
 import pytest
 import symusic
+from datasets import Dataset, DatasetDict
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
+from cadenza.data.splits import SPLITS
+from cadenza.data.voices import Voice, voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import Composer
 from cadenza.inference.profiles import (
@@ -91,3 +95,60 @@ def test_generation_follows_the_profile_unless_told_otherwise(tiny_checkpoint):
         composer.generate("bach", programs=[0], constrained=False)
     with pytest.raises(CadenzaError, match="programs must be"):
         composer.generate("bach", programs=[300])
+
+
+DUO = [Voice(0, "Cantus"), Voice(1, "Tenor", 53)]
+
+
+def test_style_profiles_keep_each_slots_most_common_name_and_instrument():
+    pieces = [make_piece(i, bars=1, voices=2).dumps_midi() for i in range(4)]
+    voices = [
+        [Voice(0, "Soprano"), Voice(1, "Alto", 52)],
+        [Voice(0, "Soprano"), Voice(1, "", 53)],
+        [Voice(0, "S."), Voice(1, "Alto", 52)],
+        [Voice(0, "Violin I", 40), Voice(1, "Viola", 41)],
+    ]
+    profiles = style_profiles(pieces, ["chorale"] * 3 + ["quartet"], [voices_to_json(v) for v in voices])
+    assert profiles["chorale"].voices == [Voice(0, "Soprano"), Voice(1, "Alto", 52)]
+    assert profiles["quartet"].voices == voices[3]
+    assert style_profiles(pieces, ["chorale"] * 4)["chorale"].voices == []  # no voices column
+
+
+def test_profiles_with_voices_round_trip_and_old_files_still_load(tmp_path):
+    profiles = {"bach": StyleProfile([0, 1], 1, 9, [Voice(0, "Soprano"), Voice(1, "Alto", 52)])}
+    save_profiles(profiles, tmp_path)
+    assert load_profiles(tmp_path) == profiles
+    (tmp_path / PROFILE_FILE).write_text('{"bach": {"programs": [0, 1], "max_chord": 1, "pieces": 9}}')
+    assert load_profiles(tmp_path) == {"bach": StyleProfile([0, 1], 1, 9)}
+    (tmp_path / PROFILE_FILE).write_text(
+        '{"bach": {"programs": [0], "max_chord": 1, "pieces": 1, "voices": [1]}}'
+    )
+    with pytest.raises(InputFileError, match=PROFILE_FILE):
+        load_profiles(tmp_path)
+
+
+def test_profile_command_reads_the_corpus_voices(tiny_checkpoint, tmp_path, capsys):
+    import shutil
+
+    rows = [
+        {"style": "duo", "midi": make_piece(i, bars=1).dumps_midi(), "voices": voices_to_json(DUO)}
+        for i in range(2)
+    ]
+    DatasetDict({split: Dataset.from_list(rows) for split in SPLITS}).save_to_disk(tmp_path / "corpus")
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
+    assert main(["profile", "--model", str(folder), "--corpus", str(tmp_path / "corpus")]) == 0
+    assert load_profiles(folder)["duo"].voices == DUO
+    assert "voices: Cantus, Tenor" in capsys.readouterr().out
+
+
+def test_a_fresh_piece_has_the_profiles_voices(tiny_checkpoint):
+    model, tokenizer = load_checkpoint(tiny_checkpoint)
+    composer = Composer(model, tokenizer, {"bach": StyleProfile([0, 1, 2], 1, 1, DUO)})
+    known = {voice.slot: voice for voice in DUO}
+    names = set()
+    for use_profile in (True, False):  # names are not a sampling limit: they apply either way
+        for piece in composer.generate("bach", bars=2, num=3, seed=3, use_profile=use_profile):
+            assert piece.sound_style == "bach"
+            assert piece.voices == [known.get(t.program, Voice(t.program)) for t in piece.score.tracks]
+            names |= {voice.name for voice in piece.voices}
+    assert names & {"Cantus", "Tenor"}

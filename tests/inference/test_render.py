@@ -1,4 +1,5 @@
-"""Each writer produces a real file that its format's reader accepts; the CLI end to end."""
+"""Each writer produces a real file that its format's reader accepts; voices' names, clefs and sounds;
+the CLI end to end."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import symusic
 from matplotlib.image import imread
 
 from cadenza.cli import main
+from cadenza.data.styles import EMBEDDED_STYLES, OWN_SOUND_FALLBACK, STYLE_SOUNDS
+from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
-from cadenza.inference.render import render
+from cadenza.inference.render import dress, render
 from tests.conftest import make_piece
 
 
@@ -77,3 +80,76 @@ def test_cli_end_to_end(tiny_checkpoint, tmp_path, capsys):
         main(["generate", "--style", "folk", "--prompt_midi", "x.mid"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --prompt_midi x.mid" in capsys.readouterr().err
+
+
+# --- voices: names, clefs and sounds ---------------------------------------------------------------------
+SATB = ["Soprano", "Alto", "Tenor", "Bass"]
+
+
+def chorale() -> symusic.Score:
+    """Four voices on slots 0-3 (four pianos in General MIDI), each a scale in its own range."""
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    for slot, low in enumerate((65, 60, 50, 41)):  # soprano from F4, alto C4, tenor D3, bass F2
+        track = symusic.Track(program=slot, name="Acoustic Grand Piano")
+        for step, offset in enumerate((0, 2, 4, 5, 7, 9, 11, 12)):
+            track.notes.append(symusic.Note(step * 480, 480, low + offset, 80))
+        score.tracks.append(track)
+    return score
+
+
+def test_every_embedded_style_has_a_general_midi_sound():
+    assert set(STYLE_SOUNDS) == set(EMBEDDED_STYLES)
+    assert all(sound is None or 0 <= sound <= 127 for sound in STYLE_SOUNDS.values())
+    assert 0 <= OWN_SOUND_FALLBACK <= 127
+
+
+def test_a_chorale_renders_as_its_voices(tmp_path):
+    voices = [Voice(slot, name) for slot, name in enumerate(SATB)]
+    paths = render(chorale(), tmp_path, "chorale", ["mid", "musicxml"], voices, "bach")
+    midi = symusic.Score(str(paths["mid"]))
+    assert [(t.name, t.program) for t in midi.tracks] == [(name, STYLE_SOUNDS["bach"]) for name in SATB]
+    parts = music21.converter.parse(str(paths["musicxml"])).parts
+    assert [p.partName for p in parts] == SATB  # four parts, though all four share one sound
+    for part, name in zip(parts, SATB, strict=True):
+        (instrument,) = part.recurse().getElementsByClass(music21.instrument.Instrument)
+        assert (instrument.instrumentName, instrument.midiProgram) == (name, STYLE_SOUNDS["bach"])
+    clefs = [[type(c) for c in p.recurse().getElementsByClass(music21.clef.Clef)] for p in parts]
+    # music21 alone would put this D3-D4 tenor in bass clef
+    treble, treble8vb, bass = music21.clef.TrebleClef, music21.clef.Treble8vbClef, music21.clef.BassClef
+    assert clefs == [[treble], [treble], [treble8vb], [bass]]
+
+
+def test_dress_names_and_sounds_each_track_from_its_voice():
+    score = chorale()
+    voices = [Voice(0, "Violin I", 40), Voice(1, "", 41), Voice(3, "Cello")]  # slot 2: no voice known
+
+    def dressed(style: str | None) -> list[tuple[str, int]]:
+        return [(t.name, t.program) for t in dress(score, voices, style).tracks]
+
+    assert dressed("classical") == [
+        ("Violin I", 40),
+        ("Viola", 41),  # no source name: its source instrument's
+        ("Voice 3", OWN_SOUND_FALLBACK),
+        ("Cello", OWN_SOUND_FALLBACK),
+    ]
+    assert dressed("my_style") == [("Violin I", 40), ("Viola", 41), ("Voice 3", 2), ("Cello", 3)]
+    assert dressed(None) == dressed("my_style")
+    assert [p for _, p in dressed("irish_fiddle")] == [40] * 4
+    assert [t.program for t in score.tracks] == [0, 1, 2, 3]  # a copy: the slots are untouched
+    assert [t.name for t in dress(score).tracks] == ["Voice 1", "Voice 2", "Voice 3", "Voice 4"]
+
+
+def test_a_continuation_keeps_the_prompt_files_names_and_instruments(tiny_checkpoint, tmp_path, capsys):
+    # Two flutes: the second is given the next free slot (74) in the token stream, yet plays a flute again.
+    prompt = make_piece(5, bars=4, voices=2)
+    for track, name in zip(prompt.tracks, ["Flute", "Alto Flute"], strict=True):
+        track.name, track.program = name, 73
+    path = tmp_path / "flutes.mid"
+    prompt.dump_midi(str(path))
+    args = ["generate", "--model", str(tiny_checkpoint), "--style", "bach", "--prompt", str(path)]
+    args += ["--prompt_bars", "2", "--bars", "1", "--seed", "4", "--out", str(tmp_path), "--formats", "mid"]
+    assert main(args) == 0
+    (written,) = capsys.readouterr().out.split()
+    tracks = {t.name: t.program for t in symusic.Score(written).tracks}
+    assert tracks["Flute"] == 73 and tracks["Alto Flute"] == 73  # not the style's choir
