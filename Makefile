@@ -42,33 +42,34 @@ lint: install
 corpus: install
 	$(BIN)/cadenza corpus build
 
-# The documented commands that made the shipped checkpoint (see checkpoints/cadenza-base/README.md):
-# a capped corpus (smallest files first) and a 70-minute CPU run, sized for a 2-core machine.
+# The base model's recipe: the whole embedded corpus (13k pieces; ~5 minutes to build on 2 cores, see
+# docs/corpus.md), every style weighed by --style_alpha (docs/training.md), then a CPU-sized run.
+# The shipped checkpoint is older: its card (checkpoints/cadenza-base/README.md) gives the commands that
+# made it, on a corpus capped to 1,272 pieces when the full build took 44 minutes (`BASE_LIMITS` below).
 # No dropout: with it PyTorch's CPU attention falls back from the fused flash kernel (measured 2-4x slower steps).
-BASE_CORPUS := build/corpus/base
-BASE_LIMITS := bach=250,palestrina=200,classical=14,essen_folk=10,irish_fiddle=400
+BASE_CORPUS := build/corpus/embedded
 BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.0 --batch_size 16 \
 	--lr 1.5e-3 --warmup_steps 30 --max_steps 100000 --max_minutes 70 --eval_every 100 --eval_batches 8 \
-	--save_every 50 --transpose 3 --mixed_precision auto --save_dtype float16
+	--save_every 50 --transpose 3 --style_alpha 0.5 --mixed_precision auto --save_dtype float16
 
 train-base: install
-	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
+	$(BIN)/cadenza corpus build --out $(BASE_CORPUS)
 	rm -rf runs/base  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
 
-# Stages 2 and 3 of the shipped checkpoint (later sessions, another machine): more training from its own
-# weights and tokenizer, on the same corpus and splits. Stage 2: `make train-base-more`; stage 3 (after the
-# mid-piece marker was added): `make train-base-more MORE_MINUTES=40 MORE_LR=5e-4`.
+# More training from the shipped checkpoint's own weights and tokenizer (how its stages 2 and 3 were made,
+# then on the capped corpus: `--style_limits $(BASE_LIMITS)`; stage 3 with MORE_MINUTES=40 MORE_LR=5e-4).
+BASE_LIMITS := bach=250,palestrina=200,classical=14,essen_folk=10,irish_fiddle=400
 MORE_MINUTES ?= 100
 MORE_LR ?= 1e-3
 BASE_MORE := --init_from checkpoints/cadenza-base --batch_size 8 --lr $(MORE_LR) --warmup_steps 50 \
 	--max_steps 100000 --max_minutes $(MORE_MINUTES) --eval_every 200 --eval_batches 8 --save_every 100 \
-	--transpose 3 --mixed_precision auto --save_dtype float16
+	--transpose 3 --style_alpha 0.5 --mixed_precision auto --save_dtype float16
 
 train-base-more: install
-	$(BIN)/cadenza corpus build --out $(BASE_CORPUS) --style_limits $(BASE_LIMITS)
+	$(BIN)/cadenza corpus build --out $(BASE_CORPUS)
 	rm -rf runs/base-more  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base-more $(BASE_MORE)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base-more/model checkpoints/cadenza-base

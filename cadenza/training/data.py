@@ -1,6 +1,7 @@
 """From a built corpus (a `datasets.DatasetDict` of MIDI bytes) to model-ready rows.
 
-train: pieces -> tokens -> bar-aligned chunks -> packed rows of up to `max_len` ids.
+train: pieces -> tokens -> bar-aligned chunks -> packed rows of up to `max_len` ids, one style per row, so
+a sampler can weigh the styles (`style_weights`, `style_sampler`) instead of the corpus' raw proportions.
 validation/test: the same chunks unpacked, one per row, so the loss of each chunk is measured in its own
 context, the same way the n-gram baseline sees it.
 Each step is a `datasets.map` with `num_proc`; datasets caches them beside the corpus, so a second run
@@ -18,6 +19,7 @@ from pathlib import Path
 import symusic
 import torch
 from datasets import Dataset, DatasetDict
+from torch.utils.data import WeightedRandomSampler
 
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
@@ -44,14 +46,76 @@ def _tokenize_batch(batch: dict, tokenizer_path: str, tokenizer_digest: str) -> 
 
 
 def _chunk_batch(batch: dict, bar_id: int, eos_id: int, max_len: int, continue_id: int | None) -> dict:
-    chunks = [
-        c for ids in batch["input_ids"] for c in chunk_sequence(ids, bar_id, eos_id, max_len, continue_id)
-    ]
-    return {"input_ids": chunks}
+    chunks, styles = [], []
+    for ids, style in zip(batch["input_ids"], batch["style"], strict=True):
+        for chunk in chunk_sequence(ids, bar_id, eos_id, max_len, continue_id):
+            chunks.append(chunk)
+            styles.append(style)
+    return {"input_ids": chunks, "style": styles}
 
 
 def _pack_batch(batch: dict, max_len: int) -> dict:
-    return {"input_ids": pack_chunks(batch["input_ids"], max_len)}
+    """Pack each style's chunks apart, so every row belongs to one style."""
+    by_style: dict[str, list[list[int]]] = {}
+    for chunk, style in zip(batch["input_ids"], batch["style"], strict=True):
+        by_style.setdefault(style, []).append(chunk)
+    rows, styles = [], []
+    for style, chunks in by_style.items():
+        packed = pack_chunks(chunks, max_len)
+        rows += packed
+        styles += [style] * len(packed)
+    return {"input_ids": rows, "style": styles}
+
+
+def style_tokens(rows: Dataset) -> dict[str, int]:
+    """Tokens per style in rows that have `input_ids` and `style` columns."""
+    totals: dict[str, int] = {}
+    for batch in rows.select_columns(["input_ids", "style"]).iter(batch_size=1000):
+        for ids, style in zip(batch["input_ids"], batch["style"], strict=True):
+            totals[style] = totals.get(style, 0) + len(ids)
+    return dict(sorted(totals.items()))
+
+
+def style_weights(tokens: dict[str, int], alpha: float) -> dict[str, float]:
+    """The share of training tokens each style gets: proportional to its tokens to the power `alpha`.
+
+    alpha = 1 keeps the corpus' proportions (Essen folk songs would be most of what the model sees);
+    alpha = 0 gives every style the same share (Josquin's 9 pieces would repeat hundreds of times); in
+    between, as multilingual language models weigh their languages (XLM-R and mT5 use 0.3), small styles
+    are seen more often without drowning the large ones.
+    """
+    raised = {style: count**alpha for style, count in tokens.items() if count > 0}
+    total = sum(raised.values())
+    return {style: value / total for style, value in raised.items()}
+
+
+class StyleSampler(WeightedRandomSampler):
+    """Draws rows (with replacement, as many per epoch as there are rows) so that each style's expected
+    share of the tokens drawn is its weight. Epoch e draws from seed + e, so a resumed run replays it."""
+
+    def __init__(self, styles: list[str], lengths: list[int], weights: dict[str, float], seed: int) -> None:
+        tokens: dict[str, int] = {}
+        for style, length in zip(styles, lengths, strict=True):
+            tokens[style] = tokens.get(style, 0) + length
+        row_weights = [
+            weights.get(style, 0.0) * length / tokens[style]
+            for style, length in zip(styles, lengths, strict=True)
+        ]
+        self.seed = seed
+        super().__init__(row_weights, len(styles), replacement=True, generator=torch.Generator())
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
+
+def style_mix_table(tokens: dict[str, int], weights: dict[str, float]) -> str:
+    """What each style contributes: its train tokens, their share, and its share of what is trained on."""
+    total = sum(tokens.values())
+    lines = ["| style | train tokens | share of corpus | share trained on |", "|---|---:|---:|---:|"]
+    for style, count in tokens.items():
+        lines.append(f"| {style} | {count:,} | {count / total:.1%} | {weights.get(style, 0):.1%} |")
+    return "\n".join(lines)
 
 
 def tokenize_pieces(split: Dataset, tokenizer_path: str, num_proc: int = 2) -> Dataset:

@@ -27,7 +27,14 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, TOKENIZER_FILE, CadenzaTokenizer
-from cadenza.training.data import Collator, lm_datasets
+from cadenza.training.data import (
+    Collator,
+    StyleSampler,
+    lm_datasets,
+    style_mix_table,
+    style_tokens,
+    style_weights,
+)
 from cadenza.training.model import ModelArgs, build_model
 
 STATE_FILE = "trainer_state.json"
@@ -67,6 +74,13 @@ class TrainArgs(ModelArgs):
         metadata={"help": "auto, no, bf16 or fp16; auto = bf16 where the hardware computes it natively"},
     )
     transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
+    style_alpha: float = field(
+        default=0.5,
+        metadata={
+            "help": "each style's share of training tokens is proportional to its corpus tokens to this "
+            "power: 1 = the corpus' proportions, 0 = all styles equal (see docs/training.md)"
+        },
+    )
     save_dtype: str = field(default="float32", metadata={"help": "dtype of the saved weights"})
     cpu: bool = field(
         default=False,
@@ -193,6 +207,8 @@ def check_args(args: TrainArgs) -> None:
             raise CadenzaError(f"--{name} must be at least {low}, got {getattr(args, name)}")
     if not args.lr > 0:
         raise CadenzaError(f"--lr must be above 0, got {args.lr}")
+    if not 0 <= args.style_alpha <= 1:
+        raise CadenzaError(f"--style_alpha must be between 0 and 1, got {args.style_alpha}")
     for name in ("weight_decay", "max_minutes"):
         if getattr(args, name) < 0:
             raise CadenzaError(f"--{name} must be at least 0, got {getattr(args, name)}")
@@ -232,8 +248,13 @@ def run_train(args: TrainArgs) -> Path:
         data = lm_datasets(corpus, tokenizer_path, args.n_positions, args.num_proc)
 
     train_collate = Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose)
+    tokens = style_tokens(data["train"])
+    weights = style_weights(tokens, args.style_alpha)
+    accelerator.print(style_mix_table(tokens, weights))
+    lengths = [len(ids) for ids in data["train"]["input_ids"]]
+    sampler = StyleSampler(data["train"]["style"], lengths, weights, args.seed)
     train_loader = DataLoader(
-        data["train"], batch_size=args.batch_size, shuffle=True, collate_fn=train_collate
+        data["train"], batch_size=args.batch_size, sampler=sampler, collate_fn=train_collate
     )
     val_loader = DataLoader(
         data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
@@ -354,12 +375,18 @@ def run_train(args: TrainArgs) -> Path:
             "tokens per step (rows)": tokens_per_step,
             "final val NLL per token (nats)": round(val_loss, 4),
             "final val perplexity": round(math.exp(val_loss), 3),
+            f"style shares of train tokens (corpus -> trained on, alpha {args.style_alpha})": {
+                style: f"{tokens[style] / sum(tokens.values()):.1%} -> {weights[style]:.1%}"
+                for style in tokens
+            },
         }
         command = (
             "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
         )
         save_checkpoint(model, tokenizer, final, model_card(args, metrics, command))
-        save_profiles(style_profiles(corpus["train"]["midi"], corpus["train"]["style"]), final)
+        train = corpus["train"]
+        voices = train["voices"] if "voices" in train.column_names else None
+        save_profiles(style_profiles(train["midi"], train["style"], voices), final)
         (final / "metrics.json").write_text(json.dumps(metrics, indent=2))
         accelerator.print(f"model saved to {final} (val NLL {val_loss:.4f})")
     accelerator.end_training()
