@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from symusic import Note, Score
 
@@ -124,9 +125,16 @@ def _written_notes(line: str) -> str:
 
 
 def read_tune(tune: AbcTune) -> tuple[Score, list[str]]:
-    """The tune as a symusic Score, and abc2midi's messages about it (one string per line)."""
-    with _captured_output() as messages:
-        score = Score.from_abc(tune.text)
+    """The tune as a symusic Score, and abc2midi's messages about it (one string per line); ValueError
+    when abc2midi reads nothing (a corrupt tune)."""
+    score = None
+    with _captured_output() as messages, _own_temp_folder():
+        try:
+            score = Score.from_abc(tune.text)
+        except RuntimeError:  # abc2midi wrote no MIDI; symusic reports its missing temporary file
+            pass
+    if score is None:
+        raise ValueError(f"abc2midi made no music of it{': ' + messages[-1] if messages else ''}")
     for track in score.tracks:
         # abc2midi starts every note one tick late (its note ends are on time): start it on time
         notes = track.notes.numpy()
@@ -169,6 +177,27 @@ def meter_name(tune: AbcTune) -> str | None:
 
 
 _libc = ctypes.CDLL(None)
+
+
+@contextmanager
+def _own_temp_folder() -> Iterator[None]:
+    """Point TMPDIR at a folder of this process's own while symusic runs abc2midi.
+
+    symusic hands the tune to abc2midi through /tmp/symusic_temp_<random number>.abc, and processes forked
+    from one parent draw the same numbers: two corpus workers then overwrite and delete each other's
+    tune (measured: 14 to 50 tunes of Essen and Ryan's lost per build, a different few each time).
+    """
+    folder = Path(tempfile.gettempdir()) / f"cadenza-abc-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = previous
 
 
 @contextmanager

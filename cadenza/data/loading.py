@@ -217,7 +217,8 @@ def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], 
             errors.append(InputFileError(name, f"cannot read ABC tune: {_one_line(err)}"))
             continue
         read.append((tune, score, messages))
-    if _abc_voices_of_one_piece(read) and len(read) == len(tunes):
+    merged = _abc_voices_of_one_piece(read) and len(read) == len(tunes)
+    if merged:
         read = [_merged_voices(read)]
         tunes_numbered = [None]
     elif len(tunes) == 1:  # as music21 reads it: a file of one tune is a piece, not a collection
@@ -227,7 +228,7 @@ def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], 
     for number, (tune, score, messages) in zip(tunes_numbered, read, strict=True):
         name = f"{path}#{number}" if number is not None else str(path)
         try:
-            pieces.append(_piece_from_abc_tune(tune, score, messages, path, number, name))
+            pieces.append(_piece_from_abc_tune(tune, score, messages, path, number, name, merged))
         except InputFileError as err:
             errors.append(err)
     return pieces, errors
@@ -257,16 +258,23 @@ def _merged_voices(read: list[tuple[abc.AbcTune, Score, list[str]]]) -> tuple[ab
     for tune, score, _ in read:
         for track in score.tracks:
             track = track.copy()
-            track.name = tune.titles[1] if len(tune.titles) > 1 else track.name
+            track.name = tune.titles[1] if len(tune.titles) > 1 else ""
             merged.tracks.append(track)
     return first_tune, merged, [message for _, _, messages in read for message in messages]
 
 
 def _piece_from_abc_tune(
-    tune: abc.AbcTune, raw: Score, messages: list[str], path: Path, number: int | None, name: str
+    tune: abc.AbcTune,
+    raw: Score,
+    messages: list[str],
+    path: Path,
+    number: int | None,
+    name: str,
+    merged: bool,
 ) -> Piece:
-    names = [track.name for track in raw.tracks]
-    # abc2midi gives every track program 0 unless the tune says otherwise: ABC names no instrument.
+    # abc2midi names a tune's track after one of its titles, which is no part name; merged voices carry
+    # their own (`_merged_voices`). ABC names no instrument: abc2midi's program 0 is its default.
+    names = [track.name for track in raw.tracks] if merged else [""] * len(raw.tracks)
     score, voices = _checked(raw, name, names, [None] * len(raw.tracks))
     return Piece(
         score=score,

@@ -31,6 +31,8 @@ class StreamScore:
 
 
 def stream_to_score(m21) -> StreamScore:
+    from music21 import instrument as m21_instrument
+
     warnings: list[str] = []
     if m21.atSoundingPitch is False:
         m21 = m21.toSoundingPitch()
@@ -40,7 +42,9 @@ def stream_to_score(m21) -> StreamScore:
     _add_conductor(score, m21, parts[0])
     names, programs = [], []
     for part in parts:
-        instrument = part.getInstrument(returnDefault=False)
+        # The part's first instrument element, as music21's writer takes it (a kern voice's "*Isopran" is
+        # a Soprano with program 53; `Part.getInstrument` would answer a blank one made from the part name).
+        instrument = part.recurse().getElementsByClass(m21_instrument.Instrument).first()
         program = instrument.midiProgram if instrument is not None else None
         name = part.partName or (instrument.partName if instrument is not None else None) or ""
         track = Track(name=str(name), program=int(program or 0))

@@ -145,3 +145,23 @@ def test_josquin_voices_become_one_piece_with_named_parts_in_their_octaves():
 def test_voices_of_unequal_length_are_still_one_piece():
     (piece,), _ = read_pieces(embedded_root() / "josquin" / "petiteCamusette.abc")
     assert piece.num_parts == 5
+
+
+def _read_all(texts: list[str]) -> list[list[tuple[float, int, float]]]:
+    return [tune_notes(text) for text in texts]
+
+
+def test_two_processes_reading_tunes_at_once_each_get_their_own():
+    # forked workers draw the same temporary file names inside symusic; each must still read its own tune
+    import multiprocessing
+
+    texts = [f"X:1\nT:t\nM:4/4\nL:1/8\nK:C\n{'CDEFGAB'[i % 7]}{i % 5 + 1} c4|]\n" for i in range(400)]
+    halves = [texts[:200], texts[200:]]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        together = [notes for half in pool.map(_read_all, halves) for notes in half]
+    assert together == _read_all(texts)
+
+
+def test_a_tunes_titles_are_not_taken_for_part_names():
+    (piece,), _ = read_pieces(embedded_root() / "ryansMammoth/AcrobatsHornpipe.abc")
+    assert [(voice.name, voice.program) for voice in piece.voices] == [("", None)]

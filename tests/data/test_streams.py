@@ -30,6 +30,8 @@ def test_same_notes_and_conductor_as_music21s_writer(name: str):
         (ts.numerator, ts.denominator) for ts in written.time_signatures
     ]
     assert [round(t.qpm, 2) for t in direct.score.tempos] == [round(t.qpm, 2) for t in written.tempos]
+    # the same programs, so voice slots are what the shipped model learned
+    assert [t.program for t in direct.score.tracks] == [t.program for t in written.tracks if len(t.notes)]
     assert direct.warnings == []
 
 
