@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -257,8 +258,8 @@ def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, 
         for failure in converted["failures"]
     ]
     messages = converted["warnings"]
-    warnings = [{"path": job.source, "count": len(messages), "first": messages[:WARNINGS_KEPT]}]
-    return rows, failures, warnings if messages else []
+    said = [{"path": job.source, "count": len(messages), "first": messages[:WARNINGS_KEPT]}]
+    return rows, failures, said if messages else []
 
 
 def _file_pieces(path: Path, cache: Path | None) -> dict:
@@ -317,10 +318,15 @@ def _file_key(path: Path) -> str:
 
 
 def _read_file(path: Path) -> dict:
-    try:
-        pieces, errors = read_pieces(path)
-    except InputFileError as err:
-        return {"pieces": [], "failures": [{"where": "", "problem": err.problem}], "warnings": []}
+    # music21 warns through Python's warnings (a MusicXML measure "overfull", ...): into the report with
+    # abc2midi's messages, not onto the console of a 3,000-file build
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        try:
+            pieces, errors = read_pieces(path)
+        except InputFileError as err:
+            return {"pieces": [], "failures": [{"where": "", "problem": err.problem}], "warnings": []}
+    python_warnings = list(dict.fromkeys(" ".join(str(w.message).split()) for w in raised))
     rows = [
         {
             "composer": piece.composer,
@@ -341,12 +347,12 @@ def _read_file(path: Path) -> dict:
         for piece in pieces
     ]
     failures = [{"where": _suffix(err.path, str(path)), "problem": err.problem} for err in errors]
-    warnings = [
+    messages = [
         f"#{piece.tune}: {message}" if piece.tune is not None else message
         for piece in pieces
         for message in piece.warnings
     ]
-    return {"pieces": rows, "failures": failures, "warnings": warnings}
+    return {"pieces": rows, "failures": failures, "warnings": messages + python_warnings}
 
 
 def _suffix(name: str, path: str) -> str:
@@ -416,7 +422,7 @@ def _run_jobs(
     jobs = sorted(jobs, key=lambda job: -os.stat(job.path).st_size)
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
-    warnings: list[dict] = []
+    said: list[dict] = []
     # Off a terminal (a log file, CI) the bar still reports, once a minute, so a 40-minute build shows life.
     progress = tqdm(
         total=len(jobs), unit="file", desc="converting", mininterval=0.1 if sys.stderr.isatty() else 60
@@ -432,14 +438,14 @@ def _run_jobs(
         for file_rows, file_failures, file_warnings in results:
             rows += file_rows
             failures += file_failures
-            warnings += file_warnings
+            said += file_warnings
             progress.update()
     finally:
         progress.close()
         if pool is not None:
             pool.terminate()
     by_path = lambda item: item["path"]  # noqa: E731
-    return rows, sorted(failures, key=by_path), sorted(warnings, key=by_path)
+    return rows, sorted(failures, key=by_path), sorted(said, key=by_path)
 
 
 def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
@@ -457,7 +463,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         return report
 
     cache = out.parent / FILE_CACHE if args.file_cache else None
-    rows, failures, warnings = _run_jobs(jobs, args.num_proc, cache)
+    rows, failures, said = _run_jobs(jobs, args.num_proc, cache)
     if not rows:
         where = args.input or embedded_root()
         raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")
@@ -490,7 +496,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         duplicates=len(dropped),
         seconds=round(time.perf_counter() - started, 1),
         styles={style: stats[style] for style in counts},
-        warnings=warnings,
+        warnings=said,
     )
     _write_atomically(out, corpus, report, manifest)
     return report

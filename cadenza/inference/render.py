@@ -113,11 +113,14 @@ def _name_part(part, name: str, program: int) -> None:
 
 
 def _set_clef(part) -> None:
-    """One clef for the whole part, chosen by music21 from its pitches; treble-8vb is allowed so a tenor
-    reads in the clef choirs use rather than in bass clef."""
+    """One clef for the whole part, chosen by music21 from its pitches. Treble-8vb is only offered to a
+    part that would otherwise be in bass clef, so a tenor reads in the clef choirs use while a low alto
+    stays in treble clef (music21 alone puts any part averaging below about F4 in treble-8vb)."""
     from music21 import clef, stream
 
-    best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
+    best = clef.bestClef(part, recurse=True)
+    if isinstance(best, clef.BassClef):
+        best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
     for old in list(part.recurse().getElementsByClass(clef.Clef)):
         part.remove(old, recurse=True)
     part.getElementsByClass(stream.Measure).first().insert(0, best)

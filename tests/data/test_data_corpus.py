@@ -200,3 +200,21 @@ def test_a_file_over_the_time_limit_is_reported_and_the_build_goes_on(
     monkeypatch.setattr(corpus_module, "read_pieces", real)
     again = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine", force=True))
     assert sum(again.counts["mine"].values()) == 7
+
+
+def test_python_warnings_of_a_reader_go_to_the_report(
+    tmp_path: Path, mixed_folder: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+):
+    import warnings
+
+    real = corpus_module.read_pieces
+
+    def warns(path):
+        warnings.warn(f"measure 96 is overfull in {Path(path).name}", UserWarning, stacklevel=1)
+        return real(path)
+
+    monkeypatch.setattr(corpus_module, "read_pieces", warns)
+    report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
+    assert "overfull" not in capfd.readouterr().err
+    said = {item["path"]: item["first"] for item in report.warnings}
+    assert said["piece0.mid"] == ["measure 96 is overfull in piece0.mid"]

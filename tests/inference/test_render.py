@@ -90,7 +90,7 @@ def chorale() -> symusic.Score:
     """Four voices on slots 0-3 (four pianos in General MIDI), each a scale in its own range."""
     score = symusic.Score(480)
     score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
-    for slot, low in enumerate((65, 60, 50, 41)):  # soprano from F4, alto C4, tenor D3, bass F2
+    for slot, low in enumerate((65, 57, 50, 41)):  # soprano from F4, a low alto from A3, tenor D3, bass F2
         track = symusic.Track(program=slot, name="Acoustic Grand Piano")
         for step, offset in enumerate((0, 2, 4, 5, 7, 9, 11, 12)):
             track.notes.append(symusic.Note(step * 480, 480, low + offset, 80))
@@ -115,7 +115,7 @@ def test_a_chorale_renders_as_its_voices(tmp_path):
         (instrument,) = part.recurse().getElementsByClass(music21.instrument.Instrument)
         assert (instrument.instrumentName, instrument.midiProgram) == (name, STYLE_SOUNDS["bach"])
     clefs = [[type(c) for c in p.recurse().getElementsByClass(music21.clef.Clef)] for p in parts]
-    # music21 alone would put this D3-D4 tenor in bass clef
+    # music21 alone would put this D3-D4 tenor in bass clef, and with treble-8vb allowed the A3-A4 alto too
     treble, treble8vb, bass = music21.clef.TrebleClef, music21.clef.Treble8vbClef, music21.clef.BassClef
     assert clefs == [[treble], [treble], [treble8vb], [bass]]
 
