@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections import defaultdict
+from pathlib import Path
 
 from datasets import concatenate_datasets
 
 from cadenza.data.corpus import load_corpus
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
 from cadenza.training.data import tokenize_pieces
 
 
@@ -26,8 +27,12 @@ def main() -> None:
     parser.add_argument("--num_proc", type=int, default=2)
     args = parser.parse_args()
     CadenzaTokenizer.load(args.tokenizer)  # fails here, with the path, if there is no tokenizer
+    folder = Path(args.tokenizer)
+    tokenizer_file = (
+        folder / TOKENIZER_FILE if folder.is_dir() else folder
+    )  # the file: its digest keys caches
     pieces = concatenate_datasets(list(load_corpus(args.corpus).values()))
-    tokens = tokenize_pieces(pieces, args.tokenizer, args.num_proc)
+    tokens = tokenize_pieces(pieces, str(tokenizer_file), args.num_proc)
     by_style: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for ids, style, bars in zip(tokens["input_ids"], tokens["style"], pieces["num_bars"], strict=True):
         by_style[style].append((len(ids), bars))

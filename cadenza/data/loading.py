@@ -213,7 +213,7 @@ def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], 
         name = f"{path}#{tune.number or index}"
         try:
             score, messages = abc.read_tune(tune)
-        except Exception as err:  # abc2midi's failures arrive as bare RuntimeErrors
+        except Exception as err:  # a corrupt tune (read_tune's ValueError) or whatever symusic raises
             errors.append(InputFileError(name, f"cannot read ABC tune: {_one_line(err)}"))
             continue
         read.append((tune, score, messages))
