@@ -34,10 +34,16 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 READERS: tuple[str, ...] = ("auto", "fast", "music21")
 
 # Limits keep one pathological file from stalling a build or blowing up a training batch; the largest
-# embedded piece is far below all three.
+# embedded piece is far below each. A few bytes can describe hours of music (a second note at tick 2**30),
+# which every later stage pays for in bars, tokens and audio: a piece's time span is limited too. The
+# embedded corpus' longest piece lasts 3,939 quarter notes (Beethoven op. 74, 1,114 bars), its longest
+# note 40 quarter notes (a Palestrina final).
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NOTES = 50_000
 MAX_TRACKS = 16
+MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
+MAX_BARS = 10_000
+MAX_NOTE_QUARTERS = 256  # one note's length
 
 DEFAULT_TEMPO = 120.0
 
@@ -164,11 +170,28 @@ def _checked(
         raise InputFileError(name, "no notes")
     if num_notes > MAX_NOTES:
         raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
+    _check_span(score, name)
     voices = [
         Voice(int(track.program), names[index], programs[index])
         for index, track in zip(kept, score.tracks, strict=True)
     ]
     return score, voices
+
+
+def _check_span(score: Score, name: str) -> None:
+    """Refuse a piece that lasts too long, has too many bars, or holds one note too long (see the limits)."""
+    tpq = score.ticks_per_quarter
+    end = score.end() / tpq
+    if end > MAX_QUARTERS:
+        raise InputFileError(name, f"lasts {end:,.0f} quarter notes; the limit is {MAX_QUARTERS:,}")
+    longest = max(int(track.notes.numpy()["duration"].max()) for track in score.tracks) / tpq
+    if longest > MAX_NOTE_QUARTERS:
+        raise InputFileError(
+            name, f"a note lasts {longest:,.0f} quarter notes; the limit is {MAX_NOTE_QUARTERS}"
+        )
+    bars = _midi_bars(score)
+    if bars > MAX_BARS:
+        raise InputFileError(name, f"{bars:,} bars; the limit is {MAX_BARS:,}")
 
 
 def _source_voices(score: Score) -> tuple[list[str], list[int | None]]:
@@ -365,6 +388,10 @@ def _tune_number(score, index: int) -> int:
 def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
     if not m21.recurse().notes:
         raise InputFileError(name, "no notes")
+    if float(m21.highestTime) > MAX_QUARTERS:  # before ticks are counted: they would overflow
+        raise InputFileError(
+            name, f"lasts {float(m21.highestTime):,.0f} quarter notes; the limit is {MAX_QUARTERS:,}"
+        )
     converted = stream_to_score(m21)
     score, voices = _checked(converted.score, name, converted.part_names, converted.programs)
     kept = _kept_tracks(converted.score)

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from symusic import TimeSignature
 
 from cadenza.data import loading
 from cadenza.data.loading import load_pieces, normalize_score, read_pieces
@@ -175,3 +176,34 @@ def test_bad_tune_in_abc_is_reported_with_its_number(tmp_path: Path):
 def test_too_many_tracks(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(loading, "MAX_TRACKS", 1)
     _bad(two_voice_midi, "2 tracks; the limit is 1")
+
+
+def _two_notes(path: Path, tpq: int, second_at: int, second_lasts: int, numerator: int = 4) -> Path:
+    score = make_score([(0, False, [(0, tpq, 60), (second_at, second_lasts, 62)])], tpq=tpq)
+    score.time_signatures.append(TimeSignature(0, numerator, 16 if numerator == 1 else 4))
+    score.dump_midi(path)
+    return path
+
+
+def test_a_few_bytes_that_last_for_hours_are_refused(tmp_path: Path):
+    # 48 bytes: a second note at tick 2**30 would be millions of bars, tokens and seconds of audio
+    far = _two_notes(tmp_path / "far.mid", 1, 2**30, 1)
+    assert far.stat().st_size < 64
+    _bad(far, "quarter notes; the limit is 20,000")
+    _bad(_two_notes(tmp_path / "long.mid", 480, 480, 300 * 480), "a note lasts 300 quarter notes")
+    # 12,000 quarter notes are allowed, but not in 48,000 bars of 1/16
+    _bad(_two_notes(tmp_path / "bars.mid", 480, 12_000 * 480, 480, numerator=1), "48,004 bars")
+
+
+FOREVER_MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="3.1"><part-list><score-part id="P1"><part-name>Voice</part-name></score-part>
+</part-list><part id="P1"><measure number="1"><attributes><divisions>1</divisions></attributes>
+<note><pitch><step>C</step><octave>4</octave></pitch><duration>1073741824</duration></note>
+</measure></part></score-partwise>
+"""
+
+
+def test_a_musicxml_note_lasting_for_ever_is_refused(tmp_path: Path):
+    path = tmp_path / "forever.musicxml"
+    path.write_text(FOREVER_MUSICXML)  # one note of 2**30 quarter notes (music21 itself cannot write it)
+    _bad(path, "quarter notes; the limit is 20,000")

@@ -127,7 +127,12 @@ def test_bad_prompt_files(composer, tmp_path):
     empty.write_bytes(b"")
     silent = tmp_path / "silent.mid"
     symusic.Score(480).dump_midi(str(silent))
-    for path in (tmp_path / "missing.mid", corrupt, empty, silent):
+    endless = tmp_path / "endless.mid"  # 48 bytes whose second note starts at tick 2**30: refused at load
+    score = symusic.Score(1)
+    score.tracks.append(symusic.Track(program=0))
+    score.tracks[0].notes.extend([symusic.Note(0, 1, 60, 80), symusic.Note(2**30, 1, 62, 80)])
+    score.dump_midi(str(endless))
+    for path in (tmp_path / "missing.mid", corrupt, empty, silent, endless):
         with pytest.raises(InputFileError, match=path.name):
             composer.generate("bach", prompt_midi=path)
 
