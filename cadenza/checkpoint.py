@@ -15,7 +15,8 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 from cadenza.errors import InputFileError
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
 
-REQUIRED_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
+WEIGHTS_FILE = "model.safetensors"
+REQUIRED_FILES = ("config.json", WEIGHTS_FILE, TOKENIZER_FILE)
 
 
 def save_checkpoint(
@@ -50,6 +51,9 @@ def load_checkpoint(
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, use_safetensors=True)
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         raise InputFileError(folder, f"model weights could not be loaded ({err})") from err
+    if not all(torch.isfinite(weights).all() for weights in model.parameters()):
+        # NaN weights would only surface mid-sampling as "probability tensor contains inf/nan"
+        raise InputFileError(folder / WEIGHTS_FILE, "the weights hold NaN or infinite values")
     if model.config.vocab_size < len(tokenizer):
         raise InputFileError(
             folder,

@@ -22,7 +22,6 @@ AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
 MAX_UI_BARS = 64
 MIN_TEMPO, MAX_TEMPO = 20, 300
-MAX_SEED = 2**31 - 1
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RENDER_FORMATS = ("mid", "musicxml", "wav", "png")
 # Request folders live under one root so that old ones can be swept; an hour is plenty to download.
@@ -111,6 +110,8 @@ def check_prompt_file(path: str | Path | None) -> Path | None:
 
 def resolve_seed(seed, random_seed: bool) -> int:
     """The seed to use: a fresh one when asked for (or when seed is -1/empty), else the given one."""
+    from cadenza.inference.composer import MAX_SEED  # here: ui stays importable without torch
+
     if random_seed or seed in (None, "", -1, "-1"):
         return random.randrange(MAX_SEED)
     return _number("seed", seed, 0, MAX_SEED, integer=True)
@@ -153,6 +154,7 @@ def compose(
     Variation i uses seed + i, so any variation is reproduced alone by entering its seed with
     variations = 1 (and the same other settings).
     """
+    from cadenza.inference.composer import MAX_SEED
     from cadenza.inference.render import render
 
     if style not in composer.styles:

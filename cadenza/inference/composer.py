@@ -35,6 +35,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 MAX_BARS = 256
 MAX_NUM = 16
+MAX_SEED = 2**31 - 1  # seeds the app shows and takes; torch itself refuses seeds of 2**64 and above
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
 MAX_TOKENS_PER_BAR = 1024
 DEFAULT_TIME_SIGNATURE = "4/4"
@@ -171,6 +172,8 @@ class Composer:
         """
         _check_range("bars", bars, 1, MAX_BARS)
         _check_range("num", num, 1, MAX_NUM)
+        if seed is not None:
+            _check_range("seed", seed, 0, MAX_SEED)
         if not 0 < temperature <= 5:
             raise CadenzaError(f"temperature must be in (0, 5], got {temperature}")
         if not 0 < top_p <= 1:
@@ -202,7 +205,7 @@ class Composer:
             voices = self.profiles[style].voices if style in self.profiles else []
             sound_style = style
         if seed is None:
-            seed = random.randrange(2**31)
+            seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
         prefix = self.tokenizer.prefix(style, continued=bool(head))

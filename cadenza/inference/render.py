@@ -9,6 +9,7 @@ ships inside pretty_midi's wheel.
 
 from __future__ import annotations
 
+import tempfile
 import wave
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -208,10 +209,15 @@ def check_formats(formats: Iterable[str]) -> list[str]:
 
 
 def output_folder(path: str | Path) -> Path:
-    """`path` as a folder to write into, created if need be, or a clear error (a file there, no rights)."""
+    """`path` as a folder to write into, created if need be, or a clear error (a file there, no rights).
+
+    An existing folder is probed with a temporary file, so a read-only one fails here, before any music is
+    sampled, and not in the first writer after it."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as err:
         raise CadenzaError(f"{path}: cannot write output here ({err.strerror})") from None
     return path

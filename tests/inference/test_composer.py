@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import torch
 import symusic
 
 from cadenza.checkpoint import load_checkpoint
@@ -157,3 +158,23 @@ def test_broken_checkpoints(tiny_checkpoint, tmp_path):
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(InputFileError, match="truncated: model weights could not be loaded"):
         load_checkpoint(truncated)
+
+
+def test_weights_full_of_nan_are_refused_at_load(tiny_checkpoint, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(tiny_checkpoint, poisoned)
+    weights = load_file(poisoned / "model.safetensors")
+    name = next(iter(weights))
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    save_file(weights, poisoned / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(InputFileError, match="model.safetensors: the weights hold NaN"):
+        load_checkpoint(poisoned)
+
+
+def test_a_seed_out_of_range_is_a_clear_error(composer):
+    with pytest.raises(CadenzaError, match="seed must be between 0 and 2147483647"):
+        composer.generate("bach", bars=1, seed=18446744073709551616)
+    with pytest.raises(CadenzaError, match="seed must be between"):
+        composer.generate("bach", bars=1, seed=-1)

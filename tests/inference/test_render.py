@@ -153,3 +153,10 @@ def test_a_continuation_keeps_the_prompt_files_names_and_instruments(tiny_checkp
     (written,) = capsys.readouterr().out.split()
     tracks = {t.name: t.program for t in symusic.Score(written).tracks}
     assert tracks["Flute"] == 73 and tracks["Alto Flute"] == 73  # not the style's choir
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_sampling(tiny_checkpoint, capsys):
+    # /proc exists and no one, root included, can create a file in it
+    assert main(["generate", "--model", str(tiny_checkpoint), "--out", "/proc", "--bars", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: /proc: cannot write output here") and "\n" not in err
