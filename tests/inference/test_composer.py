@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import torch
 import symusic
+import torch
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.errors import CadenzaError, InputFileError
