@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -194,6 +195,16 @@ def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def complete_states(states: Path) -> list[Path]:
+    """The saved states that were written whole, oldest first: `step_N` folders holding our counters,
+    which are written last (a state folder from before the rename-into-place may lack them)."""
+    return sorted((p for p in states.glob("step_*") if (p / STATE_FILE).is_file()), key=_step)
+
+
+def _step(path: Path) -> int:
+    return int(path.name.rpartition("_")[2])
+
+
 def check_args(args: TrainArgs) -> None:
     """A clear error for an option out of range, before anything is written or a model is built."""
     if args.mixed_precision not in ("auto", "no", "bf16", "fp16"):
@@ -275,9 +286,12 @@ def run_train(args: TrainArgs) -> Path:
     )
 
     if args.resume:
-        last = sorted(states.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+        last = complete_states(states)
         if not last:
-            raise CadenzaError(f"{states}: nothing to resume from (no step_* state saved yet)")
+            raise CadenzaError(f"{states}: nothing to resume from (no complete step_* state saved yet)")
+        newer = [p.name for p in states.glob("*step_*") if p not in last and _step(p) > _step(last[-1])]
+        if newer:
+            accelerator.print(f"skipping incomplete states {', '.join(sorted(newer))} (a save was cut off)")
         accelerator.load_state(last[-1])
         clock.update(json.loads((last[-1] / STATE_FILE).read_text()))
         accelerator.print(f"resumed from {last[-1]} at step {clock['step']}")
@@ -295,14 +309,20 @@ def run_train(args: TrainArgs) -> Path:
                 csv.DictWriter(f, log_fields).writerow(row)
 
     def save_state() -> None:
-        target = states / f"step_{clock['step']}"
-        accelerator.save_state(target)
+        # Written under a temporary name and renamed once whole: a run killed while saving leaves a
+        # `.partial-` folder, never a `step_N` that resume would trip over.
+        partial = states / f".partial-step_{clock['step']}"
         if accelerator.is_main_process:
-            (target / STATE_FILE).write_text(json.dumps(clock))
-            for old in sorted(states.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))[:-2]:
-                for f in sorted(old.rglob("*"), reverse=True):
-                    f.unlink() if f.is_file() else f.rmdir()
-                old.rmdir()
+            shutil.rmtree(partial, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(partial)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (partial / STATE_FILE).write_text(json.dumps(clock))
+            partial.rename(states / f"step_{clock['step']}")
+            for old in complete_states(states)[:-2]:
+                shutil.rmtree(old)
+        accelerator.wait_for_everyone()
 
     model.train()
     start = time.monotonic() - clock["elapsed"]

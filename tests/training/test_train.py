@@ -15,7 +15,14 @@ from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
-from cadenza.training.train import TrainArgs, _tokenizer_for, auto_mixed_precision, lr_factor, run_train
+from cadenza.training.train import (
+    TrainArgs,
+    _tokenizer_for,
+    auto_mixed_precision,
+    complete_states,
+    lr_factor,
+    run_train,
+)
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
 
@@ -76,12 +83,19 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
     assert load_profiles(final)["beta"].programs == [0, 1]  # the corpus' duets, profiled beside the model
 
     # A killed run continues from its last state: steps and tokens carry on, no step is logged twice.
+    # Saves cut off by the kill are skipped, whether written the way saves are now (a ".partial-" folder
+    # renamed into place when whole) or by an older version (a step folder without our counters).
+    states = out / "states"
+    assert sorted(p.name for p in states.iterdir()) == ["step_20", "step_30"]
+    (states / ".partial-step_40").mkdir()
+    (states / "step_50").mkdir()
+    (states / "step_50" / "model.safetensors").write_bytes(b"half")
     args.resume, args.max_steps = True, 35
     run_train(args)
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 35]
     assert int(rows[-1]["tokens_seen"]) > int(rows[-2]["tokens_seen"])
-    assert sorted(p.name for p in (out / "states").iterdir()) == ["step_30", "step_35"]
+    assert [p.name for p in complete_states(states)] == ["step_30", "step_35"]
 
 
 def test_init_from_a_checkpoint_keeps_its_weights_and_ids_and_adds_new_styles(tiny_corpus_dir, tmp_path):
