@@ -69,6 +69,12 @@ def run_generate(args: GenerateArgs) -> None:
         max_chord=args.max_chord,
         use_profile=not args.no_profile,
     )
+    seen = pieces[0].prompt_seen
+    if seen is not None and seen < args.prompt_bars:
+        print(
+            f"note: the model saw the last {seen:g} bars of {args.prompt} (not {args.prompt_bars}): "
+            f"that is what fits its {composer.context}-token context; the output holds the whole file"
+        )
     for index, piece in enumerate(pieces):
         stem = f"{piece.style}_{piece.seed}_{index}"
         for path in render(piece.score, args.out, stem, formats, piece.voices, piece.sound_style).values():

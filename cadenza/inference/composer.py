@@ -59,6 +59,9 @@ class Piece:
     # The style whose sound (`STYLE_SOUNDS`) the voices play; None in a continuation, whose voices keep
     # the prompt file's instruments.
     sound_style: str | None
+    # In a continuation, how many of the prompt's last bars the model saw: fewer than asked when they do
+    # not fit its context (a fraction when even the last bar does not: its tail from a note on).
+    prompt_seen: float | None = None
 
 
 # --- key: pure functions ------------------------------------------------------------------------
@@ -198,8 +201,12 @@ class Composer:
             head, prompt, voices = self._continuation_prompt(prompt_midi, prompt_bars)
             target = prompt.count(self.tokenizer.bar_id) + bars  # the prompt's bars are complete
             sound_style = None
+            # Dense music (a pop song, an orchestra) can make the last bars longer than the context: the
+            # model then sees the most recent music that fits, as when a long piece slides.
+            seen = self._window(prompt)
         else:
             head, prompt = [], self._control_prompt(tempo, time_signature)
+            seen = prompt
             target = bars  # the prompt opens the first bar, which the model fills
             # Names are not a sampling limit: they apply with use_profile=False too.
             voices = self.profiles[style].voices if style in self.profiles else []
@@ -208,9 +215,18 @@ class Composer:
             seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
-        prefix = self.tokenizer.prefix(style, continued=bool(head))
+        prefix = self.tokenizer.prefix(style, continued=bool(head) or seen != prompt)
         rows = self._sample(
-            style, prefix, prompt, target, num, grammar if constrained else None, temperature, top_k, top_p
+            style,
+            prefix,
+            prompt,
+            seen,
+            target,
+            num,
+            grammar if constrained else None,
+            temperature,
+            top_k,
+            top_p,
         )
         pieces = []
         for music in rows:
@@ -219,7 +235,20 @@ class Composer:
                 music = self._transpose_to(music, target_key[0])
             tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
             score = self.tokenizer.decode(tokens)
-            pieces.append(Piece(score, tokens, style, seed, bars, track_voices(score, voices), sound_style))
+            pieces.append(
+                Piece(
+                    score,
+                    tokens,
+                    style,
+                    seed,
+                    bars,
+                    track_voices(score, voices),
+                    sound_style,
+                    prompt_seen=_bars_seen(prompt, seen, self.tokenizer.bar_id)
+                    if prompt_midi is not None
+                    else None,
+                )
+            )
         return pieces
 
     # --- prompts ---------------------------------------------------------------------------------
@@ -259,6 +288,7 @@ class Composer:
         style: str,
         prefix: list[int],
         prompt: list[int],
+        seen: list[int],
         target: int,
         num: int,
         grammar: RemiGrammar | None,
@@ -266,15 +296,16 @@ class Composer:
         top_k: int,
         top_p: float,
     ) -> list[list[int]]:
-        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `prefix`;
-        batched first, then row by row when sliding (re-prompted windows are mid-piece)."""
+        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `prefix`
+        and `seen` (the prompt, or the part of it that fits the context); batched first, then row by row
+        when sliding (re-prompted windows are mid-piece)."""
         bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
         window_prefix = self.tokenizer.prefix(style, continued=True)
         batch = list(range(num))  # rows sharing one context: all of them in the first round
-        contexts = [prefix + prompt] * num
+        contexts = [prefix + seen] * num
         while batch:
             outs = self._generate_batch(
                 [contexts[r] for r in batch],
@@ -374,6 +405,13 @@ class Composer:
                 token = self._pitch_ids[pitch]
             out.append(token)
         return out
+
+
+def _bars_seen(prompt: list[int], seen: list[int], bar_id: int) -> float:
+    """Bars of `prompt` in its window `seen`; a window that starts inside a bar (with a bar line of its
+    own, so not a plain tail of the prompt) counts that bar as half."""
+    whole = prompt[len(prompt) - len(seen) :] == seen
+    return seen.count(bar_id) - (0 if whole else 0.5)
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

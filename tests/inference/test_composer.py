@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 import symusic
@@ -11,6 +12,7 @@ import torch
 from cadenza.checkpoint import load_checkpoint
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import Composer, estimate_key, parse_key, score_notes, transpose_interval
+from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples
 
@@ -178,3 +180,20 @@ def test_a_seed_out_of_range_is_a_clear_error(composer):
         composer.generate("bach", bars=1, seed=18446744073709551616)
     with pytest.raises(CadenzaError, match="seed must be between"):
         composer.generate("bach", bars=1, seed=-1)
+
+
+def test_a_prompt_longer_than_the_context_is_fitted_to_it(composer, tmp_path):
+    # 6 voices of eighths and quarters: a bar is ~90 tokens, the 4 prompt bars ~360, the context 256
+    dense = tmp_path / "dense.mid"
+    from tests.conftest import make_piece
+
+    make_piece(5, bars=6, voices=6).dump_midi(str(dense))
+    tokenizer = composer.tokenizer
+    bars = [b for b in split_bars(tokenizer.encode_music(symusic.Score(str(dense))), tokenizer.bar_id) if b]
+    assert sum(len(bar) for bar in bars[-4:]) > composer.context  # this used to be an IndexError
+    (piece,) = composer.generate("bach", bars=1, seed=2, prompt_midi=dense, prompt_bars=4, use_profile=False)
+    assert 0 < piece.prompt_seen < 4
+    assert piece.score.note_num() > 0
+    # the output still holds the whole file, then the new bar
+    original = note_tuples(tokenizer.decode(tokenizer.encode(symusic.Score(str(dense)), "bach")))
+    assert not Counter(original) - Counter(note_tuples(piece.score))

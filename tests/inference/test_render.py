@@ -3,6 +3,7 @@ the CLI end to end."""
 
 from __future__ import annotations
 
+import re
 import wave
 from pathlib import Path
 
@@ -160,3 +161,12 @@ def test_an_output_folder_that_cannot_be_written_fails_before_sampling(tiny_chec
     assert main(["generate", "--model", str(tiny_checkpoint), "--out", "/proc", "--bars", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: /proc: cannot write output here") and "\n" not in err
+
+
+def test_cli_says_how_much_of_a_long_prompt_the_model_saw(tiny_checkpoint, tmp_path, capsys):
+    dense = tmp_path / "dense.mid"
+    make_piece(5, bars=6, voices=6).dump_midi(str(dense))
+    argv = ["generate", "--model", str(tiny_checkpoint), "--prompt", str(dense), "--bars", "1"]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--formats", "mid", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"note: the model saw the last [\d.]+ bars of .*dense.mid \(not 4\)", out)
