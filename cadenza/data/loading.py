@@ -153,6 +153,34 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _check_chunks(data: bytes, path: Path) -> None:
+    """Refuse a MIDI file whose chunks run past its end (a truncated file) before symusic reads it.
+
+    symusic reads past the end of some truncated files, so the same bytes gave a different error, or
+    different notes, from run to run. Walking the chunk headers (4-byte type, 4-byte big-endian length)
+    needs no MIDI parser and makes the answer depend on the bytes alone. A few stray bytes after the last
+    chunk (too short to be a chunk) are tolerated, as players do.
+    """
+    if len(data) < 14 or int.from_bytes(data[4:8], "big") != 6:
+        raise InputFileError(path, "corrupt MIDI file: its header chunk is not 6 bytes long")
+    promised = int.from_bytes(data[10:12], "big")
+    position, tracks = 14, 0
+    while len(data) - position >= 8:
+        length = int.from_bytes(data[position + 4 : position + 8], "big")
+        if position + 8 + length > len(data):
+            raise InputFileError(
+                path,
+                f"truncated MIDI file: the chunk at byte {position} declares {length:,} bytes, "
+                f"{len(data) - position - 8:,} follow",
+            )
+        tracks += data[position : position + 4] == b"MTrk"
+        position += 8 + length
+    if tracks < promised:
+        raise InputFileError(
+            path, f"truncated MIDI file: its header promises {promised} tracks, it holds {tracks}"
+        )
+
+
 def _checked(
     raw: Score, name: str, names: list[str], programs: list[int | None]
 ) -> tuple[Score, list[Voice]]:
@@ -203,6 +231,7 @@ def _piece_from_midi_file(path: Path) -> Piece:
     data = path.read_bytes()
     if not data.startswith(b"MThd"):
         raise InputFileError(path, "not a MIDI file (no MThd header)")
+    _check_chunks(data, path)
     try:
         raw = Score.from_midi(data)
     except Exception as err:  # symusic raises bare RuntimeErrors on corrupt or truncated data
