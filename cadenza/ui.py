@@ -49,10 +49,12 @@ class Variation:
     musicxml: Path
     wav: Path
     png: Path
+    whole_midi: Path | None = None  # a continuation's whole prompt file and new bars
 
     @property
     def downloads(self) -> list[str]:
-        return [str(self.midi), str(self.musicxml), str(self.wav)]
+        files = [self.midi, self.musicxml, self.wav] + ([self.whole_midi] if self.whole_midi else [])
+        return [str(path) for path in files]
 
 
 @dataclass
@@ -199,9 +201,15 @@ def compose(
             raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
         report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
         stem = f"cadenza-{style}-seed{this_seed}"
-        files = render(
-            piece.score, out_dir / f"v{i + 1}", stem, RENDER_FORMATS, piece.voices, piece.sound_style
-        )
+        folder = out_dir / f"v{i + 1}"
+        # A continuation shows and plays the prompt's last bars and the new ones; the whole file is a
+        # separate download (a long upload would otherwise be rendered, and synthesized, whole).
+        files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style)
+        whole = None
+        if piece.context_start:
+            whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style)[
+                "mid"
+            ]
         result.append(
             Variation(
                 seed=this_seed,
@@ -211,6 +219,7 @@ def compose(
                 musicxml=Path(files["musicxml"]),
                 wav=Path(files["wav"]),
                 png=Path(files["png"]),
+                whole_midi=whole,
             )
         )
     report(1.0, desc="done")

@@ -24,6 +24,12 @@ class GenerateArgs:
     key: str | None = field(default=None, metadata={"help": "tonic to transpose to, e.g. D, Bb, F# minor"})
     prompt: str | None = field(default=None, metadata={"help": "MIDI file to continue"})
     prompt_bars: int = field(default=4, metadata={"help": "last bars of --prompt the model sees"})
+    whole_prompt: bool = field(
+        default=False,
+        metadata={
+            "help": "write the whole --prompt file before the new bars (default: only its last --prompt_bars)"
+        },
+    )
     out: str = field(default="out", metadata={"help": "output folder"})
     formats: str = field(
         default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
@@ -77,7 +83,8 @@ def run_generate(args: GenerateArgs) -> None:
         )
     for index, piece in enumerate(pieces):
         stem = f"{piece.style}_{piece.seed}_{index}"
-        for path in render(piece.score, args.out, stem, formats, piece.voices, piece.sound_style).values():
+        score = piece.score if args.whole_prompt else piece.excerpt()
+        for path in render(score, args.out, stem, formats, piece.voices, piece.sound_style).values():
             print(path)
 
 

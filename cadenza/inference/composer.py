@@ -27,7 +27,7 @@ from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.profiles import StyleProfile, load_profiles
-from cadenza.inference.render import track_voices
+from cadenza.inference.render import bar_starts, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
@@ -62,6 +62,18 @@ class Piece:
     # In a continuation, how many of the prompt's last bars the model saw: fewer than asked when they do
     # not fit its context (a fraction when even the last bar does not: its tail from a note on).
     prompt_seen: float | None = None
+    # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
+    # file): `excerpt` starts there. 0 for a fresh piece.
+    context_start: int = 0
+
+    def excerpt(self) -> symusic.Score:
+        """The piece from `context_start` on: a continuation's new bars after the prompt bars the model
+        continued, without the rest of the file (a long prompt file would otherwise be rendered whole)."""
+        if self.context_start == 0:
+            return self.score
+        return self.score.clip(self.context_start, self.score.end(), clip_end=False).shift_time(
+            -self.context_start
+        )
 
 
 # --- key: pure functions ------------------------------------------------------------------------
@@ -235,6 +247,9 @@ class Composer:
                 music = self._transpose_to(music, target_key[0])
             tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
             score = self.tokenizer.decode(tokens)
+            starts = bar_starts(score)
+            head_bars = head.count(self.tokenizer.bar_id)
+            context_start = starts[head_bars] if 0 < head_bars < len(starts) else 0
             pieces.append(
                 Piece(
                     score,
@@ -244,6 +259,7 @@ class Composer:
                     bars,
                     track_voices(score, voices),
                     sound_style,
+                    context_start=context_start,
                     prompt_seen=_bars_seen(prompt, seen, self.tokenizer.bar_id)
                     if prompt_midi is not None
                     else None,

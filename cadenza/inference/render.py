@@ -23,6 +23,7 @@ from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 
 SAMPLE_RATE = 44_100
+MAX_AUDIO_SECONDS = 600
 
 
 def soundfont_path() -> Path:
@@ -128,11 +129,16 @@ def _set_clef(part) -> None:
 
 
 def write_wav(score: symusic.Score, path: Path) -> Path:
-    """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, peak-normalized."""
+    """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, peak-normalized; at
+    most the first MAX_AUDIO_SECONDS of the score (10 MB of audio a minute: a long prompt file once made a
+    535 MB WAV)."""
     if score.note_num() == 0:
         raise CadenzaError(f"{path}: nothing to render, the score has no notes")
+    timed = score.to("second")
+    if timed.end() > MAX_AUDIO_SECONDS:
+        timed = timed.clip(0, MAX_AUDIO_SECONDS, clip_end=True)
     synth = symusic.Synthesizer(sf_path=str(soundfont_path()), sample_rate=SAMPLE_RATE)
-    audio = np.asarray(synth.render(score, stereo=True), dtype=np.float32)
+    audio = np.asarray(synth.render(timed, stereo=True), dtype=np.float32)
     peak = float(np.abs(audio).max(initial=0.0))
     pcm = (audio / peak * 0.9 if peak > 0 else audio) * 32767
     with wave.open(str(path), "wb") as out:
@@ -163,7 +169,7 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
             pitches.append(note.pitch)
         ax.plot([], [], color=color, linewidth=6, label=track.name or f"program {track.program}")
     end = max(score.end() / tpq, 1.0)
-    for bar in _bar_lines(score):
+    for bar in bar_starts(score):
         ax.axvline(bar / tpq, color="0.8", linewidth=0.6, zorder=0)
     ax.set_xlim(0, end)
     ax.set_ylim(min(pitches, default=60) - 2, max(pitches, default=72) + 2)
@@ -178,7 +184,7 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
     return path
 
 
-def _bar_lines(score: symusic.Score) -> list[int]:
+def bar_starts(score: symusic.Score) -> list[int]:
     """Tick of every bar start, following the time signatures (4/4 when there is none)."""
     tpq, end = score.ticks_per_quarter, score.end()
     signatures = sorted((ts.time, ts.numerator, ts.denominator) for ts in score.time_signatures) or [

@@ -81,7 +81,7 @@ def test_corrupt_midi_is_refused_with_its_reason(client, tmp_path):
     with pytest.raises(AppError) as info:
         compose(client, STYLES[0], prompt=handle_file(str(bad)))
     message = str(info.value)
-    assert "broken.mid" in message and "corrupt MIDI" in message
+    assert "broken.mid" in message and "truncated MIDI file" in message
     assert "Traceback" not in message and "/tmp" not in message
 
 

@@ -98,6 +98,18 @@ def test_continuation_keeps_the_original(composer, prompt_midi):
     end = original.end()
     kept = [n for n in note_tuples(piece.score) if n[1] * piece.score.ticks_per_quarter < end]
     assert kept[: len(note_tuples(original))] == note_tuples(original)
+    # what is rendered by default: the 2 prompt bars the model continued, then the new one
+    excerpt = piece.excerpt()
+    tpq, bar = excerpt.ticks_per_quarter, 4 * piece.score.ticks_per_quarter
+    assert piece.context_start == 4 * bar  # the file's 6 bars, less the 2 prompt bars
+    onsets = [onset * tpq for _, onset, _, _ in note_tuples(excerpt)]
+    assert min(onsets) == 0 and max(onsets) >= 2 * bar  # the new bar (its meter is the model's choice)
+    shifted = [
+        (p, t - 4 * bar / tpq, pitch, d) for p, t, pitch, d in note_tuples(original) if t * tpq >= 4 * bar
+    ]
+    assert not Counter(shifted) - Counter(note_tuples(excerpt))  # the model may add to the last bar
+    fresh = composer.generate("bach", bars=1, seed=4)[0]
+    assert fresh.context_start == 0 and fresh.excerpt() is fresh.score
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,37 @@ def test_cli_says_how_much_of_a_long_prompt_the_model_saw(tiny_checkpoint, tmp_p
     assert main([*argv, "--out", str(tmp_path / "out"), "--formats", "mid", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"note: the model saw the last [\d.]+ bars of .*dense.mid \(not 4\)", out)
+
+
+def test_audio_stops_at_its_cap(tmp_path, monkeypatch):
+    from cadenza.inference import render as render_module
+
+    monkeypatch.setattr(render_module, "MAX_AUDIO_SECONDS", 3)
+    long_piece = make_piece(2, bars=8, voices=1)  # 19 s at 100 bpm
+    path = render(long_piece, tmp_path, "long", ["wav"])["wav"]
+    with wave.open(str(path)) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    assert 3 <= seconds < 5  # the cap, plus the synthesizer's release tail
+
+
+def test_a_continuation_renders_its_context_and_new_bars_unless_the_whole_file_is_asked(
+    tiny_checkpoint, prompt_midi, tmp_path
+):
+    # the prompt file has 6 bars of 4/4; 2 of them are the prompt
+    def written(*extra: str) -> symusic.Score:
+        out = tmp_path / ("whole" if extra else "short")
+        argv = ["generate", "--model", str(tiny_checkpoint), "--prompt", str(prompt_midi), "--bars", "1"]
+        assert (
+            main([*argv, "--prompt_bars", "2", "--seed", "3", "--out", str(out), "--formats", "mid", *extra])
+            == 0
+        )
+        (path,) = out.glob("*.mid")
+        return symusic.Score(str(path))
+
+    def first_onsets(score: symusic.Score) -> float:
+        return min(n.time for t in score.tracks for n in t.notes) / score.ticks_per_quarter
+
+    short, whole = written(), written("--whole_prompt", "true")
+    assert whole.note_num() > short.note_num()
+    assert whole.end() - short.end() == 16 * whole.ticks_per_quarter  # the 4 bars before the prompt
+    assert first_onsets(short) == first_onsets(whole) == 0
