@@ -1,0 +1,67 @@
+"""Fuzzing at scale: many mutated copies of the test fixtures (byte flips, truncation, a duplicated chunk)
+through the loader that every entry uses (corpus builds, `generate --prompt`, the app's uploads).
+
+    PYTHONPATH=. python benchmarks/fuzz.py [--per_kind 60] [--seed 1]
+
+Prints, per format: files tried, kept, refused with a one-line error, tracebacks (anything else raised),
+files over 10 s (hangs), the slowest file, and the process's peak memory. The mutations are those of
+tests/inference/test_fuzz.py, which runs a few of them through a corpus build and `generate --prompt`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import tests.inference.test_fuzz as fuzz
+from cadenza.data.loading import read_pieces
+from cadenza.errors import CadenzaError
+
+HANG_SECONDS = 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--per_kind", type=int, default=60, help="mutants per base file and mutation kind")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    fuzz.MUTANTS_PER_KIND = args.per_kind
+    rng = random.Random(args.seed)
+    folder = Path(tempfile.mkdtemp(prefix="cadenza-fuzz-"))
+    print("| format | tried | kept | refused | tracebacks | over 10 s | slowest s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for suffix, data in fuzz.originals(folder).items():
+        counts, slowest = Counter(), 0.0
+        for index, mutant in enumerate(fuzz.mutants(data, rng)):
+            path = folder / f"mutant{index:04d}{suffix}"
+            path.write_bytes(mutant)
+            start = time.perf_counter()
+            try:
+                pieces, _ = read_pieces(path)
+                counts["kept" if pieces else "refused"] += 1
+            except CadenzaError:
+                counts["refused"] += 1
+            except Exception as err:  # the bug this benchmark looks for
+                counts["tracebacks"] += 1
+                print(f"traceback: {path}: {type(err).__name__}: {err}")
+            seconds = time.perf_counter() - start
+            counts["hangs"] += seconds > HANG_SECONDS
+            slowest = max(slowest, seconds)
+        tried = counts["kept"] + counts["refused"] + counts["tracebacks"]
+        print(
+            f"| {suffix} | {tried} | {counts['kept']} | {counts['refused']} | {counts['tracebacks']} | "
+            f"{counts['hangs']} | {slowest:.2f} |",
+            flush=True,
+        )
+    print(f"\npeak memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
