@@ -20,3 +20,6 @@ class InputFileError(CadenzaError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):  # raised in a worker process, it must arrive whole in the caller
+        return (type(self), (self.path, self.problem))

@@ -14,6 +14,8 @@ music21/symusic exception never escapes. What a reader merely warns about is kep
 from __future__ import annotations
 
 import math
+import multiprocessing
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ MAX_TRACKS = 16
 MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
 MAX_BARS = 10_000
 MAX_NOTE_QUARTERS = 256  # one note's length
+READ_SECONDS = 60  # one user file (a prompt, an upload); the largest embedded file reads in ~10 s
 
 DEFAULT_TEMPO = 120.0
 
@@ -125,6 +128,38 @@ def load_pieces(path: str | Path) -> list[Piece]:
     if not pieces:
         raise errors[0]
     return pieces
+
+
+def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[Piece]:
+    """`load_pieces` in a worker process that is stopped after `seconds`: a file that sends a parser into
+    a loop (music21's repeat expansion on some fuzzed ABC) costs its caller `seconds`, not its request
+    slot for good. For single files from users (prompts, uploads); a corpus build limits its own workers.
+    """
+    return run_limited(load_pieces, (str(path),), seconds, path)
+
+
+_worker_lock = threading.Lock()
+_worker = None
+
+
+def run_limited(function, args: tuple, seconds: float, path: str | Path):
+    """`function(*args)` in the reading worker process (started on first use, kept for the next call);
+    past `seconds` the worker is killed and the file is refused as too slow to read."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            # spawn, not fork: the caller may be a threaded server with torch loaded
+            _worker = multiprocessing.get_context("spawn").Pool(1)
+        worker = _worker
+    pending = worker.apply_async(function, args)
+    try:
+        return pending.get(seconds)
+    except multiprocessing.TimeoutError:
+        with _worker_lock:
+            worker.terminate()
+            if _worker is worker:
+                _worker = None
+        raise InputFileError(path, f"took longer than {seconds:g} s to read; stopped") from None
 
 
 def _check_file(path: Path) -> None:

@@ -22,7 +22,7 @@ import torch
 from transformers import LogitsProcessorList, PreTrainedModel
 
 from cadenza.checkpoint import load_checkpoint
-from cadenza.data.loading import load_pieces
+from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
@@ -292,7 +292,7 @@ class Composer:
     ) -> tuple[list[int], list[int], list[Voice]]:
         """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, and the file's
         voices."""
-        piece = load_pieces(path)[0]
+        piece = load_pieces_limited(path)[0]
         bars = split_bars(self.tokenizer.encode_music(piece.score), self.tokenizer.bar_id)
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]

@@ -226,3 +226,18 @@ def test_a_musicxml_note_lasting_for_ever_is_refused(tmp_path: Path):
     path = tmp_path / "forever.musicxml"
     path.write_text(FOREVER_MUSICXML)  # one note of 2**30 quarter notes (music21 itself cannot write it)
     _bad(path, "quarter notes; the limit is 20,000")
+
+
+def test_a_user_file_that_reads_for_too_long_is_stopped(tmp_path: Path, two_voice_midi: Path):
+    import time
+
+    from cadenza.data.loading import load_pieces_limited, run_limited
+
+    start = time.perf_counter()
+    with pytest.raises(InputFileError, match="slow.abc: took longer than 1 s to read; stopped"):
+        run_limited(time.sleep, (60,), 1, "slow.abc")  # stands in for a parser in a loop
+    assert time.perf_counter() - start < 30
+    # the next file gets a fresh worker, and a refusal inside the worker arrives whole
+    assert load_pieces_limited(two_voice_midi)[0].num_notes == 5
+    with pytest.raises(InputFileError, match="missing.mid: file not found"):
+        load_pieces_limited(tmp_path / "missing.mid")
