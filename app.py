@@ -79,8 +79,8 @@ def compose_tab(composer) -> None:
                 temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed,
                 variations=variations, prompt_midi=prompt, style_profile=style_profile, progress=progress,
             )  # fmt: skip
-        except CadenzaError as err:
-            raise gr.Error(str(err), print_exception=False) from None
+        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
         updates = [ui.describe(result)]
         for i in range(ui.MAX_VARIATIONS):
             if i < len(result):

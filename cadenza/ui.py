@@ -226,6 +226,15 @@ def compose(
     return result
 
 
+def error_line(err: Exception) -> str:
+    """What a failed request tells its user: a CadenzaError's own message; for anything else (a bug) one
+    line that says so, instead of Gradio's "upstream Gradio app has raised an exception"."""
+    if isinstance(err, CadenzaError):
+        return str(err)
+    text = " ".join(str(err).split())[:200] or "no message"
+    return f"cadenza failed on this request ({type(err).__name__}: {text}); the server's log has the details"
+
+
 def describe(variations: list[Variation]) -> str:
     """The Markdown line under the Generate button: the seeds, so a result can be reproduced."""
     seeds = ", ".join(str(v.seed) for v in variations)
