@@ -2,6 +2,11 @@
 
 .venv/bin/python benchmarks/load_app.py --model checkpoints/cadenza-base   # starts app.py itself
 .venv/bin/python benchmarks/load_app.py --url http://127.0.0.1:7860/       # attaches to a running app
+.venv/bin/python benchmarks/load_app.py --hostile                # plus one heavy upload sent first
+
+With --hostile, a MIDI file at the loader's limits (16 tracks, 49,920 notes, 19,968 quarter notes: made
+here) is uploaded as a prompt to continue just before the normal requests start; its latency and outcome
+are printed beside theirs, so the table shows what one heavy upload costs everyone else.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +53,25 @@ def start_app(model: str, log: Path) -> tuple[subprocess.Popen, str]:
     sys.exit(f"app did not start within 600 s; see {log}")
 
 
-def one_request(url: str, style: str | None, bars: int, seed: int) -> tuple[float, str | None]:
+def heavy_midi(path: Path) -> Path:
+    """A prompt at the limits of cadenza.data.loading: 16 tracks of 3,120 quarter notes each."""
+    import symusic
+
+    score = symusic.Score(480)
+    for voice in range(16):
+        track = symusic.Track(program=voice)
+        for step in range(3120):
+            track.notes.append(
+                symusic.Note(step * 480 * 6 + voice * 30, 480, 40 + (step * 7 + voice) % 48, 80)
+            )
+        score.tracks.append(track)
+    score.dump_midi(str(path))
+    return path
+
+
+def one_request(
+    url: str, style: str | None, bars: int, seed: int, prompt: Path | None = None
+) -> tuple[float, str | None]:
     start = time.perf_counter()
     try:
         client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})
@@ -58,7 +81,8 @@ def one_request(url: str, style: str | None, bars: int, seed: int) -> tuple[floa
                 "parameters"
             ][0]["example_input"]
         )
-        client.predict(style, bars, 0, "as generated", "as generated", 1.0, 0.95, seed, False, 1, None,
+        upload = handle_file(str(prompt)) if prompt else None
+        client.predict(style, bars, 0, "as generated", "as generated", 1.0, 0.95, seed, False, 1, upload,
                        api_name="/compose")  # fmt: skip
         return time.perf_counter() - start, None
     except Exception as err:  # noqa: BLE001 - counted and shown, the benchmark goes on
@@ -72,6 +96,7 @@ def main() -> None:
     parser.add_argument("--style", help="style to request (default: the app's first)")
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--bars", type=int, default=2)
+    parser.add_argument("--hostile", action="store_true", help="send one heavy upload first")
     args = parser.parse_args()
 
     proc = None
@@ -80,10 +105,16 @@ def main() -> None:
         proc, url = start_app(args.model, Path("/tmp/cadenza-load-app.log"))
     try:
         start = time.perf_counter()
-        with ThreadPoolExecutor(args.requests) as pool:
+        with ThreadPoolExecutor(args.requests + 1) as pool:
+            hostile = None
+            if args.hostile:
+                heavy = heavy_midi(Path("/tmp/cadenza-heavy-prompt.mid"))
+                hostile = pool.submit(one_request, url, args.style, args.bars, 999, heavy)
+                time.sleep(1)  # it reaches the queue first
             results = list(
                 pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests))
             )
+            hostile_result = hostile.result() if hostile else None
         wall = time.perf_counter() - start
     finally:
         if proc is not None:
@@ -99,6 +130,9 @@ def main() -> None:
           f"| {latencies.max():.1f} | {len(errors)} |")  # fmt: skip
     for err in errors:
         print("error:", err)
+    if hostile_result is not None:
+        latency, err = hostile_result
+        print(f"heavy upload: {latency:.1f} s, {'refused: ' + err if err else 'continued'}")
 
 
 if __name__ == "__main__":
