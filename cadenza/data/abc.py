@@ -2,7 +2,7 @@
 
 music21 parses ABC in pure Python and writes MIDI slowly (an Essen collection of 720 tunes: 19.5 s);
 abc2midi reads the same tunes in about a second. abc2midi also *performs* a tune, which a corpus of
-written notes must not inherit, so three of its habits are switched off before it reads a tune (measured
+written notes must not inherit, so these habits are switched off before it reads a tune (measured
 against music21 in docs/corpus.md, "ABC: which reader, and how faithful"):
 
 - chord symbols (`"Am"`) become an accompaniment of bass notes and chords: `%%MIDI gchordoff`;
