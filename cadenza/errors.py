@@ -23,3 +23,9 @@ class InputFileError(CadenzaError):
 
     def __reduce__(self):  # raised in a worker process, it must arrive whole in the caller
         return (type(self), (self.path, self.problem))
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, at most `limit` characters; its type's name if it has none."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

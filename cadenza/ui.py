@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cadenza.errors import CadenzaError, InputFileError
+from cadenza.errors import CadenzaError, InputFileError, one_line
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
@@ -231,7 +231,7 @@ def error_line(err: Exception) -> str:
     line that says so, instead of Gradio's "upstream Gradio app has raised an exception"."""
     if isinstance(err, CadenzaError):
         return str(err)
-    text = " ".join(str(err).split())[:200] or "no message"
+    text = one_line(err) if str(err).strip() else "no message"
     return f"cadenza failed on this request ({type(err).__name__}: {text}); the server's log has the details"
 
 

@@ -26,7 +26,7 @@ from symusic import Score, TimeSignature
 from cadenza.data import abc
 from cadenza.data.streams import stream_to_score
 from cadenza.data.voices import Voice
-from cadenza.errors import InputFileError
+from cadenza.errors import InputFileError, one_line
 
 MIDI_SUFFIXES: tuple[str, ...] = (".mid", ".midi")
 MUSIC21_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc")
@@ -183,11 +183,6 @@ def _check_file(path: Path) -> None:
         )
 
 
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _check_chunks(data: bytes, path: Path) -> None:
     """Refuse a MIDI file whose chunks run past its end (a truncated file) before symusic reads it.
 
@@ -244,9 +239,7 @@ def _checked(
 def _check_span(score: Score, name: str) -> None:
     """Refuse a piece that lasts too long, has too many bars, or holds one note too long (see the limits)."""
     tpq = score.ticks_per_quarter
-    end = score.end() / tpq
-    if end > MAX_QUARTERS:
-        raise InputFileError(name, f"lasts {end:,.0f} quarter notes; the limit is {MAX_QUARTERS:,}")
+    _check_end(score.end() / tpq, name)
     longest = max(int(track.notes.numpy()["duration"].max()) for track in score.tracks) / tpq
     if longest > MAX_NOTE_QUARTERS:
         raise InputFileError(
@@ -255,6 +248,11 @@ def _check_span(score: Score, name: str) -> None:
     bars = _midi_bars(score)
     if bars > MAX_BARS:
         raise InputFileError(name, f"{bars:,} bars; the limit is {MAX_BARS:,}")
+
+
+def _check_end(quarters: float, name: str) -> None:
+    if quarters > MAX_QUARTERS:
+        raise InputFileError(name, f"lasts {quarters:,.0f} quarter notes; the limit is {MAX_QUARTERS:,}")
 
 
 def _source_voices(score: Score) -> tuple[list[str], list[int | None]]:
@@ -270,7 +268,7 @@ def _piece_from_midi_file(path: Path) -> Piece:
     try:
         raw = Score.from_midi(data)
     except Exception as err:  # symusic raises bare RuntimeErrors on corrupt or truncated data
-        raise InputFileError(path, f"corrupt MIDI file: {_one_line(err)}") from err
+        raise InputFileError(path, f"corrupt MIDI file: {one_line(err)}") from err
     score, voices = _checked(raw, str(path), *_source_voices(raw))
     return Piece(
         score=score,
@@ -301,7 +299,7 @@ def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], 
         try:
             score, messages = abc.read_tune(tune)
         except Exception as err:  # a corrupt tune (read_tune's ValueError) or whatever symusic raises
-            errors.append(InputFileError(name, f"cannot read ABC tune: {_one_line(err)}"))
+            errors.append(InputFileError(name, f"cannot read ABC tune: {one_line(err)}"))
             continue
         read.append((tune, score, messages))
     merged = _abc_voices_of_one_piece(read) and len(read) == len(tunes)
@@ -387,7 +385,7 @@ def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileEr
         with _no_beaming():
             parsed = converter.parse(path, forceSource=True)
     except Exception as err:
-        raise InputFileError(path, f"cannot parse {path.suffix.lower()} file: {_one_line(err)}") from err
+        raise InputFileError(path, f"cannot parse {path.suffix.lower()} file: {one_line(err)}") from err
     if isinstance(parsed, stream.Opus) and _voices_of_one_piece(parsed):
         tunes = [(None, _merge_voices(parsed))]
     elif isinstance(parsed, stream.Opus):
@@ -403,7 +401,7 @@ def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileEr
         except InputFileError as err:
             errors.append(err)
         except Exception as err:  # music21 fails in many ways on odd scores; report them all the same
-            errors.append(InputFileError(name, f"cannot convert: {_one_line(err)}"))
+            errors.append(InputFileError(name, f"cannot convert: {one_line(err)}"))
     if not tunes:
         errors.append(InputFileError(path, "no notes"))
     return pieces, errors
@@ -452,10 +450,7 @@ def _tune_number(score, index: int) -> int:
 def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
     if not m21.recurse().notes:
         raise InputFileError(name, "no notes")
-    if float(m21.highestTime) > MAX_QUARTERS:  # before ticks are counted: they would overflow
-        raise InputFileError(
-            name, f"lasts {float(m21.highestTime):,.0f} quarter notes; the limit is {MAX_QUARTERS:,}"
-        )
+    _check_end(float(m21.highestTime), name)  # before ticks are counted: they would overflow
     converted = stream_to_score(m21)
     score, voices = _checked(converted.score, name, converted.part_names, converted.programs)
     kept = _kept_tracks(converted.score)

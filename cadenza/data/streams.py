@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
+from cadenza.errors import one_line
+
 # music21's MIDI resolution: every tuplet the corpus uses lands on a whole tick.
 TICKS_PER_QUARTER = 10080
 DEFAULT_VELOCITY = 90  # music21's realized volume without dynamics
@@ -67,13 +69,8 @@ def _played_out(m21, warnings: list[str]):
     try:
         return m21.expandRepeats()
     except Exception as err:  # music21 raises ExpanderException and others on repeats it cannot follow
-        warnings.append(f"repeats kept as written (music21 cannot play them out: {_one_line(err)})")
+        warnings.append(f"repeats kept as written (music21 cannot play them out: {one_line(err, limit=120)})")
         return m21
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _add_conductor(score: Score, m21, first_part) -> None:

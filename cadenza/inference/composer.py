@@ -247,9 +247,7 @@ class Composer:
                 music = self._transpose_to(music, target_key[0])
             tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
             score = self.tokenizer.decode(tokens)
-            starts = bar_starts(score)
-            head_bars = head.count(self.tokenizer.bar_id)
-            context_start = starts[head_bars] if 0 < head_bars < len(starts) else 0
+            context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
             pieces.append(
                 Piece(
                     score,
@@ -421,6 +419,12 @@ class Composer:
                 token = self._pitch_ids[pitch]
             out.append(token)
         return out
+
+
+def _bar_start(score: symusic.Score, bar: int) -> int:
+    """The tick where bar number `bar` (from 0) begins; 0 past the score's end."""
+    starts = bar_starts(score)
+    return starts[bar] if bar < len(starts) else 0
 
 
 def _bars_seen(prompt: list[int], seen: list[int], bar_id: int) -> float:

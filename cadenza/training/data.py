@@ -1,7 +1,7 @@
 """From a built corpus (a `datasets.DatasetDict` of MIDI bytes) to model-ready rows.
 
 train: pieces -> tokens -> bar-aligned chunks -> packed rows of up to `max_len` ids, one style per row, so
-a sampler can weigh the styles (`style_weights`, `style_sampler`) instead of the corpus' raw proportions.
+a sampler can weigh the styles (`style_weights`, `StyleSampler`) instead of the corpus' raw proportions.
 validation/test: the same chunks unpacked, one per row, so the loss of each chunk is measured in its own
 context, the same way the n-gram baseline sees it.
 Each step is a `datasets.map` with `num_proc`; datasets caches them beside the corpus, so a second run
@@ -67,12 +67,11 @@ def _pack_batch(batch: dict, max_len: int) -> dict:
     return {"input_ids": rows, "style": styles}
 
 
-def style_tokens(rows: Dataset) -> dict[str, int]:
-    """Tokens per style in rows that have `input_ids` and `style` columns."""
+def style_tokens(styles: list[str], lengths: list[int]) -> dict[str, int]:
+    """Tokens per style, from each row's style and length."""
     totals: dict[str, int] = {}
-    for batch in rows.select_columns(["input_ids", "style"]).iter(batch_size=1000):
-        for ids, style in zip(batch["input_ids"], batch["style"], strict=True):
-            totals[style] = totals.get(style, 0) + len(ids)
+    for style, length in zip(styles, lengths, strict=True):
+        totals[style] = totals.get(style, 0) + length
     return dict(sorted(totals.items()))
 
 
@@ -94,9 +93,7 @@ class StyleSampler(WeightedRandomSampler):
     share of the tokens drawn is its weight. Epoch e draws from seed + e, so a resumed run replays it."""
 
     def __init__(self, styles: list[str], lengths: list[int], weights: dict[str, float], seed: int) -> None:
-        tokens: dict[str, int] = {}
-        for style, length in zip(styles, lengths, strict=True):
-            tokens[style] = tokens.get(style, 0) + length
+        tokens = style_tokens(styles, lengths)
         row_weights = [
             weights.get(style, 0.0) * length / tokens[style]
             for style, length in zip(styles, lengths, strict=True)

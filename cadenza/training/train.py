@@ -259,11 +259,11 @@ def run_train(args: TrainArgs) -> Path:
         data = lm_datasets(corpus, tokenizer_path, args.n_positions, args.num_proc)
 
     train_collate = Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose)
-    tokens = style_tokens(data["train"])
+    styles, lengths = data["train"]["style"], [len(ids) for ids in data["train"]["input_ids"]]
+    tokens = style_tokens(styles, lengths)
     weights = style_weights(tokens, args.style_alpha)
     accelerator.print(style_mix_table(tokens, weights))
-    lengths = [len(ids) for ids in data["train"]["input_ids"]]
-    sampler = StyleSampler(data["train"]["style"], lengths, weights, args.seed)
+    sampler = StyleSampler(styles, lengths, weights, args.seed)
     train_loader = DataLoader(
         data["train"], batch_size=args.batch_size, sampler=sampler, collate_fn=train_collate
     )
