@@ -21,6 +21,7 @@ from cadenza import ui  # noqa: E402
 from cadenza.errors import CadenzaError  # noqa: E402
 
 DEFAULT_MODEL = "checkpoints/cadenza-base"
+IN_FLIGHT = 16
 PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 
 
@@ -81,7 +82,7 @@ def compose_tab(composer) -> None:
             )  # fmt: skip
         except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
             raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
-        updates = [ui.describe(result)]
+        updates = [ui.describe(result, variations)]
         for i in range(ui.MAX_VARIATIONS):
             if i < len(result):
                 v = result[i]
@@ -127,8 +128,9 @@ def build_demo(composer) -> gr.Blocks:
             for title, build in TABS:
                 with gr.Tab(title):
                     build(composer)
-    # 2 CPU cores: one generation at a time, the rest wait in line.
-    demo.queue(default_concurrency_limit=1, max_size=64)
+    # Up to IN_FLIGHT requests run at once, but they compose one at a time (2 CPU cores; `ui.MODEL_LOCK`):
+    # each reads its upload first, so a file that is slow to read holds up only its own request.
+    demo.queue(default_concurrency_limit=IN_FLIGHT, max_size=64)
     return demo
 
 

@@ -2,11 +2,14 @@
 
 .venv/bin/python benchmarks/load_app.py --model checkpoints/cadenza-base   # starts app.py itself
 .venv/bin/python benchmarks/load_app.py --url http://127.0.0.1:7860/       # attaches to a running app
-.venv/bin/python benchmarks/load_app.py --hostile                # plus one heavy upload sent first
+.venv/bin/python benchmarks/load_app.py --hostile heavy  # then again after one hostile upload
+.venv/bin/python benchmarks/load_app.py --hostile slow
 
-With --hostile, a MIDI file at the loader's limits (16 tracks, 49,920 notes, 19,968 quarter notes: made
-here) is uploaded as a prompt to continue just before the normal requests start; its latency and outcome
-are printed beside theirs, so the table shows what one heavy upload costs everyone else.
+With --hostile, the N requests are sent twice: alone, then just after one hostile upload (a prompt to
+continue), and the table has a row for each round, so it shows what that upload costs everyone else.
+heavy: a MIDI file at the loader's limits (16 tracks, 49,920 notes, 19,968 quarter notes), which is read
+and continued. slow: a 4.5 MB ABC file of 3.6 million notes with a clef (so music21 reads it), which would
+take music21 minutes and gigabytes: the reading worker's limits refuse it. Both files are made here.
 """
 
 from __future__ import annotations
@@ -69,6 +72,18 @@ def heavy_midi(path: Path) -> Path:
     return path
 
 
+def slow_abc(path: Path, notes: int = 3_600_000) -> Path:
+    """A tune too long for music21 to read within the limits; the clef sends it to music21."""
+    body = " ".join(["CDEF GABc"] * (notes // 8))
+    lines = "\n".join(body[i : i + 60] for i in range(0, len(body), 60))
+    path.write_text(f"X:1\nT:slow\nM:4/4\nL:1/16\nK:C clef=bass\n{lines}\n")
+    return path
+
+
+HOSTILE = {"heavy": lambda: heavy_midi(Path("/tmp/cadenza-heavy-prompt.mid")),
+           "slow": lambda: slow_abc(Path("/tmp/cadenza-slow-prompt.abc"))}  # fmt: skip
+
+
 def one_request(
     url: str, style: str | None, bars: int, seed: int, prompt: Path | None = None
 ) -> tuple[float, str | None]:
@@ -96,43 +111,51 @@ def main() -> None:
     parser.add_argument("--style", help="style to request (default: the app's first)")
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--bars", type=int, default=2)
-    parser.add_argument("--hostile", action="store_true", help="send one heavy upload first")
+    parser.add_argument("--hostile", choices=sorted(HOSTILE), help="a second round after this upload")
     args = parser.parse_args()
 
     proc = None
     url = args.url
     if url is None:
         proc, url = start_app(args.model, Path("/tmp/cadenza-load-app.log"))
+    rounds = [None, args.hostile] if args.hostile else [None]
     try:
-        start = time.perf_counter()
-        with ThreadPoolExecutor(args.requests + 1) as pool:
-            hostile = None
-            if args.hostile:
-                heavy = heavy_midi(Path("/tmp/cadenza-heavy-prompt.mid"))
-                hostile = pool.submit(one_request, url, args.style, args.bars, 999, heavy)
-                time.sleep(1)  # it reaches the queue first
-            results = list(
-                pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests))
-            )
-            hostile_result = hostile.result() if hostile else None
-        wall = time.perf_counter() - start
+        table = [(hostile, *one_round(url, args, hostile)) for hostile in rounds]
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    latencies = np.array([latency for latency, _ in results])
-    errors = [err for _, err in results if err]
     print(f"app {url}  model {args.model if proc else '(attached)'}  {args.requests} simultaneous requests, "
-          f"{args.bars} bars each, wall {wall:.1f} s")  # fmt: skip
-    print("| requests | p50 s | p95 s | max s | errors |")
-    print("|---:|---:|---:|---:|---:|")
-    print(f"| {args.requests} | {np.percentile(latencies, 50):.1f} | {np.percentile(latencies, 95):.1f} "
-          f"| {latencies.max():.1f} | {len(errors)} |")  # fmt: skip
-    for err in errors:
-        print("error:", err)
-    if hostile_result is not None:
-        latency, err = hostile_result
-        print(f"heavy upload: {latency:.1f} s, {'refused: ' + err if err else 'continued'}")
+          f"{args.bars} bars each")  # fmt: skip
+    print("| round | requests | p50 s | p95 s | max s | errors | wall s | hostile upload |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for hostile, latencies, errors, wall, upload in table:
+        outcome = (
+            ""
+            if upload is None
+            else f"{upload[0]:.1f} s, " + (f"refused: {upload[1]}" if upload[1] else "continued")
+        )
+        print(f"| {hostile or 'alone'} | {len(latencies)} | {np.percentile(latencies, 50):.1f} "
+              f"| {np.percentile(latencies, 95):.1f} | {latencies.max():.1f} | {len(errors)} | {wall:.1f} "
+              f"| {outcome} |")  # fmt: skip
+        for err in errors:
+            print("error:", err)
+
+
+def one_round(url: str, args: argparse.Namespace, hostile: str | None):
+    """(latencies, errors, wall s, (latency, error) of the hostile upload or None) of one round."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.requests + 1) as pool:
+        upload = None
+        if hostile:
+            upload = pool.submit(one_request, url, args.style, args.bars, 999, HOSTILE[hostile]())
+            time.sleep(1)  # it reaches the app first
+        results = list(
+            pool.map(lambda i: one_request(url, args.style, args.bars, 1000 + i), range(args.requests))
+        )
+        upload_result = upload.result() if upload else None
+    latencies = np.array([latency for latency, _ in results])
+    return latencies, [err for _, err in results if err], time.perf_counter() - start, upload_result
 
 
 if __name__ == "__main__":

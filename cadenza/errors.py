@@ -25,7 +25,13 @@ class InputFileError(CadenzaError):
         return (type(self), (self.path, self.problem))
 
 
+class TimeLimitError(CadenzaError):
+    """Work stopped because it ran past the time it was given."""
+
+
 def one_line(err: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, at most `limit` characters; its type's name if it has none."""
+    if isinstance(err, MemoryError):  # raised with no message, or with an allocator's size
+        return "out of memory"
     text = " ".join(str(err).split()) or type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

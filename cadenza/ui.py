@@ -11,12 +11,13 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cadenza.errors import CadenzaError, InputFileError, one_line
+from cadenza.errors import CadenzaError, InputFileError, TimeLimitError, one_line
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
@@ -24,6 +25,12 @@ MAX_UI_BARS = 64
 MIN_TEMPO, MAX_TEMPO = 20, 300
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RENDER_FORMATS = ("mid", "musicxml", "wav", "png")
+# Composing time per request, counted once the model is this request's; the slowest request the sliders
+# allow (4 variations of 64 bars of Bach, the densest style) took 68 s with cadenza-base.
+REQUEST_SECONDS = 240
+# 2 CPU cores: one request composes at a time. Reading an upload happens before, outside this lock (in a
+# reading worker, `load_pieces_limited`), so a file that is slow to read holds up only its own request.
+MODEL_LOCK = threading.Lock()
 # Request folders live under one root so that old ones can be swept; an hour is plenty to download.
 TEMP_ROOT = Path(tempfile.gettempdir()) / "cadenza-app"
 TEMP_MAX_AGE_S = 3600
@@ -154,10 +161,12 @@ def compose(
     """Generate `variations` pieces and render each to MIDI, MusicXML, WAV and a piano roll.
 
     Variation i uses seed + i, so any variation is reproduced alone by entering its seed with
-    variations = 1 (and the same other settings).
+    variations = 1 (and the same other settings). A prompt upload is read first, in a reading worker and
+    outside `MODEL_LOCK`; then the request has `REQUEST_SECONDS` to compose: variations not finished by
+    then are left out (`describe` says so), and if none is, the request fails with `TimeLimitError`.
     """
+    from cadenza.data.loading import load_pieces_limited
     from cadenza.inference.composer import MAX_SEED
-    from cadenza.inference.render import render
 
     if style not in composer.styles:
         raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(composer.styles)}")
@@ -170,60 +179,67 @@ def compose(
     if time_signature is not None and time_signature not in composer.time_signatures:
         raise CadenzaError(f"unsupported time signature {time_signature!r}")
     key = _optional_choice(key)
-    prompt = check_prompt_file(prompt_midi)
     first_seed = resolve_seed(seed, random_seed)
-
-    out_dir = out_dir or request_dir()
     report = progress or (lambda *args, **kwargs: None)
-    result = []
-    for i in range(variations):
-        this_seed = (first_seed + i) % (MAX_SEED + 1)
-        report(i / variations, desc=f"composing variation {i + 1} of {variations}")
+    prompt = None
+    if (path := check_prompt_file(prompt_midi)) is not None:
+        report(0, desc=f"reading {path.name}")
         try:
-            (piece,) = composer.generate(
-                style,
-                bars=bars,
-                num=1,
-                temperature=temperature,
-                top_p=top_p,
-                seed=this_seed,
-                tempo=tempo,
-                time_signature=time_signature,
-                key=key,
-                prompt_midi=prompt,
-                use_profile=style_profile,
-            )
+            prompt = load_pieces_limited(path)[0]
         except InputFileError as err:  # name the upload by its own name, not the server's temp path
-            if prompt is not None and Path(err.path) == prompt:
-                raise InputFileError(prompt.name, err.problem) from None
-            raise
-        if piece.score.note_num() == 0:
-            raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
-        report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
-        stem = f"cadenza-{style}-seed{this_seed}"
-        folder = out_dir / f"v{i + 1}"
-        # A continuation shows and plays the prompt's last bars and the new ones; the whole file is a
-        # separate download (a long upload would otherwise be rendered, and synthesized, whole).
-        files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style)
-        whole = None
-        if piece.context_start:
-            whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style)[
-                "mid"
-            ]
-        result.append(
-            Variation(
-                seed=this_seed,
-                style=style,
-                bars=bars,
-                midi=Path(files["mid"]),
-                musicxml=Path(files["musicxml"]),
-                wav=Path(files["wav"]),
-                png=Path(files["png"]),
-                whole_midi=whole,
-            )
-        )
+            raise InputFileError(path.name, err.problem) from None
+    settings = dict(
+        bars=bars, temperature=temperature, top_p=top_p, tempo=tempo, time_signature=time_signature,
+        key=key, prompt_midi=prompt, use_profile=style_profile,
+    )  # fmt: skip
+    out_dir = out_dir or request_dir()
+    seeds = [(first_seed + i) % (MAX_SEED + 1) for i in range(variations)]
+    if MODEL_LOCK.locked():
+        report(0, desc="waiting for another request to finish composing")
+    with MODEL_LOCK:
+        deadline = time.monotonic() + REQUEST_SECONDS
+        result = []
+        for i, this_seed in enumerate(seeds):
+            report(i / variations, desc=f"composing variation {i + 1} of {variations}")
+            try:
+                (piece,) = composer.generate(
+                    style, num=1, seed=this_seed, max_time=deadline - time.monotonic(), **settings
+                )
+            except TimeLimitError:
+                if result:  # keep what is finished; `describe` says the rest ran out of time
+                    break
+                raise TimeLimitError(
+                    f"composing took longer than {REQUEST_SECONDS} s, this app's limit per request; "
+                    "ask for fewer bars"
+                ) from None
+            if piece.score.note_num() == 0:
+                raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
+            report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
+            result.append(_render(piece, out_dir / f"v{i + 1}", f"cadenza-{style}-seed{this_seed}"))
     report(1.0, desc="done")
     return result
+
+
+def _render(piece, folder: Path, stem: str) -> Variation:
+    """A composed piece's files. A continuation shows and plays the prompt's last bars and the new ones;
+    the whole file is a separate download (a long upload would otherwise be rendered, and synthesized,
+    whole)."""
+    from cadenza.inference.render import render
+
+    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style)
+    whole = None
+    if piece.context_start:
+        whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style)["mid"]
+    return Variation(
+        seed=piece.seed,
+        style=piece.style,
+        bars=piece.bars,
+        midi=Path(files["mid"]),
+        musicxml=Path(files["musicxml"]),
+        wav=Path(files["wav"]),
+        png=Path(files["png"]),
+        whole_midi=whole,
+    )
 
 
 def error_line(err: Exception) -> str:
@@ -235,9 +251,14 @@ def error_line(err: Exception) -> str:
     return f"cadenza failed on this request ({type(err).__name__}: {text}); the server's log has the details"
 
 
-def describe(variations: list[Variation]) -> str:
-    """The Markdown line under the Generate button: the seeds, so a result can be reproduced."""
+def describe(variations: list[Variation], asked: int | None = None) -> str:
+    """The Markdown line under the Generate button: the seeds, so a result can be reproduced, and how
+    many of the `asked` variations ran out of time."""
     seeds = ", ".join(str(v.seed) for v in variations)
     label = "seed" if len(variations) == 1 else "seeds"
     first = variations[0]
-    return f"Generated {len(variations)} × {first.bars} bars of **{first.style}** — {label} used: **{seeds}**"
+    line = f"Generated {len(variations)} × {first.bars} bars of **{first.style}** — {label} used: **{seeds}**"
+    missing = int(asked or 0) - len(variations)
+    if missing > 0:
+        line += f" ({missing} more not composed: the {REQUEST_SECONDS} s limit per request was reached)"
+    return line

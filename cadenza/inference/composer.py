@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import symusic
 import torch
-from transformers import LogitsProcessorList, PreTrainedModel
+from transformers import LogitsProcessorList, MaxTimeCriteria, PreTrainedModel, StoppingCriteriaList
 
 from cadenza.checkpoint import load_checkpoint
+from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
-from cadenza.errors import CadenzaError
+from cadenza.errors import CadenzaError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, track_voices
@@ -172,14 +174,18 @@ class Composer:
         tempo: float | None = None,
         time_signature: str | None = None,
         key: str | None = None,
-        prompt_midi: str | Path | None = None,
+        prompt_midi: str | Path | loading.Piece | None = None,
         prompt_bars: int = 4,
         constrained: bool = True,
         programs: list[int] | None = None,
         max_chord: int | None = None,
         use_profile: bool = True,
+        max_time: float | None = None,
     ) -> list[Piece]:
         """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars).
+
+        `prompt_midi` is a file, or a piece already read from one (the app reads uploads outside its
+        generation slot). Sampling that runs past `max_time` seconds stops with `TimeLimitError`.
 
         `programs` (General MIDI numbers) and `max_chord` (notes one program may start at once) narrow the
         grammar; unset, they come from the style's profile (see `profiles`), except in a continuation,
@@ -226,6 +232,7 @@ class Composer:
         if seed is None:
             seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
+        deadline = None if max_time is None else time.time() + max_time
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
         prefix = self.tokenizer.prefix(style, continued=bool(head) or seen != prompt)
         rows = self._sample(
@@ -239,6 +246,7 @@ class Composer:
             temperature,
             top_k,
             top_p,
+            deadline,
         )
         pieces = []
         for music in rows:
@@ -286,11 +294,11 @@ class Composer:
         return prompt
 
     def _continuation_prompt(
-        self, path: str | Path, prompt_bars: int
+        self, prompt: str | Path | loading.Piece, prompt_bars: int
     ) -> tuple[list[int], list[int], list[Voice]]:
         """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, and the file's
         voices."""
-        piece = load_pieces_limited(path)[0]
+        piece = prompt if isinstance(prompt, loading.Piece) else load_pieces_limited(prompt)[0]
         bars = split_bars(self.tokenizer.encode_music(piece.score), self.tokenizer.bar_id)
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
@@ -309,10 +317,12 @@ class Composer:
         temperature: float,
         top_k: int,
         top_p: float,
+        deadline: float | None,
     ) -> list[list[int]]:
         """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `prefix`
         and `seen` (the prompt, or the part of it that fits the context); batched first, then row by row
-        when sliding (re-prompted windows are mid-piece)."""
+        when sliding (re-prompted windows are mid-piece). Past `deadline` (a `time.time()`), unfinished
+        rows raise `TimeLimitError`."""
         bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
@@ -328,6 +338,7 @@ class Composer:
                 temperature,
                 top_k,
                 top_p,
+                deadline,
             )
             for r, new in zip(batch, outs, strict=True):
                 for token in new:
@@ -338,6 +349,8 @@ class Composer:
                 if len(rows[r]) >= budget:
                     done[r] = True
             batch = [r for r in range(num) if not done[r]]
+            if batch and deadline is not None and time.time() >= deadline:
+                raise TimeLimitError("sampling reached its time limit before the piece was finished")
             contexts = {r: window_prefix + self._window(rows[r]) for r in batch}
         return rows
 
@@ -349,18 +362,24 @@ class Composer:
         temperature: float,
         top_k: int,
         top_p: float,
+        deadline: float | None,
     ) -> list[list[int]]:
-        """One sampling run over equal-length contexts (a batch), else one per context; the new ids."""
+        """One sampling run over equal-length contexts (a batch), else one per context; the new ids. Rows
+        stop early at `deadline`."""
         if len({len(c) for c in contexts}) > 1:
             return [
                 out
                 for c, n in zip(contexts, new_bars, strict=True)
-                for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p)
+                for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p, deadline)
             ]
         ids = torch.tensor(contexts, device=self.model.device)
         bar_id = self.tokenizer.bar_id
         in_context = contexts[0].count(bar_id)
-        stop = BarStoppingCriteria(bar_id, self.tokenizer.eos_id, in_context + max(new_bars))
+        stop = StoppingCriteriaList(
+            [BarStoppingCriteria(bar_id, self.tokenizer.eos_id, in_context + max(new_bars))]
+        )
+        if deadline is not None:
+            stop.append(MaxTimeCriteria(0.0, initial_timestamp=deadline))  # done once the clock passes it
         processors = LogitsProcessorList()
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))

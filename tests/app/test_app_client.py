@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,19 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def compose(
-    client: Client, style: str, seed: int = -1, random_seed: bool = True, variations: int = 1, prompt=None
-):
-    """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
-    out = client.predict(
+def compose_args(style: str, seed: int = -1, random_seed: bool = True, variations: int = 1, prompt=None):
+    return (
         style, 2, None, ui.AS_GENERATED, ui.AS_GENERATED, 1.0, 0.95, seed, random_seed, variations, prompt,
-        True, api_name="/compose",
+        True,
     )  # fmt: skip
+
+
+def compose(client: Client, *args, **kwargs):
+    """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
+    return shown_of(client.predict(*compose_args(*args, **kwargs), api_name="/compose"))
+
+
+def shown_of(out: tuple):
     status, slots = out[0], [unwrap(value) for value in out[1:]]
     shown = [tuple(slots[i : i + 3]) for i in range(0, len(slots), 3) if slots[i]]
     return status, shown
@@ -83,6 +89,24 @@ def test_corrupt_midi_is_refused_with_its_reason(client, tmp_path):
     message = str(info.value)
     assert "broken.mid" in message and "truncated MIDI file" in message
     assert "Traceback" not in message and "/tmp" not in message
+
+
+def slow_abc(path: Path, notes: int = 48_000) -> Path:
+    """An ABC file with a clef, so music21 reads it: at ~10k notes a second, a few seconds of reading."""
+    body = " ".join(["CDEF GABc"] * (notes // 8))
+    lines = "\n".join(body[i : i + 60] for i in range(0, len(body), 60))
+    path.write_text(f"X:1\nT:slow\nM:4/4\nL:1/16\nK:C clef=bass\n{lines}\n")
+    return path
+
+
+def test_a_slow_upload_holds_up_only_its_own_request(client, tmp_path):
+    upload = handle_file(str(slow_abc(tmp_path / "slow.abc")))
+    slow = client.submit(*compose_args(STYLES[0], prompt=upload), api_name="/compose")
+    time.sleep(1)  # the upload is being read
+    status, shown = compose(client, STYLES[0])
+    assert len(shown) == 1 and not slow.done()  # composed while the upload was still being read
+    slow_status, slow_shown = shown_of(slow.result())
+    assert len(slow_shown) == 1  # and then the upload was continued
 
 
 def test_absurd_values_are_refused_by_name(client):

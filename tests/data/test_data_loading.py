@@ -241,3 +241,33 @@ def test_a_user_file_that_reads_for_too_long_is_stopped(tmp_path: Path, two_voic
     assert load_pieces_limited(two_voice_midi)[0].num_notes == 5
     with pytest.raises(InputFileError, match="missing.mid: file not found"):
         load_pieces_limited(tmp_path / "missing.mid")
+
+
+def test_a_stuck_read_does_not_hold_up_the_next_file(two_voice_midi: Path):
+    import threading
+    import time
+
+    from cadenza.data.loading import load_pieces_limited, run_limited
+
+    outcome = []
+
+    def stuck():
+        try:
+            run_limited(time.sleep, (60,), 12, "stuck.abc")
+        except InputFileError as err:
+            outcome.append(str(err))
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    time.sleep(0.5)  # the stuck file has a worker
+    assert load_pieces_limited(two_voice_midi)[0].num_notes == 5  # read by the other worker meanwhile
+    assert thread.is_alive()
+    thread.join()
+    assert outcome == ["stuck.abc: took longer than 12 s to read; stopped"]
+
+
+def test_a_user_file_that_needs_too_much_memory_is_refused():
+    from cadenza.data.loading import READ_MEMORY_BYTES, run_limited
+
+    with pytest.raises(InputFileError, match="^big.abc: needs more than 2 GB of memory to read; stopped$"):
+        run_limited(bytearray, (READ_MEMORY_BYTES,), 30, "big.abc")  # stands in for a reader's tables

@@ -10,7 +10,7 @@ import symusic
 import torch
 
 from cadenza.checkpoint import load_checkpoint
-from cadenza.errors import CadenzaError, InputFileError
+from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.composer import Composer, estimate_key, parse_key, score_notes, transpose_interval
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
@@ -209,3 +209,21 @@ def test_a_prompt_longer_than_the_context_is_fitted_to_it(composer, tmp_path):
     # the output still holds the whole file, then the new bar
     original = note_tuples(tokenizer.decode(tokenizer.encode(symusic.Score(str(dense)), "bach")))
     assert not Counter(original) - Counter(note_tuples(piece.score))
+
+
+def test_sampling_past_its_time_limit_stops_with_a_clear_error(composer):
+    with pytest.raises(TimeLimitError, match="time limit before the piece was finished"):
+        composer.generate("bach", bars=24, seed=5, max_time=0)
+    # a limit that is not reached changes nothing
+    timed = composer.generate("bach", bars=24, seed=5, max_time=600)[0]
+    assert timed.tokens == composer.generate("bach", bars=24, seed=5)[0].tokens
+
+
+def test_a_prompt_already_read_continues_as_its_file_does(composer, prompt_midi):
+    from cadenza.data.loading import load_pieces
+
+    (read,) = load_pieces(prompt_midi)
+    from_piece = composer.generate("bach", bars=1, seed=4, prompt_midi=read, prompt_bars=2)[0]
+    from_file = composer.generate("bach", bars=1, seed=4, prompt_midi=prompt_midi, prompt_bars=2)[0]
+    assert from_piece.tokens == from_file.tokens
+    assert from_piece.voices == from_file.voices

@@ -1,0 +1,51 @@
+"""`ui.compose` without the server: the time limit per request."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cadenza import ui
+from cadenza.errors import TimeLimitError
+from cadenza.inference.composer import Composer
+
+STYLE = "bach"  # one of the tiny checkpoint's styles (conftest.STYLES)
+
+
+@pytest.fixture(scope="module")
+def composer(tiny_checkpoint) -> Composer:
+    return Composer.from_pretrained(tiny_checkpoint)
+
+
+class SlowFirstPiece:
+    """A composer whose first piece takes `seconds` longer to write, as a long dense piece would."""
+
+    def __init__(self, composer: Composer, seconds: float) -> None:
+        self.composer, self.seconds, self.calls = composer, seconds, 0
+        self.styles, self.time_signatures = composer.styles, composer.time_signatures
+
+    def generate(self, *args, **kwargs):
+        pieces = self.composer.generate(*args, **kwargs)
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.seconds)
+        return pieces
+
+
+def test_variations_past_the_time_limit_are_left_out_and_the_status_says_so(composer, tmp_path, monkeypatch):
+    monkeypatch.setattr(ui, "REQUEST_SECONDS", 1)
+    slow = SlowFirstPiece(composer, 1.5)
+    result = ui.compose(slow, STYLE, bars=2, seed=3, random_seed=False, variations=3, out_dir=tmp_path)
+    assert slow.calls == 1  # the second variation's sampling stopped at its first step
+    assert [v.seed for v in result] == [3]
+    assert result[0].wav.stat().st_size > 0
+    assert "2 more not composed: the 1 s limit per request was reached" in ui.describe(result, 3)
+
+
+def test_a_request_with_nothing_composed_in_time_is_refused_in_one_line(composer, tmp_path, monkeypatch):
+    monkeypatch.setattr(ui, "REQUEST_SECONDS", 0)
+    with pytest.raises(
+        TimeLimitError, match=r"^composing took longer than 0 s, this app's limit per request"
+    ):
+        ui.compose(composer, STYLE, bars=2, out_dir=tmp_path)
