@@ -1,0 +1,148 @@
+"""Harmony and voice leading of multi-voice pieces, as pure functions of a symusic Score.
+
+The score is cut into *segments*: the spans between consecutive note starts and ends of any track, in
+which nothing changes. Each segment has its *sonority* (the pitches sounding, all tracks together) and,
+per track, the pitch of its *voice*: the track's latest-starting note still sounding (a track is one
+voice, as a chorale part is; a chord within a track counts in the sonority only). Durations are in ticks,
+so every share below is weighted by how long the music stays there.
+
+- `consonance`: the share of time with 2+ pitch classes sounding in which the sonority is consonant: every
+  pitch above the lowest is a unison/octave, third, fifth or sixth above it (interval mod 12 in
+  0, 3, 4, 7, 8, 9), and no two upper pitches form a second, tritone or seventh (mod 12 in 1, 2, 6, 10,
+  11): a fourth is a dissonance against the bass only, as in common-practice counterpoint.
+- `chord_share`: the share of time with 3+ pitch classes sounding whose pitch-class set is a triad or a
+  seventh chord by music21's classification (`Chord.isTriad`, `Chord.isSeventh`).
+- `parallel_perfects`: parallel fifths and octaves (unisons included) per 100 voice-leading steps. A step
+  is two consecutive segments in which both voices of a pair sound and at least one of them moves; it is
+  parallel when both move in the same direction and the interval between them, mod 12, is 7 before and
+  after, or 0 before and after.
+- `voice_crossings`: the share of time with 2+ voices sounding in which a voice sounds below one that is
+  lower on average (voices ranked by mean pitch).
+- `voice_ranges`: per track with notes, highest minus lowest pitch in semitones.
+Each returns NaN when the piece has none of what it measures (one voice, no chord, no step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+import symusic
+
+CONSONANT_ABOVE_BASS = frozenset({0, 3, 4, 7, 8, 9})
+DISSONANT_BETWEEN_ANY = frozenset({1, 2, 6, 10, 11})
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int
+    end: int
+    pitches: tuple[int, ...]  # sounding, all tracks, ascending, with repeats
+    voices: tuple[int | None, ...]  # one per track: its voice's pitch, None when it rests
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def segments(score: symusic.Score) -> list[Segment]:
+    """The score's segments in time order; rests with nothing sounding are left out."""
+    tracks = [track.notes.numpy() for track in score.tracks]
+    tracks = [
+        (n["time"].astype(np.int64), (n["time"] + n["duration"]).astype(np.int64), n["pitch"]) for n in tracks
+    ]
+    bounds = np.unique(
+        np.concatenate([np.concatenate([s, e]) for s, e, _ in tracks] or [np.zeros(0, np.int64)])
+    )
+    out = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        pitches: list[int] = []
+        voices: list[int | None] = []
+        for starts, ends, track_pitches in tracks:
+            sounding = np.flatnonzero((starts <= start) & (ends > start))
+            pitches += track_pitches[sounding].tolist()
+            voices.append(
+                int(track_pitches[sounding[np.argmax(starts[sounding])]]) if len(sounding) else None
+            )
+        if pitches:
+            out.append(Segment(int(start), int(end), tuple(sorted(pitches)), tuple(voices)))
+    return out
+
+
+def is_consonant(pitches: tuple[int, ...]) -> bool:
+    """The rule of `consonance` for one sonority (ascending pitches)."""
+    bass, upper = pitches[0], pitches[1:]
+    if any((p - bass) % 12 not in CONSONANT_ABOVE_BASS for p in upper):
+        return False
+    return not any((b - a) % 12 in DISSONANT_BETWEEN_ANY for a, b in combinations(upper, 2))
+
+
+@lru_cache(maxsize=4096)
+def is_triad_or_seventh(pitch_classes: frozenset[int]) -> bool:
+    from music21 import chord
+
+    found = chord.Chord(sorted(pitch_classes))
+    return bool(found.isTriad() or found.isSeventh())
+
+
+def _weighted_share(pairs: list[tuple[int, bool]]) -> float:
+    total = sum(length for length, _ in pairs)
+    return sum(length for length, hit in pairs if hit) / total if total else float("nan")
+
+
+def consonance(score: symusic.Score) -> float:
+    return _weighted_share(
+        [
+            (s.length, is_consonant(s.pitches))
+            for s in segments(score)
+            if len({p % 12 for p in s.pitches}) >= 2
+        ]
+    )
+
+
+def chord_share(score: symusic.Score) -> float:
+    pairs = []
+    for s in segments(score):
+        classes = frozenset(p % 12 for p in s.pitches)
+        if len(classes) >= 3:
+            pairs.append((s.length, is_triad_or_seventh(classes)))
+    return _weighted_share(pairs)
+
+
+def parallel_perfects(score: symusic.Score) -> float:
+    segs = segments(score)
+    steps = parallels = 0
+    for before, after in zip(segs, segs[1:], strict=False):
+        if before.end != after.start:  # a rest of the whole texture breaks voice leading
+            continue
+        for a, b in combinations(range(len(before.voices)), 2):
+            a0, b0, a1, b1 = before.voices[a], before.voices[b], after.voices[a], after.voices[b]
+            if None in (a0, b0, a1, b1) or (a0 == a1 and b0 == b1):
+                continue
+            steps += 1
+            same_way = np.sign(a1 - a0) == np.sign(b1 - b0) != 0
+            interval_before, interval_after = abs(a0 - b0) % 12, abs(a1 - b1) % 12
+            parallels += bool(same_way and interval_before == interval_after and interval_before in (0, 7))
+    return 100 * parallels / steps if steps else float("nan")
+
+
+def voice_crossings(score: symusic.Score) -> float:
+    segs = segments(score)
+    means = [float(np.mean(t.notes.numpy()["pitch"])) if len(t.notes) else float("nan") for t in score.tracks]
+    pairs = []
+    for s in segs:
+        sounding = [(means[i], pitch) for i, pitch in enumerate(s.voices) if pitch is not None]
+        if len(sounding) < 2:
+            continue
+        crossed = any(
+            (mean_a - mean_b) * (pitch_a - pitch_b) < 0
+            for (mean_a, pitch_a), (mean_b, pitch_b) in combinations(sounding, 2)
+        )
+        pairs.append((s.length, crossed))
+    return _weighted_share(pairs)
+
+
+def voice_ranges(score: symusic.Score) -> list[int]:
+    return [int(np.ptp(t.notes.numpy()["pitch"])) for t in score.tracks if len(t.notes)]
