@@ -57,11 +57,11 @@ def corpus_features(
 
 
 def summarize(per_style: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Mean of each feature per style (and the number of pieces)."""
+    """Mean of each feature per style (and the number of pieces); an empty piece's NaN is left out."""
     out = {}
     for style, rows in per_style.items():
         out[style] = {
-            name: float(np.mean([r[name] for r in rows])) if rows else float("nan") for name in FEATURES
+            name: float(np.nanmean([r[name] for r in rows])) if rows else float("nan") for name in FEATURES
         }
         out[style]["pieces"] = len(rows)
     return out

@@ -7,12 +7,21 @@ import pytest
 import symusic
 
 from cadenza.evaluation.metrics import (
+    LENGTH_CLASSES,
     describe,
+    empty_beat_rate,
+    groove_consistency,
+    ioi_histogram,
     mean_pitch,
     note_density,
+    note_length_histogram,
+    pitch_class_entropy,
     pitch_class_histogram,
+    pitch_classes_used,
+    pitch_interval_histogram,
     pitch_range,
     polyphony,
+    scale_consistency,
 )
 
 
@@ -27,13 +36,17 @@ def score_of(*tracks: list[tuple[int, int, int]], tpq: int = 4) -> symusic.Score
     return score
 
 
-def test_empty_score_gives_zeros():
-    empty = score_of([])
-    assert pitch_range(empty) == 0
-    assert polyphony(empty) == 0.0
-    assert note_density(empty) == 0.0
-    assert mean_pitch(empty) == 0.0
-    assert pitch_class_histogram(empty).tolist() == [0.0] * 12
+SCALARS = [
+    pitch_range, polyphony, note_density, mean_pitch, pitch_classes_used, pitch_class_entropy,
+    scale_consistency, empty_beat_rate, groove_consistency,
+]  # fmt: skip
+HISTOGRAMS = [pitch_class_histogram, note_length_histogram, ioi_histogram, pitch_interval_histogram]
+
+
+@pytest.mark.parametrize("metric", SCALARS + HISTOGRAMS)
+def test_an_empty_score_gives_nan(metric):
+    assert np.isnan(metric(score_of([]))).all()
+    assert np.isnan(metric(symusic.Score(4))).all()
 
 
 def test_monophonic_line():
@@ -76,3 +89,57 @@ def test_describe_collects_the_scalars():
         "mean_pitch": 61.0,
         "num_notes": 2.0,
     }
+
+
+def one_hot_share(*pairs: tuple[int, float], size: int) -> list[float]:
+    out = [0.0] * size
+    for index, share in pairs:
+        out[index] = share
+    return out
+
+
+# C quarter, D and E eighths, G half: one 4/4 bar at 4 ticks per quarter
+TUNE = [(0, 4, 60), (4, 2, 62), (6, 2, 64), (8, 8, 67)]
+
+
+def test_muspy_pitch_measures():
+    tune = score_of(TUNE)
+    assert pitch_classes_used(tune) == 4.0
+    assert pitch_class_entropy(tune) == pytest.approx(2.0)  # four classes, one note each: log2(4) bits
+    assert scale_consistency(tune) == 1.0  # all in C major
+    chromatic = score_of([(i, 1, 60 + i) for i in range(12)])
+    assert scale_consistency(chromatic) == pytest.approx(7 / 12)
+
+
+def test_muspy_rhythm_measures():
+    tune = score_of(TUNE)
+    assert empty_beat_rate(tune) == 0.0  # every beat has a note sounding (muspy adds the beat at the end)
+    # beats 0 and 3 played; muspy marks a note's end beat too (1 and 4), so only beat 2 of 0-4 is empty
+    gappy = score_of([(0, 4, 60), (12, 4, 60)])
+    assert empty_beat_rate(gappy) == pytest.approx(1 / 5)
+    # two bars with the same onsets, then muspy's empty bar after the end: 4 of 32 positions differ
+    twice = score_of(TUNE + [(16 + s, d, p) for s, d, p in TUNE])
+    assert groove_consistency(twice) == pytest.approx(1 - 4 / 32)
+
+
+def test_note_length_and_ioi_histograms():
+    tune = score_of(TUNE)
+    classes = list(LENGTH_CLASSES)
+    quarter, eighth, half = classes.index(1), classes.index(1 / 2), classes.index(2)
+    assert note_length_histogram(tune).tolist() == one_hot_share(
+        (half, 0.25), (quarter, 0.25), (eighth, 0.5), size=12
+    )
+    # onsets 0, 4, 6, 8: gaps of a quarter, an eighth, an eighth
+    assert ioi_histogram(tune).tolist() == pytest.approx(
+        one_hot_share((quarter, 1 / 3), (eighth, 2 / 3), size=12)
+    )
+    triplets = score_of([(0, 1, 60), (1, 1, 62), (2, 1, 64)], tpq=3)  # eighth-note triplets
+    assert note_length_histogram(triplets)[classes.index(1 / 3)] == 1.0
+
+
+def test_pitch_interval_histogram_is_per_track():
+    # up 2, up 2, up 3 in one track; a second track's leap of an octave and a half is clipped to +12
+    piece = score_of(TUNE, [(0, 4, 40), (4, 4, 58)])
+    assert pitch_interval_histogram(piece).tolist() == one_hot_share(
+        (14, 0.5), (15, 0.25), (24, 0.25), size=25
+    )
