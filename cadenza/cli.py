@@ -1,11 +1,14 @@
 """The `cadenza` console script.
 
 Each subcommand is one dataclass of options (parsed with `transformers.HfArgumentParser`) and one function
-that takes it. Modules are imported only when their command runs, so `cadenza --help` stays fast.
+that takes it; the function may return an exit status (`cadenza originality` exits 3 on a flagged piece).
+A required first field may also be given without its flag (`cadenza originality piece.mid`). Modules are
+imported only when their command runs, so `cadenza --help` stays fast.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 
@@ -30,6 +33,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "EvaluateArgs",
         "run_evaluate",
         "judge a model: NLL vs n-gram, style table",
+    ),
+    "originality": (
+        "cadenza.evaluation.originality",
+        "OriginalityArgs",
+        "run_originality",
+        "how much of a piece's melody is in the corpus, against humans of its style (exit 3: flagged)",
     ),
     "evaluate ngram": (
         "cadenza.evaluation.report",
@@ -72,19 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     module = importlib.import_module(module_name)
-    parser = HfArgumentParser(getattr(module, args_name), prog=f"cadenza {name}", description=help_)
+    options = getattr(module, args_name)
+    first = dataclasses.fields(options)[0]
+    required = first.default is dataclasses.MISSING and first.default_factory is dataclasses.MISSING
+    if required and rest and not rest[0].startswith("-"):
+        rest = [f"--{first.name}", *rest]
+    parser = HfArgumentParser(options, prog=f"cadenza {name}", description=help_)
     args, unknown = parser.parse_args_into_dataclasses(rest, return_remaining_strings=True)
     if unknown:  # argparse's own message and exit status 2, not HfArgumentParser's ValueError traceback
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        getattr(module, func_name)(args)
+        status = getattr(module, func_name)(args)
     except CadenzaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
