@@ -40,6 +40,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_originality",
         "how much of a piece's melody is in the corpus, against humans of its style (exit 3: flagged)",
     ),
+    "similar": (
+        "cadenza.evaluation.similarity",
+        "SimilarArgs",
+        "run_similar",
+        "the corpus pieces most like a piece (rhythm, intervals, texture, harmony)",
+    ),
     "evaluate ngram": (
         "cadenza.evaluation.report",
         "NGramArgs",
