@@ -117,9 +117,12 @@ def test_muspy_rhythm_measures():
     # beats 0 and 3 played; muspy marks a note's end beat too (1 and 4), so only beat 2 of 0-4 is empty
     gappy = score_of([(0, 4, 60), (12, 4, 60)])
     assert empty_beat_rate(gappy) == pytest.approx(1 / 5)
-    # two bars with the same onsets, then muspy's empty bar after the end: 4 of 32 positions differ
+    # two bars with the same onsets, then muspy's empty bar after the end: at 12 ticks a quarter (48 a
+    # bar) the 4 onsets of bar 2 are the only positions that differ, of 2 x 48 compared
     twice = score_of(TUNE + [(16 + s, d, p) for s, d, p in TUNE])
-    assert groove_consistency(twice) == pytest.approx(1 - 4 / 32)
+    assert groove_consistency(twice) == pytest.approx(1 - 4 / 96)
+    # the same music at the corpus' resolution gives the same value
+    assert groove_consistency(twice.resample(10080, min_dur=1)) == groove_consistency(twice)
 
 
 def test_note_length_and_ioi_histograms():
