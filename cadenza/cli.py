@@ -1,7 +1,7 @@
 """The `cadenza` console script.
 
 Each subcommand is one dataclass of options (parsed with `transformers.HfArgumentParser`) and one function
-that takes it; the function may return an exit status (`cadenza originality` exits 3 on a flagged piece).
+that takes it; an int it returns is the exit status (`cadenza originality` exits 3 on a flagged piece).
 A required first field may also be given without its flag (`cadenza originality piece.mid`). Modules are
 imported only when their command runs, so `cadenza --help` stays fast.
 """
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return status or 0
+    return status if isinstance(status, int) else 0  # other results (run_train's folder) are not statuses
 
 
 if __name__ == "__main__":

@@ -28,6 +28,12 @@ def make_piece(seed: int, bars: int = 4, voices: int = 2, numerator: int = 4) ->
 
 
 @pytest.fixture(scope="session")
+def piece_factory():
+    """`make_piece`, for test folders whose own conftest.py shadows this module's name."""
+    return make_piece
+
+
+@pytest.fixture(scope="session")
 def tiny_corpus_dir(tmp_path_factory) -> str:
     """A corpus on disk with the columns training reads (midi, style), two styles, three splits."""
     path = tmp_path_factory.mktemp("corpus")

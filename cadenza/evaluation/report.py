@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cadenza.errors import CadenzaError
@@ -30,7 +31,7 @@ from cadenza.evaluation.ngram import NGramModel
 from cadenza.tokenization.chunking import chunk_sequence
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
-NGRAM_VERSION = 1  # bump when the n-gram model or its data changes, to invalidate cached results
+NGRAM_VERSION = 2  # bump when the n-gram model or its data changes, to invalidate cached results
 NLL_BAR = 0.75  # the model's NLL must be at most this fraction of the n-gram's
 CACHE_DIR = "eval_cache"
 MIN_CHUNK = 8  # BOS Style Continue Bar TimeSig Position Program Pitch: one note after the prefix
@@ -146,6 +147,7 @@ def ngram_baseline(
     logp = model.log_probs(held_out)
     score_seconds = time.monotonic() - start
     nll = float(-logp.mean())
+    scored = np.concatenate([chunk[1:] for chunk in held_out if len(chunk) > 1])
     result = {
         "order": order,
         "max_len": max_len,
@@ -156,6 +158,7 @@ def ngram_baseline(
         "train_chunks": len(train),
         "scored_tokens": int(len(logp)),
         "scored_chunks": len(held_out),
+        "breakdown": nll_breakdown(-logp, scored, tokenizer),
         "discounts": [round(level.discount, 3) for level in model.levels],
         "tokenize_seconds": round(prep, 1),
         "fit_seconds": round(fit_seconds, 1),
@@ -169,32 +172,60 @@ def ngram_baseline(
 
 # --- the model -----------------------------------------------------------------------------------------
 @torch.no_grad()
-def model_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> tuple[float, int]:
-    """Mean NLL per predicted token (nats) over the chunks, and the number of predicted tokens.
-    The same sum as `training.train.evaluate`; chunks are batched by length to waste little padding."""
+def model_token_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> list[np.ndarray]:
+    """Per chunk, the NLL (nats) of each of its tokens after the first (`training.model.token_nll`, the
+    measure of training's validation loss); chunks are batched by length to waste little padding."""
+    from cadenza.training.model import token_nll
+
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
-    total, count = 0.0, 0
+    out: list[np.ndarray] = [np.zeros(0)] * len(chunks)
     for b in range(0, len(order), batch_size):
-        rows = [chunks[i] for i in order[b : b + batch_size]]
+        picked = order[b : b + batch_size]
+        rows = [chunks[i] for i in picked]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row)
+            ids[i, : len(row)] = labels[i, : len(row)] = torch.tensor(row)
             mask[i, : len(row)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        logits = model(input_ids=ids, attention_mask=mask).logits
-        targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
-        )
-        total += float(nll)
-        count += int((targets != -100).sum())
-    if count == 0:
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        nll = token_nll(logits, labels.to(device)).cpu().numpy()
+        for i, row, values in zip(picked, rows, nll, strict=True):
+            out[i] = values[: len(row) - 1]
+    return out
+
+
+def model_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> tuple[float, int]:
+    """Mean NLL per predicted token (nats) over the chunks, and the number of predicted tokens."""
+    values = np.concatenate(model_token_nll(model, chunks, pad_id, batch_size) or [np.zeros(0)])
+    if not len(values):
         raise CadenzaError("nothing to score: no chunk has more than one token")
-    return total / count, count
+    return float(values.mean()), len(values)
+
+
+def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokenizer) -> dict:
+    """Where the NLL goes: per token, per note (the total over the number of Pitch tokens scored: one per
+    note in REMI, so models with other tokenizations compare), and the mean per token kind (the part of a
+    token's name before "_": Pitch, Duration, Position, Bar, ...) with each kind's share of the tokens."""
+    kinds = np.array([tokenizer.token(int(t)).partition("_")[0] for t in targets])
+    notes = int((kinds == "Pitch").sum())
+    by_kind = {
+        kind: {
+            "nll": round(float(nll[kinds == kind].mean()), 4),
+            "share": round(float((kinds == kind).mean()), 4),
+        }
+        for kind in sorted(set(kinds.tolist()))
+    }
+    return {
+        "per_token": round(float(nll.mean()), 4) if len(nll) else math.nan,
+        "per_note": round(float(nll.sum() / notes), 4) if notes else math.nan,
+        "notes": notes,
+        "by_kind": by_kind,
+    }
 
 
 # --- style control -------------------------------------------------------------------------------------
@@ -268,8 +299,23 @@ def nll_markdown(nll: dict) -> str:
             f"{'below' if nll['reduction'] >= 0 else 'above'} the n-gram's (bar: >= 25% below): "
             f"**{'pass' if nll['passes'] else 'fail'}**. Scored tokens: {nll['scored_tokens']:,} "
             f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
+            "",
+            *breakdown_table(nll["breakdown"], nll["ngram"]["breakdown"], nll["ngram"]["order"]),
         ]
     )
+
+
+def breakdown_table(model: dict, ngram: dict, order: int) -> list[str]:
+    """NLL per note and per token kind, the model beside the n-gram."""
+    lines = [
+        f"| NLL (nats) | this model | {order}-gram | share of tokens |",
+        "|---|---:|---:|---:|",
+        f"| per note ({model['notes']:,} notes) | {model['per_note']:.3f} | {ngram['per_note']:.3f} | |",
+    ]
+    for kind, row in model["by_kind"].items():
+        theirs = ngram["by_kind"].get(kind, {}).get("nll", math.nan)
+        lines.append(f"| {kind} tokens | {row['nll']:.3f} | {theirs:.3f} | {row['share']:.1%} |")
+    return lines
 
 
 def card_section(report: dict) -> str:
@@ -352,7 +398,9 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     print(f"{args.ngram_order}-gram {args.split} NLL {ngram['nll']:.4f} ({how})")
     chunks = corpus_chunks(corpus[args.split], tokenizer_path, max_len, args.num_proc)
     start = time.monotonic()
-    nll, count = model_nll(model, chunks, tokenizer.pad_id, args.batch_size)
+    per_chunk = model_token_nll(model, chunks, tokenizer.pad_id, args.batch_size)
+    values = np.concatenate(per_chunk)
+    nll, count = float(values.mean()), len(values)
     if count != ngram["scored_tokens"]:
         raise CadenzaError(
             f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable"
@@ -372,6 +420,9 @@ def run_evaluate(args: EvaluateArgs) -> dict:
             "passes": nll <= NLL_BAR * ngram["nll"],
             "scored_tokens": count,
             "scored_chunks": len(chunks),
+            "breakdown": nll_breakdown(
+                values, np.concatenate([c[1:] for c in chunks if len(c) > 1]), tokenizer
+            ),
         },
     }
     if not args.skip_style:

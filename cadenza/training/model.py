@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from cadenza.errors import CadenzaError
@@ -60,3 +61,14 @@ def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel
         activation_function="gelu_pytorch_tanh",
     )
     return GPT2LMHeadModel(config)
+
+
+def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The NLL (nats) of every predicted token: position t + 1 of `labels` under `logits` at t, in fp32;
+    0 where the label is -100 (padding, a packed row's boundary). Shape (batch, length - 1). Training's
+    validation loss and `cadenza evaluate` both sum these, so their numbers are the same measure."""
+    targets = labels[:, 1:]
+    nll = torch.nn.functional.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="none"
+    )
+    return nll.view(targets.shape)

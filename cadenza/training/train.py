@@ -36,7 +36,7 @@ from cadenza.training.data import (
     style_tokens,
     style_weights,
 )
-from cadenza.training.model import ModelArgs, build_model
+from cadenza.training.model import ModelArgs, build_model, token_nll
 
 STATE_FILE = "trainer_state.json"
 LOG_FILE = "metrics.csv"
@@ -126,11 +126,8 @@ def evaluate(model, loader, accelerator: Accelerator, max_batches: int = 0) -> f
         if max_batches and i >= max_batches:
             break
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        targets = batch["labels"][:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
-        )
-        total += torch.stack([nll, (targets != -100).sum().to(nll.dtype)])
+        nll = token_nll(logits, batch["labels"]).sum()
+        total += torch.stack([nll, (batch["labels"][:, 1:] != -100).sum().to(nll.dtype)])
     model.train()
     total = accelerator.reduce(total, reduction="sum")
     return (total[0] / total[1].clamp(min=1)).item()

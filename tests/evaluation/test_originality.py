@@ -112,10 +112,11 @@ def test_the_index_round_trips_through_npz_without_pickle(corpus, tmp_path):
     assert measure(melody(train[2] + 1), again).longest.corpus_id == "p2"
 
 
-def test_the_command_flags_a_transposed_corpus_piece_and_passes_a_new_one(tiny_corpus_dir, tmp_path, capsys):
+def test_the_command_flags_a_transposed_corpus_piece_and_passes_a_new_one(
+    tiny_corpus_dir, piece_factory, tmp_path, capsys
+):
+    make_piece = piece_factory
     import shutil
-
-    from conftest import make_piece
 
     from cadenza.cli import main
 

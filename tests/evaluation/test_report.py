@@ -90,6 +90,14 @@ def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path, mo
     saved = json.loads((model_dir / "evaluation.json").read_text())
     assert saved["nll"]["model_nll"] == report["nll"]["model_nll"]
     assert saved["nll"]["passes"] == (saved["nll"]["model_nll"] <= 0.75 * saved["nll"]["ngram"]["nll"])
+    for breakdown in (saved["nll"]["breakdown"], saved["nll"]["ngram"]["breakdown"]):
+        assert breakdown["per_token"] == pytest.approx(
+            saved["nll"]["model_nll"]
+            if breakdown is saved["nll"]["breakdown"]
+            else saved["nll"]["ngram"]["nll"],
+            abs=1e-3,
+        )
+        assert breakdown["notes"] > 0 and "Pitch" in breakdown["by_kind"]
     rows = saved["style_control"]["rows"]
     assert [r["style"] for r in rows] == ["alpha", "beta"]
     assert all(r["generated_pieces"] == 2 for r in rows)
@@ -142,3 +150,23 @@ def test_excerpt_keeps_the_first_bars(tiny_model):
     onsets = [n.time / cut.ticks_per_quarter for t in cut.tracks for n in t.notes]
     assert isinstance(cut, symusic.Score) and max(onsets) < two_bars
     assert len(onsets) == sum(n.time / piece.ticks_per_quarter < two_bars for n in piece.tracks[0].notes)
+
+
+def test_nll_breakdown_per_note_and_per_kind(tiny_model):
+    import numpy as np
+
+    from cadenza.evaluation.report import nll_breakdown
+
+    _, tokenizer = load_checkpoint(tiny_model)
+    vocab = tokenizer.vocab
+    pitch, duration, bar = vocab["Pitch_60"], vocab["Duration_1.0.8"], tokenizer.bar_id
+    targets = np.array([bar, pitch, duration, pitch, duration])
+    nll = np.array([0.5, 2.0, 1.0, 3.0, 0.5])
+    result = nll_breakdown(nll, targets, tokenizer)
+    assert result["per_token"] == pytest.approx(7.0 / 5)
+    assert result["notes"] == 2 and result["per_note"] == pytest.approx(7.0 / 2)
+    assert result["by_kind"] == {
+        "Bar": {"nll": 0.5, "share": 0.2},
+        "Duration": {"nll": 0.75, "share": 0.4},
+        "Pitch": {"nll": 2.5, "share": 0.4},
+    }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import make_piece
-
 from cadenza.cli import main
 from cadenza.evaluation.similarity import INDEX_FILE, SimilarityIndex, load_similarity
 
@@ -17,7 +15,8 @@ def transposed(score, semitones: int):
     return score
 
 
-def test_a_transposed_corpus_piece_finds_its_source_first(tiny_corpus_dir, tmp_path, capsys):
+def test_a_transposed_corpus_piece_finds_its_source_first(tiny_corpus_dir, piece_factory, tmp_path, capsys):
+    make_piece = piece_factory
     corpus = tmp_path / "corpus"
     shutil.copytree(tiny_corpus_dir, corpus)
     index = load_similarity(corpus, num_proc=1)
