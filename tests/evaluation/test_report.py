@@ -90,13 +90,11 @@ def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path, mo
     saved = json.loads((model_dir / "evaluation.json").read_text())
     assert saved["nll"]["model_nll"] == report["nll"]["model_nll"]
     assert saved["nll"]["passes"] == (saved["nll"]["model_nll"] <= 0.75 * saved["nll"]["ngram"]["nll"])
-    for breakdown in (saved["nll"]["breakdown"], saved["nll"]["ngram"]["breakdown"]):
-        assert breakdown["per_token"] == pytest.approx(
-            saved["nll"]["model_nll"]
-            if breakdown is saved["nll"]["breakdown"]
-            else saved["nll"]["ngram"]["nll"],
-            abs=1e-3,
-        )
+    for breakdown, nll in [
+        (saved["nll"]["breakdown"], saved["nll"]["model_nll"]),
+        (saved["nll"]["ngram"]["breakdown"], saved["nll"]["ngram"]["nll"]),
+    ]:
+        assert breakdown["per_token"] == pytest.approx(nll, abs=1e-3)
         assert breakdown["notes"] > 0 and "Pitch" in breakdown["by_kind"]
     rows = saved["style_control"]["rows"]
     assert [r["style"] for r in rows] == ["alpha", "beta"]
