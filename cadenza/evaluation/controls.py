@@ -8,6 +8,11 @@
   has none); a bar begins at each change and every bar-length after, up to the last note's end.
 - `meter_share(score, asked)`: the share of bars in the asked time signature ("3/4").
 - `bars_written`: the number of bars, as `bar_meters` counts them.
+- `tempo_agrees(score, asked, bins)`: the score's first tempo (120 without one) falls in the same tempo
+  bin as the asked one: the nearest of `bins`, the tokenizer's tempo values (a model can only write those).
+- `is_valid(ids, tokenizer)`: a generated token sequence is valid when miditok finds no token out of
+  place in it (`tokens_errors` 0: nothing dropped on decoding) and it decodes to at least one note;
+  `validity` is the share of valid sequences.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import math
 import symusic
 
 from cadenza.evaluation.metrics import note_arrays
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 DEFAULT_METER = (4, 4)
 
@@ -75,3 +81,18 @@ def meter_share(score: symusic.Score, asked: str) -> float:
 
 def bars_written(score: symusic.Score) -> int:
     return len(bar_meters(score))
+
+
+def tempo_agrees(score: symusic.Score, asked: float, bins: list[float]) -> bool:
+    tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
+    nearest = lambda bpm: min(bins, key=lambda b: abs(b - bpm))  # noqa: E731
+    return nearest(tempo) == nearest(asked)
+
+
+def is_valid(ids: list[int], tokenizer: CadenzaTokenizer) -> bool:
+    music = tokenizer.music_ids(ids)
+    return bool(music) and tokenizer.remi.tokens_errors(music) == 0 and tokenizer.decode(ids).note_num() > 0
+
+
+def validity(sequences: list[list[int]], tokenizer: CadenzaTokenizer) -> float:
+    return sum(is_valid(ids, tokenizer) for ids in sequences) / len(sequences) if sequences else math.nan

@@ -7,7 +7,17 @@ import math
 import pytest
 import symusic
 
-from cadenza.evaluation.controls import analysed_key, bar_meters, bars_written, key_agrees, meter_share
+from cadenza.evaluation.controls import (
+    analysed_key,
+    bar_meters,
+    bars_written,
+    is_valid,
+    key_agrees,
+    meter_share,
+    tempo_agrees,
+    validity,
+)
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 Q = 480
 A_MINOR = [57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57, 52, 57]  # harmonic minor, ending on the tonic
@@ -51,3 +61,24 @@ def test_an_empty_piece_has_no_key_no_bars_and_nan_meter_share():
     empty = symusic.Score(Q)
     assert analysed_key(empty) is None and not key_agrees(empty, "C major")
     assert bars_written(empty) == 0 and math.isnan(meter_share(empty, "4/4"))
+
+
+def test_tempo_agrees_within_the_tokenizers_bin():
+    score = line(A_MINOR)
+    score.tempos.append(symusic.Tempo(0, 100.0))
+    bins = [60.0, 90.0, 120.0, 150.0]
+    assert tempo_agrees(score, 96, bins)  # 100 and 96 are both nearest 90
+    assert not tempo_agrees(score, 130, bins)
+    assert tempo_agrees(line(A_MINOR), 118, bins)  # no tempo: 120
+
+
+def test_validity_of_token_sequences(piece_factory):
+    tokenizer = CadenzaTokenizer.new(["bach"])
+    good = tokenizer.encode(piece_factory(1), "bach")
+    vocab = tokenizer.vocab
+    # a Duration where a Pitch must come: miditok counts it as an error, the note would be dropped
+    broken = [*good[:-1], tokenizer.bar_id, vocab["Position_0"], vocab["Duration_1.0.8"], tokenizer.eos_id]
+    empty = [tokenizer.bos_id, tokenizer.style_id("bach"), tokenizer.eos_id]
+    assert is_valid(good, tokenizer) and not is_valid(broken, tokenizer) and not is_valid(empty, tokenizer)
+    assert validity([good, broken, empty, good], tokenizer) == 0.5
+    assert math.isnan(validity([], tokenizer))
