@@ -1,24 +1,10 @@
-"""Evaluation: pure metric functions on symusic Scores, an n-gram baseline, style control, the report.
+"""Evaluation: is it music, in style, in key, and original?
 
-`cadenza evaluate` (see `cadenza.evaluation.report`) runs them all against a checkpoint and a corpus.
+- `metrics`: pitch and rhythm measures (MusPy's, mgeval's histograms); `harmony`: consonance, chords,
+  parallels, voice crossings; `controls`: key, meter, tempo, bars and validity against what was asked.
+- `distributions`: mgeval's overlapped area and KL between generated and real sets, per feature.
+- `classifier`: a style classifier over those features; `similarity`: nearest corpus pieces;
+  `originality`: copying against the corpus, judged against humans of the same style.
+- `ngram`: the n-gram baseline; `style_control`, `report`: `cadenza evaluate`.
+All measures are pure functions of a symusic Score (or of token ids), tested on hand-made pieces.
 """
-
-from cadenza.evaluation.metrics import (
-    describe,
-    mean_pitch,
-    note_density,
-    pitch_class_histogram,
-    pitch_range,
-    polyphony,
-)
-from cadenza.evaluation.ngram import NGramModel
-
-__all__ = [
-    "NGramModel",
-    "describe",
-    "mean_pitch",
-    "note_density",
-    "pitch_class_histogram",
-    "pitch_range",
-    "polyphony",
-]
