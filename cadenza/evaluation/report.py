@@ -147,7 +147,6 @@ def ngram_baseline(
     logp = model.log_probs(held_out)
     score_seconds = time.monotonic() - start
     nll = float(-logp.mean())
-    scored = np.concatenate([chunk[1:] for chunk in held_out if len(chunk) > 1])
     result = {
         "order": order,
         "max_len": max_len,
@@ -158,7 +157,7 @@ def ngram_baseline(
         "train_chunks": len(train),
         "scored_tokens": int(len(logp)),
         "scored_chunks": len(held_out),
-        "breakdown": nll_breakdown(-logp, scored, tokenizer),
+        "breakdown": nll_breakdown(-logp, scored_targets(held_out), tokenizer),
         "discounts": [round(level.discount, 3) for level in model.levels],
         "tokenize_seconds": round(prep, 1),
         "fit_seconds": round(fit_seconds, 1),
@@ -172,15 +171,16 @@ def ngram_baseline(
 
 # --- the model -----------------------------------------------------------------------------------------
 @torch.no_grad()
-def model_token_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> list[np.ndarray]:
-    """Per chunk, the NLL (nats) of each of its tokens after the first (`training.model.token_nll`, the
-    measure of training's validation loss); chunks are batched by length to waste little padding."""
+def model_token_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> np.ndarray:
+    """The NLL (nats) of every token after the first of each chunk, chunk after chunk in order
+    (`training.model.token_nll`, the measure of training's validation loss); chunks are batched by length
+    to waste little padding."""
     from cadenza.training.model import token_nll
 
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
-    out: list[np.ndarray] = [np.zeros(0)] * len(chunks)
+    per_chunk: list[np.ndarray] = [np.zeros(0)] * len(chunks)
     for b in range(0, len(order), batch_size):
         picked = order[b : b + batch_size]
         rows = [chunks[i] for i in picked]
@@ -191,20 +191,29 @@ def model_token_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int
         for i, row in enumerate(rows):
             ids[i, : len(row)] = labels[i, : len(row)] = torch.tensor(row)
             mask[i, : len(row)] = 1
-        with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         nll = token_nll(logits, labels.to(device)).cpu().numpy()
         for i, row, values in zip(picked, rows, nll, strict=True):
-            out[i] = values[: len(row) - 1]
-    return out
+            per_chunk[i] = values[: len(row) - 1]
+    return np.concatenate([np.zeros(0), *per_chunk])
+
+
+def mean_nll(values: np.ndarray) -> tuple[float, int]:
+    """The mean of per-token NLLs and how many there are; nothing to score is an error."""
+    if not len(values):
+        raise CadenzaError("nothing to score: no chunk has more than one token")
+    return float(values.mean()), len(values)
 
 
 def model_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> tuple[float, int]:
     """Mean NLL per predicted token (nats) over the chunks, and the number of predicted tokens."""
-    values = np.concatenate(model_token_nll(model, chunks, pad_id, batch_size) or [np.zeros(0)])
-    if not len(values):
-        raise CadenzaError("nothing to score: no chunk has more than one token")
-    return float(values.mean()), len(values)
+    return mean_nll(model_token_nll(model, chunks, pad_id, batch_size))
+
+
+def scored_targets(chunks: list[list[int]]) -> np.ndarray:
+    """The ids an NLL scores, in the order of `model_token_nll` and `NGramModel.log_probs`: every token
+    after the first of each chunk."""
+    return np.array([token for chunk in chunks for token in chunk[1:]], dtype=np.int64)
 
 
 def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokenizer) -> dict:
@@ -398,9 +407,8 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     print(f"{args.ngram_order}-gram {args.split} NLL {ngram['nll']:.4f} ({how})")
     chunks = corpus_chunks(corpus[args.split], tokenizer_path, max_len, args.num_proc)
     start = time.monotonic()
-    per_chunk = model_token_nll(model, chunks, tokenizer.pad_id, args.batch_size)
-    values = np.concatenate(per_chunk)
-    nll, count = float(values.mean()), len(values)
+    values = model_token_nll(model, chunks, tokenizer.pad_id, args.batch_size)
+    nll, count = mean_nll(values)
     if count != ngram["scored_tokens"]:
         raise CadenzaError(
             f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable"
@@ -420,9 +428,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
             "passes": nll <= NLL_BAR * ngram["nll"],
             "scored_tokens": count,
             "scored_chunks": len(chunks),
-            "breakdown": nll_breakdown(
-                values, np.concatenate([c[1:] for c in chunks if len(c) > 1]), tokenizer
-            ),
+            "breakdown": nll_breakdown(values, scored_targets(chunks), tokenizer),
         },
     }
     if not args.skip_style:
