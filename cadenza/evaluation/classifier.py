@@ -40,11 +40,6 @@ _SCALARS: dict[str, Callable[[symusic.Score], float]] = {
     "scale_consistency": metrics.scale_consistency,
     "empty_beat_rate": metrics.empty_beat_rate,
     "groove_consistency": metrics.groove_consistency,
-    "consonance": harmony.consonance,
-    "chord_share": harmony.chord_share,
-    "parallel_perfects": harmony.parallel_perfects,
-    "voice_crossings": harmony.voice_crossings,
-    "num_tracks": lambda score: float(sum(1 for track in score.tracks if len(track.notes))),
 }
 _LENGTHS = [str(Fraction(float(q)).limit_denominator(8)) for q in metrics.LENGTH_CLASSES]  # in quarters
 _HISTOGRAMS: dict[str, tuple[Callable[[symusic.Score], np.ndarray], list[str]]] = {
@@ -55,15 +50,23 @@ _HISTOGRAMS: dict[str, tuple[Callable[[symusic.Score], np.ndarray], list[str]]] 
         [f"{step:+d}" for step in range(-metrics.MAX_INTERVAL, metrics.MAX_INTERVAL + 1)],
     ),
 }
+_HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")  # `harmony.features`
 FEATURE_NAMES: tuple[str, ...] = (
     *_SCALARS,
+    *_HARMONY,
+    "num_tracks",
     *(f"{prefix}_{bin_name}" for prefix, (_, bins) in _HISTOGRAMS.items() for bin_name in bins),
 )
 
 
 def feature_vector(score: symusic.Score) -> np.ndarray:
     """The piece's features in the order of `FEATURE_NAMES` (float64; NaN where undefined)."""
-    scalars = [float(function(score)) for function in _SCALARS.values()]
+    by_name = harmony.features(score)
+    scalars = [
+        *(float(function(score)) for function in _SCALARS.values()),
+        *(by_name[name] for name in _HARMONY),
+        float(sum(1 for track in score.tracks if len(track.notes))),  # num_tracks
+    ]
     histograms = [function(score) for function, _ in _HISTOGRAMS.values()]
     return np.concatenate([np.array(scalars, dtype=np.float64), *histograms])
 

@@ -93,26 +93,48 @@ def _weighted_share(pairs: list[tuple[int, bool]]) -> float:
 
 
 def consonance(score: symusic.Score) -> float:
-    return _weighted_share(
-        [
-            (s.length, is_consonant(s.pitches))
-            for s in segments(score)
-            if len({p % 12 for p in s.pitches}) >= 2
-        ]
-    )
+    return _consonance(segments(score))
 
 
 def chord_share(score: symusic.Score) -> float:
+    return _chord_share(segments(score))
+
+
+def parallel_perfects(score: symusic.Score) -> float:
+    return _parallel_perfects(segments(score))
+
+
+def voice_crossings(score: symusic.Score) -> float:
+    return _voice_crossings(segments(score), _voice_means(score))
+
+
+def features(score: symusic.Score) -> dict[str, float]:
+    """The four shares above by name, from one segmentation (the costly part) of the score."""
+    segs = segments(score)
+    return {
+        "consonance": _consonance(segs),
+        "chord_share": _chord_share(segs),
+        "parallel_perfects": _parallel_perfects(segs),
+        "voice_crossings": _voice_crossings(segs, _voice_means(score)),
+    }
+
+
+def _consonance(segs: list[Segment]) -> float:
+    return _weighted_share(
+        [(s.length, is_consonant(s.pitches)) for s in segs if len({p % 12 for p in s.pitches}) >= 2]
+    )
+
+
+def _chord_share(segs: list[Segment]) -> float:
     pairs = []
-    for s in segments(score):
+    for s in segs:
         classes = frozenset(p % 12 for p in s.pitches)
         if len(classes) >= 3:
             pairs.append((s.length, is_triad_or_seventh(classes)))
     return _weighted_share(pairs)
 
 
-def parallel_perfects(score: symusic.Score) -> float:
-    segs = segments(score)
+def _parallel_perfects(segs: list[Segment]) -> float:
     steps = parallels = 0
     for before, after in zip(segs, segs[1:], strict=False):
         if before.end != after.start:  # a rest of the whole texture breaks voice leading
@@ -128,9 +150,11 @@ def parallel_perfects(score: symusic.Score) -> float:
     return 100 * parallels / steps if steps else float("nan")
 
 
-def voice_crossings(score: symusic.Score) -> float:
-    segs = segments(score)
-    means = [float(np.mean(t.notes.numpy()["pitch"])) if len(t.notes) else float("nan") for t in score.tracks]
+def _voice_means(score: symusic.Score) -> list[float]:
+    return [float(np.mean(t.notes.numpy()["pitch"])) if len(t.notes) else float("nan") for t in score.tracks]
+
+
+def _voice_crossings(segs: list[Segment], means: list[float]) -> float:
     pairs = []
     for s in segs:
         sounding = [(means[i], pitch) for i, pitch in enumerate(s.voices) if pitch is not None]
