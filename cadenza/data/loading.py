@@ -139,9 +139,10 @@ def load_pieces(path: str | Path) -> list[Piece]:
 
 
 def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[Piece]:
-    """`load_pieces` in a worker process that is stopped after `seconds`: a file that sends a parser into
-    a loop (music21's repeat expansion on some fuzzed ABC) costs its caller `seconds`, not its request
-    slot for good. For single files from users (prompts, uploads); a corpus build limits its own workers.
+    """`load_pieces` in a reading worker (`run_limited`), stopped after `seconds` or past
+    `READ_MEMORY_BYTES`: a file that sends a parser into a loop (music21's repeat expansion on some fuzzed
+    ABC) or through gigabytes costs its caller that much, not its request slot for good. For single files
+    from users (prompts, uploads); a corpus build limits its own workers' time.
     """
     return run_limited(load_pieces, (str(path),), seconds, path)
 
