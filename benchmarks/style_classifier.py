@@ -50,7 +50,7 @@ def main() -> None:
     start = time.perf_counter()
     classifier = StyleClassifier(features, train_styles, args.seed)
     print(f"fit: {time.perf_counter() - start:.1f} s")
-    result = evaluate_classifier(classifier, test, test_styles)
+    result = evaluate_classifier(classifier, feature_matrix(test), test_styles)
     print(f"accuracy on {len(test)} test pieces: {result['accuracy']:.2%}")
     labels = result["labels"]
     print("| true \\ predicted | " + " | ".join(labels) + " |")

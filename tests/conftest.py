@@ -35,7 +35,7 @@ def piece_factory():
 
 @pytest.fixture(scope="session")
 def tiny_corpus_dir(tmp_path_factory) -> str:
-    """A corpus on disk with the columns training reads (midi, style), two styles, three splits."""
+    """A corpus on disk with the columns training and evaluation read, two styles, three splits."""
     path = tmp_path_factory.mktemp("corpus")
 
     def split(n: int, offset: int) -> Dataset:
@@ -43,6 +43,8 @@ def tiny_corpus_dir(tmp_path_factory) -> str:
             {
                 "id": f"piece{offset + i}",
                 "style": ["alpha", "beta"][i % 2],
+                "key": "C major",  # as the corpus builder annotates (make_piece's notes are random)
+                "time_signatures": ["4/4"],
                 "midi": make_piece(offset + i, bars=4 + i % 3, voices=1 + i % 2).dumps_midi(),
             }
             for i in range(n)

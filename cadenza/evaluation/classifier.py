@@ -51,11 +51,11 @@ _HISTOGRAMS: dict[str, tuple[Callable[[symusic.Score], np.ndarray], list[str]]] 
     ),
 }
 _HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")  # `harmony.features`
+SCALARS: tuple[str, ...] = (*_SCALARS, *_HARMONY, "num_tracks")  # one column each
+HISTOGRAMS: dict[str, list[str]] = {prefix: bins for prefix, (_, bins) in _HISTOGRAMS.items()}
 FEATURE_NAMES: tuple[str, ...] = (
-    *_SCALARS,
-    *_HARMONY,
-    "num_tracks",
-    *(f"{prefix}_{bin_name}" for prefix, (_, bins) in _HISTOGRAMS.items() for bin_name in bins),
+    *SCALARS,
+    *(f"{prefix}_{bin_name}" for prefix, bins in HISTOGRAMS.items() for bin_name in bins),
 )
 
 
@@ -88,8 +88,16 @@ class StyleClassifier:
         self.features = np.asarray(features, dtype=np.float64)
         self.styles = tuple(styles)
         self.seed = seed
+        # scikit-learn 1.9 fails to bin a column with no value at all (one-voice styles only: no harmony);
+        # such a column says nothing, so it becomes a constant, which the trees never split on.
+        self._blank = np.isnan(self.features).all(axis=0)
         self.model = HistGradientBoostingClassifier(early_stopping=False, random_state=seed)
-        self.model.fit(self.features, np.array(self.styles))
+        self.model.fit(self._filled(self.features), np.array(self.styles))
+
+    def _filled(self, features: np.ndarray) -> np.ndarray:
+        features = np.array(features, dtype=np.float64)
+        features[:, self._blank] = 0.0
+        return features
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -97,10 +105,14 @@ class StyleClassifier:
         return tuple(str(label) for label in self.model.classes_)
 
     def predict(self, scores: Sequence[symusic.Score]) -> list[str]:
-        return [str(label) for label in self.model.predict(feature_matrix(scores))]
+        return self.predict_features(feature_matrix(scores))
+
+    def predict_features(self, features: np.ndarray) -> list[str]:
+        """The styles of pieces given as rows of `feature_matrix` (computed once for several uses)."""
+        return [str(label) for label in self.model.predict(self._filled(features))] if len(features) else []
 
     def predict_proba(self, score: symusic.Score) -> dict[str, float]:
-        probabilities = self.model.predict_proba(feature_vector(score)[None, :])[0]
+        probabilities = self.model.predict_proba(self._filled(feature_vector(score)[None, :]))[0]
         return {label: float(p) for label, p in zip(self.labels, probabilities, strict=True)}
 
     def save(self, path: str | Path) -> None:
@@ -129,15 +141,13 @@ def train_classifier(
     return StyleClassifier(feature_matrix(scores), styles, seed)
 
 
-def evaluate_classifier(
-    classifier: StyleClassifier, scores: Sequence[symusic.Score], styles: Sequence[str]
-) -> dict:
+def evaluate_classifier(classifier: StyleClassifier, features: np.ndarray, styles: Sequence[str]) -> dict:
     """Accuracy and confusion matrix (rows: true style, columns: predicted, both in the order of `labels`).
 
     `labels` are the classifier's styles and any other style of the evaluated pieces, sorted, so a style
     unseen in training shows up as a row that is always wrong rather than disappearing.
     """
-    predicted = classifier.predict(scores)
+    predicted = classifier.predict_features(features)
     labels = sorted(set(classifier.labels) | set(styles))
     return {
         "accuracy": float(np.mean(np.array(predicted) == np.array(styles))),

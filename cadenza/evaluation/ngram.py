@@ -179,9 +179,10 @@ class NGramModel:
 
     def distribution(self, history: list[int]) -> np.ndarray:
         """P(w | history) for every w in the vocabulary (history = the sequence so far, from its start)."""
-        history = list(history)
-        if not history:
+        if not len(history):
             raise CadenzaError("a history holds at least the sequence's first token")
+        # Only the last order-1 tokens count once there are that many: a step costs the same at any length.
+        history = list(history)[max(len(history) - (self.order - 1), 0) if self.order > 1 else -1 :]
         seqs = np.array([[*history, w] for w in range(self.vocab_size)], dtype=np.int64)
         tokens = seqs.ravel()
         positions = np.tile(np.arange(seqs.shape[1], dtype=np.int64), self.vocab_size)

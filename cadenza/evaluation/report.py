@@ -1,368 +1,448 @@
-"""`cadenza evaluate`: judge a checkpoint against the base-model quality bar, write JSON and the card.
+"""`cadenza evaluate`: is it music, in style, in key and original? One report over models x styles.
 
-1. Validation NLL per token (nats) of the model on the same bar-aligned chunks that training's
-   `evaluate()` uses (`BOS Style ...`, one chunk per row, every token after BOS predicted), next to an
-   interpolated Kneser-Ney n-gram model fitted on the train split's chunks and scored on exactly the same
-   positions. Bar: model NLL <= 0.75 x n-gram NLL (at least 25% lower).
-2. Style control: `pieces_per_style` generations per style; see `style_control` for the table and rule.
-   Bar: at least three quarters of the styles (6 of 8) pass.
+For every model (a checkpoint folder or `ngram`; see `generators`) and every style, `pieces_per_style`
+pieces of `bars` bars are generated, each asked for the key and meter of one held-out real piece of
+that style, so every ask is one the style really uses. They are measured against held-out real pieces
+(the validation and test splits) cut to their first `bars` bars through the reference tokenizer, which
+makes them like generations in length and quantization:
 
-The n-gram result is cached in `<corpus>/eval_cache/` under a key made of the corpus (its split
-fingerprints and manifest), the order, the chunk length and the tokenizer's vocabulary, so a second
-evaluation of the same corpus reuses it.
+- validity (`controls.is_valid`) and control adherence: bars written = bars asked; music21's key = the
+  asked key (tonic and mode); the share of bars in the asked meter. In the real row the asks are the
+  pieces' own annotations, so its key column is the analyser's ceiling;
+- features (`classifier.FEATURE_NAMES` and the pitch-class histogram) and, per style and feature,
+  mgeval's overlapped area and KL divergence of generated vs held-out (`distributions`); train vs
+  held-out real pieces give the ceiling row;
+- the style classifier, trained on train openings of the same length: its accuracy and confusion matrix
+  on the held-out openings, then the share of each model's pieces classified as the asked style;
+- copying (`originality`): the share of pieces above their style's human 95th percentile;
+- likelihood: each checkpoint's NLL beside the n-gram's (`likelihood`).
+
+`report.md`, `report.json` and PNG plots are written to `out`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
-import torch
+import symusic
+from tqdm.auto import tqdm
 
 from cadenza.errors import CadenzaError
-from cadenza.evaluation import style_control
-from cadenza.evaluation.ngram import NGramModel
-from cadenza.tokenization.chunking import chunk_sequence
+from cadenza.evaluation import controls, distributions, metrics, originality
+from cadenza.evaluation.classifier import (
+    FEATURE_NAMES,
+    SCALARS,
+    StyleClassifier,
+    evaluate_classifier,
+    feature_matrix,
+)
+from cadenza.evaluation.classifier import HISTOGRAMS as CLASSIFIER_HISTOGRAMS
+from cadenza.evaluation.generators import NGRAM, load_generator
+from cadenza.evaluation.likelihood import likelihood, nll_markdown
+from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
-NGRAM_VERSION = 2  # bump when the n-gram model or its data changes, to invalidate cached results
-NLL_BAR = 0.75  # the model's NLL must be at most this fraction of the n-gram's
-CACHE_DIR = "eval_cache"
-MIN_CHUNK = 8  # BOS Style Continue Bar TimeSig Position Program Pitch: one note after the prefix
+REAL = "real held-out"
+# The classifier's features plus the pitch-class histogram, which it leaves out (keys are shared between
+# styles) but which says whether a model writes in keys as the style does.
+HISTOGRAMS = {**CLASSIFIER_HISTOGRAMS, "pitch_class": [str(pc) for pc in range(12)]}
+COLUMNS = (*FEATURE_NAMES, *(f"pitch_class_{b}" for b in HISTOGRAMS["pitch_class"]))
+# Compared one by one, a histogram as one vector; the number of tracks is a style profile's, not the model's.
+COMPARED = (*(name for name in SCALARS if name != "num_tracks"), *HISTOGRAMS)
+PLOTTED = [name for name in SCALARS if name != "num_tracks"]
+HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")
 
 
 @dataclass
 class EvaluateArgs:
-    model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder"})
+    models: list[str] = field(
+        default_factory=lambda: ["checkpoints/cadenza-base", NGRAM],
+        metadata={"help": f"checkpoint folders, or {NGRAM!r} for the n-gram baseline"},
+    )
     corpus: str = field(
         default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
     )
-    pieces_per_style: int = field(default=8, metadata={"help": "generations per style for the style table"})
-    # 4, not 8: eight bars of a dense style outgrow a 512-token window, and re-prompted rows are sampled one
-    # at a time (measured: 20 minutes for two styles at 8 bars, 9 minutes for all eight at 4).
-    bars: int = field(default=4, metadata={"help": "bars per generation (and per corpus excerpt)"})
+    out: str = field(default="build/evaluation", metadata={"help": "folder for report.md, report.json, PNGs"})
+    styles: list[str] = field(default_factory=list, metadata={"help": "styles judged; default: all"})
+    pieces_per_style: int = field(default=16, metadata={"help": "generations per model and style"})
+    bars: int = field(default=8, metadata={"help": "bars per generation and per real opening"})
+    real_per_style: int = field(default=60, metadata={"help": "held-out real pieces per style, at most"})
+    train_per_style: int = field(
+        default=150, metadata={"help": "train pieces per style for the classifier and the ceiling, at most"}
+    )
+    reference: str | None = field(
+        default=None,
+        metadata={"help": "checkpoint whose tokenizer cuts the openings and drives the n-gram; "
+                  "default: the first checkpoint in --models"},
+    )  # fmt: skip
     seed: int = 0
     ngram_order: int = field(default=5, metadata={"help": "order of the n-gram baseline"})
-    out: str | None = field(
-        default=None, metadata={"help": "JSON report path; default <model>/evaluation.json"}
-    )
-    update_card: bool = field(
-        default=True, metadata={"help": "write an '## Evaluation' section in <model>/README.md"}
-    )
+    nll: bool = field(default=True, metadata={"help": "score each checkpoint's NLL beside the n-gram's"})
     split: str = field(default="validation", metadata={"help": "split scored for NLL"})
-    batch_size: int = field(default=8, metadata={"help": "chunks per forward pass"})
+    batch_size: int = field(default=8, metadata={"help": "chunks per forward pass (NLL)"})
     num_proc: int = field(default=2, metadata={"help": "processes tokenizing the corpus"})
-    use_cache: bool = field(default=True, metadata={"help": "reuse a cached n-gram result"})
-    skip_style: bool = field(default=False, metadata={"help": "skip the generation / style table"})
+    update_card: bool = field(
+        default=False, metadata={"help": "write an '## Evaluation' section in each checkpoint's README.md"}
+    )
 
 
 @dataclass
-class NGramArgs:
-    corpus: str = field(default="build/corpus/embedded", metadata={"help": "corpus folder"})
-    order: int = field(default=5, metadata={"help": "n-gram order"})
-    max_len: int = field(default=1024, metadata={"help": "chunk length (the model's n_positions)"})
-    split: str = field(default="validation", metadata={"help": "split scored"})
-    num_proc: int = 2
-    use_cache: bool = True
+class Sample:
+    """A piece with what was asked of it (for a real piece, its own annotations)."""
+
+    score: symusic.Score
+    style: str
+    key: str | None
+    meter: str | None
+    valid: bool = True
 
 
-# --- data --------------------------------------------------------------------------------------------
-def corpus_chunks(split, tokenizer_path: str, max_len: int, num_proc: int = 2) -> list[list[int]]:
-    """The split's pieces as bar-aligned chunks of at most max_len, one list per chunk, unpacked: for
-    validation/test these are exactly the rows of `training.data.lm_datasets`."""
-    from cadenza.training.data import tokenize_pieces
-
-    tokenizer = CadenzaTokenizer.load(tokenizer_path)
-    pieces = tokenize_pieces(split, tokenizer_path, num_proc)
-    return [
-        chunk
-        for ids in pieces["input_ids"]
-        for chunk in chunk_sequence(ids, tokenizer.bar_id, tokenizer.eos_id, max_len, tokenizer.continue_id)
-    ]
-
-
-def tokenizer_hash(tokenizer: CadenzaTokenizer) -> str:
-    return hashlib.sha256(json.dumps(tokenizer.vocab, sort_keys=True).encode()).hexdigest()[:16]
+# --- pieces -----------------------------------------------------------------------------------------------
+def opening(tokenizer: CadenzaTokenizer, score: symusic.Score, bars: int) -> symusic.Score:
+    """The first `bars` bars of a score, through the tokenizer (quantized like a generation)."""
+    kept: list[int] = []
+    count = 0
+    for group in split_bars(tokenizer.encode_music(score), tokenizer.bar_id):
+        if group and group[0] == tokenizer.bar_id:
+            count += 1
+            if count > bars:
+                break
+        kept.extend(group)
+    return tokenizer.decode(kept)
 
 
-def corpus_hash(corpus_path: str | Path) -> str:
-    """Changes whenever the corpus is rebuilt with other content (datasets' fingerprints + manifest)."""
-    path = Path(corpus_path)
-    parts = []
-    for name in ("manifest.json", "dataset_dict.json"):
-        if (path / name).is_file():
-            parts.append((path / name).read_text())
-    for state in sorted(path.glob("*/state.json")):
-        parts.append(state.parent.name + json.loads(state.read_text()).get("_fingerprint", ""))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+def draw_real(splits, styles: list[str], per_style: int, seed: int, tokenizer, bars: int) -> list[Sample]:
+    """Up to `per_style` pieces of each style from the given splits, at random (rows are sorted by id, so
+    the first of a style would all come from one collection), cut to their openings."""
+    picked: list[Sample] = []
+    for split in splits:
+        rows = split.select_columns(["style", "key", "time_signatures", "midi"])
+        counts = Counter(sample.style for sample in picked)
+        for i in np.random.default_rng(seed).permutation(len(rows)).tolist():
+            row = rows[i]
+            if row["style"] in styles and counts[row["style"]] < per_style:
+                counts[row["style"]] += 1
+                meter = row["time_signatures"][0] if row["time_signatures"] else None
+                score = opening(tokenizer, symusic.Score.from_midi(row["midi"]), bars)
+                picked.append(Sample(score, row["style"], row["key"] or None, meter))
+    return picked
 
 
-def corpus_tokenizer(corpus, folder: Path) -> Path:
-    """A tokenizer with the same ids as training's (built from the sorted train styles), saved once."""
-    tokenizer = CadenzaTokenizer.new(sorted(set(corpus["train"]["style"])))
-    target = folder / f"tokenizer-{tokenizer_hash(tokenizer)}"
-    if not (target / "tokenizer.json").is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        tokenizer.save(target)
-    return target / "tokenizer.json"
+def asks(real: list[Sample], style: str, count: int, tokenizer: CadenzaTokenizer) -> list[tuple]:
+    """(key, meter) for `count` pieces of a style: those of its held-out pieces in turn, a meter the
+    tokenizer cannot write left unasked."""
+    from cadenza.inference.composer import parse_key
+
+    own = [s for s in real if s.style == style] or [Sample(symusic.Score(), style, None, None)]
+    out = []
+    for i in range(count):
+        sample = own[i % len(own)]
+        key = sample.key
+        try:
+            parse_key(key) if key else None
+        except CadenzaError:
+            key = None
+        meter = sample.meter if sample.meter and f"TimeSig_{sample.meter}" in tokenizer.vocab else None
+        out.append((key, meter))
+    return out
 
 
-# --- n-gram baseline ---------------------------------------------------------------------------------
-def ngram_baseline(
-    corpus_path: str | Path,
-    corpus,
-    tokenizer_path: str,
-    order: int,
-    max_len: int,
-    split: str = "validation",
-    num_proc: int = 2,
-    use_cache: bool = True,
-) -> dict:
-    """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk)."""
-    if max_len < MIN_CHUNK:
-        raise CadenzaError(f"chunk length must be at least {MIN_CHUNK} tokens, got {max_len}")
-    tokenizer = CadenzaTokenizer.load(tokenizer_path)
-    key_text = (
-        f"v{NGRAM_VERSION}-{corpus_hash(corpus_path)}-{tokenizer_hash(tokenizer)}"
-        f"-n{order}-len{max_len}-{split}"
-    )
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
-    cache = Path(corpus_path) / CACHE_DIR / f"ngram-{key}.json"
-    if use_cache and cache.is_file():
-        return {**json.loads(cache.read_text()), "cached": True}
-    start = time.monotonic()
-    train = corpus_chunks(corpus["train"], tokenizer_path, max_len, num_proc)
-    held_out = corpus_chunks(corpus[split], tokenizer_path, max_len, num_proc)
-    prep = time.monotonic() - start
-    start = time.monotonic()
-    model = NGramModel(order, len(tokenizer)).fit(train)
-    fit_seconds = time.monotonic() - start
-    start = time.monotonic()
-    logp = model.log_probs(held_out)
-    score_seconds = time.monotonic() - start
-    nll = float(-logp.mean())
-    result = {
-        "order": order,
-        "max_len": max_len,
-        "split": split,
-        "nll": round(nll, 4),
-        "perplexity": round(math.exp(nll), 3),
-        "train_tokens": model.train_tokens,
-        "train_chunks": len(train),
-        "scored_tokens": int(len(logp)),
-        "scored_chunks": len(held_out),
-        "breakdown": nll_breakdown(-logp, scored_targets(held_out), tokenizer),
-        "discounts": [round(level.discount, 3) for level in model.levels],
-        "tokenize_seconds": round(prep, 1),
-        "fit_seconds": round(fit_seconds, 1),
-        "score_seconds": round(score_seconds, 1),
-        "key": key_text,
-    }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result, indent=2))
-    return {**result, "cached": False}
-
-
-# --- the model -----------------------------------------------------------------------------------------
-@torch.no_grad()
-def model_token_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> np.ndarray:
-    """The NLL (nats) of every token after the first of each chunk, chunk after chunk in order
-    (`training.model.token_nll`, the measure of training's validation loss); chunks are batched by length
-    to waste little padding."""
-    from cadenza.training.model import token_nll
-
-    model.eval()
-    device = next(model.parameters()).device
-    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
-    per_chunk: list[np.ndarray] = [np.zeros(0)] * len(chunks)
-    for b in range(0, len(order), batch_size):
-        picked = order[b : b + batch_size]
-        rows = [chunks[i] for i in picked]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = labels[i, : len(row)] = torch.tensor(row)
-            mask[i, : len(row)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        nll = token_nll(logits, labels.to(device)).cpu().numpy()
-        for i, row, values in zip(picked, rows, nll, strict=True):
-            per_chunk[i] = values[: len(row) - 1]
-    return np.concatenate([np.zeros(0), *per_chunk])
-
-
-def mean_nll(values: np.ndarray) -> tuple[float, int]:
-    """The mean of per-token NLLs and how many there are; nothing to score is an error."""
-    if not len(values):
-        raise CadenzaError("nothing to score: no chunk has more than one token")
-    return float(values.mean()), len(values)
-
-
-def model_nll(model, chunks: list[list[int]], pad_id: int, batch_size: int = 8) -> tuple[float, int]:
-    """Mean NLL per predicted token (nats) over the chunks, and the number of predicted tokens."""
-    return mean_nll(model_token_nll(model, chunks, pad_id, batch_size))
-
-
-def scored_targets(chunks: list[list[int]]) -> np.ndarray:
-    """The ids an NLL scores, in the order of `model_token_nll` and `NGramModel.log_probs`: every token
-    after the first of each chunk."""
-    return np.array([token for chunk in chunks for token in chunk[1:]], dtype=np.int64)
-
-
-def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokenizer) -> dict:
-    """Where the NLL goes: per token, per note (the total over the number of Pitch tokens scored: one per
-    note in REMI, so models with other tokenizations compare), and the mean per token kind (the part of a
-    token's name before "_": Pitch, Duration, Position, Bar, ...) with each kind's share of the tokens."""
-    kinds = np.array([tokenizer.token(int(t)).partition("_")[0] for t in targets])
-    notes = int((kinds == "Pitch").sum())
-    by_kind = {
-        kind: {
-            "nll": round(float(nll[kinds == kind].mean()), 4),
-            "share": round(float((kinds == kind).mean()), 4),
-        }
-        for kind in sorted(set(kinds.tolist()))
-    }
-    return {
-        "per_token": round(float(nll.mean()), 4) if len(nll) else math.nan,
-        "per_note": round(float(nll.sum() / notes), 4) if notes else math.nan,
-        "notes": notes,
-        "by_kind": by_kind,
-    }
-
-
-# --- style control -------------------------------------------------------------------------------------
-def style_report(composer, corpus, pieces_per_style: int, bars: int, seed: int) -> dict:
-    """The style table of the composer as users get it (style profiles on, when the checkpoint has them)
-    and, when it has them, of the model alone under `model_alone`: the profiles narrow the grammar to a
-    style's instruments and chord size, and both tables show how much of the control that is."""
+def generate_pieces(generator, styles: list[str], real: list[Sample], args: EvaluateArgs) -> list[Sample]:
+    """`pieces_per_style` pieces of every style the generator knows, asks of one kind in one batch."""
     from cadenza.inference.composer import MAX_NUM
 
-    tokenizer = composer.tokenizer
-    train = corpus["train"]
-    styles = [s for s in tokenizer.styles if s in set(train["style"])]
-    per_style = style_control.corpus_features(train["midi"], train["style"], tokenizer, bars)
-    corpus_means = style_control.summarize(per_style)
-    scales = style_control.feature_scales(per_style)
+    tokenizer = generator.tokenizer
+    out: list[Sample] = []
+    known = [s for s in styles if s in generator.styles]
+    with tqdm(total=len(known) * args.pieces_per_style, desc="generating", unit="piece") as bar:
+        for s, style in enumerate(known):
+            wanted = Counter(asks(real, style, args.pieces_per_style, tokenizer))
+            for b, ((key, meter), count) in enumerate(sorted(wanted.items(), key=str)):
+                for start in range(0, count, MAX_NUM):
+                    pieces = generator.generate(
+                        style,
+                        bars=args.bars,
+                        num=min(MAX_NUM, count - start),
+                        seed=args.seed + 1000 * s + 10 * b + start // MAX_NUM,
+                        key=key,
+                        time_signature=meter,
+                    )
+                    for piece in pieces:
+                        valid = controls.is_valid(piece.tokens, tokenizer)
+                        out.append(Sample(piece.score, style, key, meter, valid))
+                    bar.update(len(pieces))
+    return out
 
-    def table(use_profile: bool) -> dict:
-        generated: dict[str, list[dict[str, float]]] = {}
-        timings = {}
-        for i, style in enumerate(styles):
-            start = time.monotonic()
-            pieces = [
-                piece
-                # Batches of at most MAX_NUM; each (style, batch) has its own seed.
-                for batch, start in enumerate(range(0, pieces_per_style, MAX_NUM))
-                for piece in composer.generate(
-                    style,
-                    bars=bars,
-                    num=min(MAX_NUM, pieces_per_style - start),
-                    seed=seed + i + batch * len(styles),
-                    use_profile=use_profile,
-                )
-            ]
-            timings[style] = round(time.monotonic() - start, 1)
-            generated[style] = [style_control.features(p.score) for p in pieces]
-        rows = style_control.style_table(corpus_means, style_control.summarize(generated), scales)
-        passed = sum(r["passes"] for r in rows)
-        need = style_control.required_passes(len(rows))
+
+# --- measures -------------------------------------------------------------------------------------------
+def features(samples: list[Sample]) -> np.ndarray:
+    """One row per piece, columns as `COLUMNS`: the classifier's features and the pitch-class histogram."""
+    rows = [
+        np.concatenate([feature_matrix([s.score])[0], metrics.pitch_class_histogram(s.score)])
+        for s in tqdm(samples, desc="features", unit="piece", leave=False)
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(samples), len(COLUMNS))
+
+
+def columns(name: str) -> list[int]:
+    """The columns of one feature: a scalar's one column, or a histogram's bins."""
+    if name in HISTOGRAMS:
+        return [COLUMNS.index(f"{name}_{b}") for b in HISTOGRAMS[name]]
+    return [COLUMNS.index(name)]
+
+
+def piece_measures(
+    samples: list[Sample],
+    rows: np.ndarray,
+    bars: int,
+    classifier: StyleClassifier,
+    index: originality.Index,
+    human: dict,
+) -> list[dict]:
+    """Per piece: validity, controls, the classifier's style and the copying verdict."""
+    predicted = classifier.predict_features(rows[:, : len(FEATURE_NAMES)])
+    out = []
+    for sample, guess in zip(tqdm(samples, desc="controls and copying", leave=False), predicted, strict=True):
+        copied = originality.measure(sample.score, index)
+        baseline = human.get(sample.style)
+        out.append(
+            {
+                "style": sample.style,
+                "valid": sample.valid,
+                "bars_ok": controls.bars_written(sample.score) == bars,
+                "key_ok": controls.key_agrees(sample.score, sample.key) if sample.key else None,
+                "meter_share": controls.meter_share(sample.score, sample.meter) if sample.meter else None,
+                "predicted": guess,
+                "copy_share": copied.shares[originality.HEADLINE],
+                "copy_longest": copied.longest_notes,
+                "flagged": originality.flagged(copied, baseline) if baseline else None,
+            }
+        )
+    return out
+
+
+def oa_table(
+    generated: np.ndarray, gen_styles: list[str], real: np.ndarray, real_styles: list[str], styles: list[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """style -> feature -> {"oa", "kl"} of a set against the held-out real pieces of the same style."""
+    gen_styles_a, real_styles_a = np.array(gen_styles), np.array(real_styles)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for style in styles:
+        g, r = generated[gen_styles_a == style], real[real_styles_a == style]
+        table[style] = {
+            name: distributions.compare(g[:, columns(name)], r[:, columns(name)]) for name in COMPARED
+        }
+    return table
+
+
+def mean_defined(values) -> float:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(values)) if values else math.nan
+
+
+def summarize(measures: list[dict], rows: np.ndarray, oa: dict, styles: list[str]) -> dict:
+    """The headline numbers of one set of pieces, and per style."""
+
+    def of(items: list[dict], rows_: np.ndarray, style_oa: list[dict]) -> dict:
+        harmony = {name: mean_defined(rows_[:, COLUMNS.index(name)].tolist()) for name in HARMONY}
         return {
-            "rows": rows,
-            "passed": passed,
-            "required": need,
-            "passes": passed >= need,
-            "generation_seconds": timings,
+            "pieces": len(items),
+            "valid": mean_defined([m["valid"] for m in items]),
+            "bars_ok": mean_defined([m["bars_ok"] for m in items]),
+            "key_ok": mean_defined([m["key_ok"] for m in items]),
+            "meter_share": mean_defined([m["meter_share"] for m in items]),
+            "as_style": mean_defined([m["predicted"] == m["style"] for m in items]),
+            "flagged": mean_defined([m["flagged"] for m in items]),
+            "copy_share": mean_defined([m["copy_share"] for m in items]),
+            "oa": mean_defined([f["oa"] for table in style_oa for f in table.values()]),
+            "kl": mean_defined([f["kl"] for table in style_oa for f in table.values()]),
+            **harmony,
         }
 
-    report = {
-        "pieces_per_style": pieces_per_style,
-        "bars": bars,
-        "seed": seed,
-        "profile": bool(composer.profiles),
-        "scales": scales,
-        "corpus_means": corpus_means,
-        **table(use_profile=True),
-    }
-    if composer.profiles:
-        report["model_alone"] = table(use_profile=False)
-    return report
+    by_style = {}
+    for style in styles:
+        keep = [i for i, m in enumerate(measures) if m["style"] == style]
+        if keep:
+            by_style[style] = of([measures[i] for i in keep], rows[keep], [oa[style]])
+    return {"all": of(measures, rows, list(oa.values())), "styles": by_style}
 
 
-def nll_markdown(nll: dict) -> str:
-    return "\n".join(
-        [
-            "| model | val NLL / token (nats) | perplexity |",
-            "|---|---:|---:|",
-            f"| this model | {nll['model_nll']:.4f} | {nll['model_perplexity']:.3f} |",
-            f"| {nll['ngram']['order']}-gram (interpolated Kneser-Ney) | {nll['ngram']['nll']:.4f} "
-            f"| {nll['ngram']['perplexity']:.3f} |",
-            "",
-            f"Model NLL is {100 * abs(nll['reduction']):.1f}% "
-            f"{'below' if nll['reduction'] >= 0 else 'above'} the n-gram's (bar: >= 25% below): "
-            f"**{'pass' if nll['passes'] else 'fail'}**. Scored tokens: {nll['scored_tokens']:,} "
-            f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
-            "",
-            *breakdown_table(nll["breakdown"], nll["ngram"]["breakdown"], nll["ngram"]["order"]),
-        ]
-    )
+# --- the report -------------------------------------------------------------------------------------------
+HEADLINE = [  # (key, column title, format)
+    ("pieces", "pieces", "{:.0f}"),
+    ("valid", "valid", "{:.0%}"),
+    ("bars_ok", "bars as asked", "{:.0%}"),
+    ("key_ok", "key as asked", "{:.0%}"),
+    ("meter_share", "bars in asked meter", "{:.0%}"),
+    ("as_style", "classified as its style", "{:.0%}"),
+    ("oa", "mean OA", "{:.2f}"),
+    ("kl", "mean KL", "{:.2f}"),
+    ("flagged", "flagged as copying", "{:.0%}"),
+    ("consonance", "consonance", "{:.2f}"),
+    ("chord_share", "triads/sevenths", "{:.2f}"),
+    ("parallel_perfects", "parallels /100 steps", "{:.1f}"),
+    ("voice_crossings", "voice crossings", "{:.1%}"),
+]
 
 
-def breakdown_table(model: dict, ngram: dict, order: int) -> list[str]:
-    """NLL per note and per token kind, the model beside the n-gram."""
-    lines = [
-        f"| NLL (nats) | this model | {order}-gram | share of tokens |",
-        "|---|---:|---:|---:|",
-        f"| per note ({model['notes']:,} notes) | {model['per_note']:.3f} | {ngram['per_note']:.3f} | |",
-    ]
-    for kind, row in model["by_kind"].items():
-        theirs = ngram["by_kind"].get(kind, {}).get("nll", math.nan)
-        lines.append(f"| {kind} tokens | {row['nll']:.3f} | {theirs:.3f} | {row['share']:.1%} |")
-    return lines
+def _cell(value, form: str) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else form.format(value)
 
 
-def card_section(report: dict) -> str:
-    lines = ["## Evaluation", "", f"`cadenza evaluate` on `{report['corpus']}` ({report['date']}).", ""]
-    lines += ["### Likelihood", "", nll_markdown(report["nll"]), ""]
-    style = report.get("style_control")
-    if style:
-        lines += [
-            "### Style control",
-            "",
-            f"{style['pieces_per_style']} generations of {style['bars']} bars per style "
-            f"(seed {style['seed']}) "
-            f"against the style's train pieces cut to their first {style['bars']} bars. A style passes when "
-            "its generations' mean (pitch range, polyphony), each divided by its corpus-wide standard "
-            "deviation, is nearer its own corpus mean than any other style's.",
-            "",
-        ]
-        if style.get("profile"):
-            lines += [
-                "As `cadenza generate` runs by default, with the style profiles (`style_profiles.json`: "
-                "each style's instruments and chord size, read from the train split) narrowing the grammar:",
-                "",
-            ]
-        lines += _style_lines(style)
-        if "model_alone" in style:
-            lines += ["The model alone (`--no_profile`: the grammar without the style profiles):", ""]
-            lines += _style_lines(style["model_alone"])
+def headline_table(sets: dict[str, dict]) -> str:
+    lines = ["| | " + " | ".join(title for _, title, _ in HEADLINE) + " |", "|---|" + "---:|" * len(HEADLINE)]
+    for label, summary in sets.items():
+        lines.append(f"| {label} | " + " | ".join(_cell(summary[k], f) for k, _, f in HEADLINE) + " |")
     return "\n".join(lines)
 
 
-def _style_lines(table: dict) -> list[str]:
-    return [
-        style_control.markdown_table(table["rows"]),
+def style_table(sets: dict[str, dict], key: str, form: str, styles: list[str]) -> str:
+    labels = list(sets)
+    lines = ["| style | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for style in styles:
+        cells = [_cell(sets[label]["styles"].get(style, {}).get(key), form) for label in labels]
+        lines.append(f"| {style} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def feature_means(oa: dict[str, dict[str, dict[str, float]]], styles: list[str]) -> dict[str, dict]:
+    """feature -> {"oa", "kl"} averaged over the styles where they are defined."""
+    return {
+        name: {m: mean_defined([oa[s][name][m] for s in styles if s in oa]) for m in ("oa", "kl")}
+        for name in COMPARED
+    }
+
+
+def feature_table(means: dict[str, dict[str, dict]]) -> str:
+    """Per feature (rows) and set (columns): OA / KL."""
+    labels = list(means)
+    lines = ["| feature | " + " | ".join(f"{label} OA / KL" for label in labels) + " |"]
+    lines.append("|---|" + "---:|" * len(labels))
+    for name in COMPARED:
+        cells = [
+            f"{_cell(means[label][name]['oa'], '{:.2f}')} / {_cell(means[label][name]['kl'], '{:.2f}')}"
+            for label in labels
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def confusion_markdown(result: dict) -> str:
+    labels = result["labels"]
+    lines = ["| true \\ predicted | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for label, row in zip(labels, result["confusion_matrix"], strict=True):
+        lines.append(f"| {label} | " + " | ".join(str(n) for n in row) + " |")
+    return "\n".join(lines)
+
+
+def model_label(name: str, order: int) -> str:
+    return f"{order}-gram" if name == NGRAM else Path(name).name
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown, images beside it."""
+    args, styles = report["args"], report["styles"]
+    sets = {label: data["summary"] for label, data in report["sets"].items()}
+    command = "cadenza evaluate " + " ".join(
+        f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in args.items() if v not in (None, [])
+    )
+    lines = [
+        "# Evaluation report",
         "",
-        f"{table['passed']} of {len(table['rows'])} styles pass (bar: {table['required']}): "
-        f"**{'pass' if table['passes'] else 'fail'}**.",
+        f"{report['date']}, `{command}` ({report['seconds']:.0f} s on this machine).",
+        "",
+        f"Each model wrote {args['pieces_per_style']} pieces of {args['bars']} bars per style, each asked "
+        "for the key and meter of one held-out piece of the style. They are compared with held-out real "
+        f"pieces (validation and test, at most {args['real_per_style']} per style) cut to their first "
+        f"{args['bars']} bars. How each number is made: `cadenza/evaluation/report.py` and "
+        "docs/evaluation.md.",
+        "",
+        "## Headline",
+        "",
+        headline_table({label: s["all"] for label, s in sets.items()}),
+        "",
+        f"- **{REAL}**: the real openings measured like generations, with their own annotations as the "
+        "asks; its key column is the key analyser's agreement with the annotated keys, the ceiling of "
+        "any model. Its OA/KL is the real train openings against the held-out ones: the ceiling of OA, "
+        "the floor of KL.",
+        "- **classified as its style**: the share the style classifier (trained on real train openings) "
+        f"assigns to the asked style; on the held-out real openings it is its accuracy "
+        f"({report['classifier']['accuracy']:.1%}).",
+        "- **flagged as copying**: above the style's human 95th percentile of copied 8-note n-grams or of "
+        "the longest copied passage (`cadenza originality`); n/a where the style has no baseline.",
+        "- Harmony columns: the mean over pieces with two or more voices.",
+        "",
+        "## Per style",
+        "",
+        "Classified as the asked style:",
+        "",
+        style_table(sets, "as_style", "{:.0%}", styles),
+        "",
+        "Mean OA over the features (higher is nearer the held-out pieces):",
+        "",
+        style_table(sets, "oa", "{:.2f}", styles),
+        "",
+        "Consonance (duration-weighted share of consonant sonorities):",
+        "",
+        style_table(sets, "consonance", "{:.2f}", styles),
+        "",
+        "Flagged as copying:",
+        "",
+        style_table(sets, "flagged", "{:.0%}", styles),
+        "",
+        "## Features: overlapped area and KL divergence",
+        "",
+        "mgeval's method per style and feature, averaged over the styles where it is defined.",
+        "",
+        "![OA per feature](oa.png)",
+        "",
+        feature_table({label: feature_means(data["oa"], styles) for label, data in report["sets"].items()}),
+        "",
+        "## Style classifier",
+        "",
+        f"HistGradientBoosting over {len(FEATURE_NAMES)} features, trained on "
+        f"{report['classifier']['train_pieces']} real train openings; accuracy on the "
+        f"{sum(map(sum, report['classifier']['confusion_matrix']))} held-out openings: "
+        f"**{report['classifier']['accuracy']:.1%}**. Rows: the true (or asked) style; columns: the "
+        "classifier's guess.",
+        "",
+        "![confusion matrices](confusion.png)",
+        "",
+        confusion_markdown(report["classifier"]),
         "",
     ]
+    if report["likelihood"]:
+        lines += ["## Likelihood", ""]
+        for label, nll in report["likelihood"].items():
+            lines += [f"### {label}", "", nll_markdown(nll), ""]
+    lines += ["## Feature histograms", ""]
+    lines += [f"![{style}](features-{style}.png)" for style in styles]
+    return "\n".join(lines) + "\n"
+
+
+def card_section(label: str, report: dict) -> str:
+    """A checkpoint card's '## Evaluation': its headline row beside the real one, and its likelihood."""
+    sets = {REAL: report["sets"][REAL]["summary"]["all"], label: report["sets"][label]["summary"]["all"]}
+    lines = [
+        "## Evaluation",
+        "",
+        f"`cadenza evaluate` on `{report['args']['corpus']}` ({report['date']}); the full report is "
+        f"`{report['args']['out']}/report.md`.",
+        "",
+        headline_table(sets),
+        "",
+    ]
+    if label in report["likelihood"]:
+        lines += [nll_markdown(report["likelihood"][label]), ""]
+    return "\n".join(lines)
 
 
 def update_card(card_path: Path, section: str) -> None:
@@ -377,93 +457,103 @@ def update_card(card_path: Path, section: str) -> None:
     card_path.write_text(text.rstrip("\n") + "\n")
 
 
-def run_evaluate(args: EvaluateArgs) -> dict:
-    from datetime import date
+def _check(args: EvaluateArgs, corpus_styles: list[str]) -> tuple[list[str], str]:
+    for name, value, low in (
+        ("pieces_per_style", args.pieces_per_style, 2),  # OA needs two pieces a set
+        ("bars", args.bars, 1),
+        ("real_per_style", args.real_per_style, 2),
+        ("train_per_style", args.train_per_style, 2),
+    ):
+        if value < low:
+            raise CadenzaError(f"--{name} must be at least {low}, got {value}")
+    if not args.models:
+        raise CadenzaError("--models names no model")
+    unknown = sorted(set(args.styles) - set(corpus_styles))
+    if unknown:
+        raise CadenzaError(f"unknown style {unknown[0]!r}; the corpus has: {', '.join(corpus_styles)}")
+    checkpoints = [m for m in args.models if m != NGRAM]
+    reference = args.reference or (checkpoints[0] if checkpoints else None)
+    if reference is None:
+        raise CadenzaError(f"{NGRAM!r} needs a checkpoint's tokenizer: name one with --reference")
+    if not (Path(reference) / "tokenizer.json").is_file():
+        raise CadenzaError(f"{reference}: not a checkpoint folder (no tokenizer.json)")
+    return args.styles or corpus_styles, reference
 
-    from cadenza.checkpoint import load_checkpoint
+
+def write_plots(
+    out: Path, report: dict, rows: dict[str, np.ndarray], styles_of: dict[str, list[str]]
+) -> None:
+    """oa.png, confusion.png and one features-<style>.png per style, from each set's feature rows."""
+    from cadenza.evaluation import plots
+
+    sets, styles = report["sets"], report["styles"]
+    means = {label: feature_means(data["oa"], styles) for label, data in sets.items()}
+    plots.oa_bars(out / "oa.png", {label: {f: m["oa"] for f, m in of.items()} for label, of in means.items()})
+    guesses = {label: (styles_of[label], [m["predicted"] for m in sets[label]["pieces"]]) for label in sets}
+    plots.confusions(out / "confusion.png", report["classifier"]["labels"], guesses)
+    for style in styles:
+        of_style = {label: rows[label][np.array(styles_of[label]) == style] for label in sets}
+        plots.feature_histograms(
+            out / f"features-{style}.png", style, of_style, [COLUMNS.index(n) for n in PLOTTED], PLOTTED
+        )
+
+
+def run_evaluate(args: EvaluateArgs) -> dict:
     from cadenza.data.corpus import load_corpus
 
-    if not args.skip_style and args.pieces_per_style < 1:
-        raise CadenzaError(f"--pieces_per_style must be at least 1, got {args.pieces_per_style}")
-    model_dir = Path(args.model)
-    corpus = load_corpus(args.corpus)
-    if args.split not in corpus:
-        raise CadenzaError(f"no split {args.split!r} in {args.corpus}")
-    model, tokenizer = load_checkpoint(model_dir)
-    tokenizer_path = str(model_dir / "tokenizer.json")
-    max_len = int(model.config.n_positions)
-
-    ngram = ngram_baseline(
-        args.corpus,
-        corpus,
-        tokenizer_path,
-        args.ngram_order,
-        max_len,
-        args.split,
-        args.num_proc,
-        args.use_cache,
-    )
-    how = "cached" if ngram["cached"] else "fit in {} s".format(ngram["fit_seconds"])
-    print(f"{args.ngram_order}-gram {args.split} NLL {ngram['nll']:.4f} ({how})")
-    chunks = corpus_chunks(corpus[args.split], tokenizer_path, max_len, args.num_proc)
     start = time.monotonic()
-    values = model_token_nll(model, chunks, tokenizer.pad_id, args.batch_size)
-    nll, count = mean_nll(values)
-    if count != ngram["scored_tokens"]:
-        raise CadenzaError(
-            f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable"
-        )
-    print(f"model {args.split} NLL {nll:.4f} (ppl {math.exp(nll):.3f}) in {time.monotonic() - start:.0f} s")
+    corpus = load_corpus(args.corpus)
+    styles, reference = _check(args, sorted(set(corpus["train"]["style"])))
+    tokenizer = CadenzaTokenizer.load(Path(reference) / "tokenizer.json")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    held_out = [corpus[s] for s in ("validation", "test") if s in corpus]
+    real = draw_real(held_out, styles, args.real_per_style, args.seed, tokenizer, args.bars)
+    train = draw_real([corpus["train"]], styles, args.train_per_style, args.seed, tokenizer, args.bars)
+    rows = {REAL: features(real)}
+    styles_of = {REAL: [s.style for s in real]}
+    train_rows, train_styles = features(train), [s.style for s in train]
+    classifier = StyleClassifier(train_rows[:, : len(FEATURE_NAMES)], train_styles, args.seed)
+    index, human = originality.load_index(args.corpus)
+
+    def judge(label: str, samples: list[Sample], oa_rows: np.ndarray, oa_styles: list[str]) -> dict:
+        measures = piece_measures(samples, rows[label], args.bars, classifier, index, human)
+        oa = oa_table(oa_rows, oa_styles, rows[REAL], styles_of[REAL], styles)
+        return {"summary": summarize(measures, rows[label], oa, styles), "oa": oa, "pieces": measures}
+
+    # The real row's OA is train against held-out: the ceiling a generator is compared with.
+    sets = {REAL: judge(REAL, real, train_rows, train_styles)}
+    likelihoods = {}
+    for name in args.models:
+        label = model_label(name, args.ngram_order)
+        print(f"{label}: generating {args.pieces_per_style} pieces per style", flush=True)
+        generator = load_generator(name, corpus, reference, args.ngram_order, args.num_proc)
+        samples = generate_pieces(generator, styles, real, args)
+        rows[label], styles_of[label] = features(samples), [s.style for s in samples]
+        sets[label] = judge(label, samples, rows[label], styles_of[label])
+        if args.nll and name != NGRAM:
+            likelihoods[label] = likelihood(
+                name, args.corpus, corpus, args.split, args.ngram_order, args.batch_size, args.num_proc
+            )
+    classified = evaluate_classifier(classifier, rows[REAL][:, : len(FEATURE_NAMES)], styles_of[REAL])
     report = {
-        "model": str(model_dir),
-        "corpus": args.corpus,
         "date": date.today().isoformat(),
         "args": asdict(args),
-        "nll": {
-            "split": args.split,
-            "model_nll": round(nll, 4),
-            "model_perplexity": round(math.exp(nll), 3),
-            "ngram": ngram,
-            "reduction": round(1 - nll / ngram["nll"], 4),
-            "passes": nll <= NLL_BAR * ngram["nll"],
-            "scored_tokens": count,
-            "scored_chunks": len(chunks),
-            "breakdown": nll_breakdown(values, scored_targets(chunks), tokenizer),
-        },
+        "styles": styles,
+        "classifier": {**classified, "train_pieces": len(train)},
+        "sets": sets,
+        "likelihood": likelihoods,
+        "seconds": time.monotonic() - start,
     }
-    if not args.skip_style:
-        from cadenza.inference.composer import Composer
-
-        composer = Composer.from_pretrained(model_dir)
-        report["style_control"] = style_report(composer, corpus, args.pieces_per_style, args.bars, args.seed)
-        for table in (report["style_control"], report["style_control"].get("model_alone")):
-            if table is not None:
-                print(style_control.markdown_table(table["rows"]))
-    out = Path(args.out) if args.out else model_dir / "evaluation.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    write_plots(out, report, rows, styles_of)
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    (out / "report.md").write_text(markdown(report))
     if args.update_card:
-        update_card(model_dir / "README.md", card_section(report))
-    print(nll_markdown(report["nll"]))
-    print(f"report written to {out}")
+        for name in args.models:
+            if name != NGRAM:
+                label = model_label(name, args.ngram_order)
+                update_card(Path(name) / "README.md", card_section(label, report))
+    print(headline_table({label: data["summary"]["all"] for label, data in sets.items()}))
+    print(f"report written to {out / 'report.md'}")
     return report
-
-
-def run_ngram(args: NGramArgs) -> dict:
-    """`cadenza evaluate ngram`: the n-gram baseline alone (no model needed)."""
-    from cadenza.data.corpus import load_corpus
-
-    corpus = load_corpus(args.corpus)
-    tokenizer_path = corpus_tokenizer(corpus, Path(args.corpus) / CACHE_DIR)
-    result = ngram_baseline(
-        args.corpus,
-        corpus,
-        str(tokenizer_path),
-        args.order,
-        args.max_len,
-        args.split,
-        args.num_proc,
-        args.use_cache,
-    )
-    print(json.dumps(result, indent=2))
-    return result

@@ -132,10 +132,23 @@ class Composer:
         self.model = model.eval()
         # Compiling costs tens of seconds once per process, so it pays in a server, not in one CLI call.
         self.compiled = CompiledForward(self.model) if compile else None
+        self._bind(tokenizer, profiles, model.config.vocab_size, model.config.n_positions, model.device)
+
+    def _bind(
+        self,
+        tokenizer: CadenzaTokenizer,
+        profiles: dict[str, StyleProfile] | None,
+        vocab_size: int,
+        context: int,
+        device: torch.device,
+    ) -> None:
+        """What decoding needs besides the network; a composer over another model (the n-gram baseline)
+        binds it too."""
         self.tokenizer = tokenizer
         self.profiles = profiles or {}
-        self.vocab_size = model.config.vocab_size
-        self.context = model.config.n_positions
+        self.vocab_size = vocab_size
+        self.context = context
+        self.device = device
         self._pitch_ids = {
             int(t.removeprefix("Pitch_")): i for t, i in tokenizer.vocab.items() if t.startswith("Pitch_")
         }
@@ -372,7 +385,7 @@ class Composer:
                 for c, n in zip(contexts, new_bars, strict=True)
                 for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p, deadline)
             ]
-        ids = torch.tensor(contexts, device=self.model.device)
+        ids = torch.tensor(contexts, device=self.device)
         bar_id = self.tokenizer.bar_id
         in_context = contexts[0].count(bar_id)
         stop = StoppingCriteriaList(
@@ -384,16 +397,15 @@ class Composer:
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
         processors += sampling_warpers(temperature, top_k, top_p)
-        out = sample(
-            self.model,
-            ids,
-            processors,
-            stop,
-            self.context - ids.shape[1],
-            self.tokenizer.pad_id,
-            self.compiled,
-        )
+        out = self._draw(ids, processors, stop, self.context - ids.shape[1])
         return [row[len(c) :] for c, row in zip(contexts, out.tolist(), strict=True)]
+
+    def _draw(
+        self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
+    ) -> torch.Tensor:
+        """`ids` plus up to `max_new` sampled ids per row: the one step another model (the n-gram baseline)
+        replaces to decode under the same grammar, warpers and stopping rules."""
+        return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
 
     def _window(self, music: list[int]) -> list[int]:
         """The most recent music that fits half the context and starts grammatically: at a Bar, or (for a

@@ -9,6 +9,8 @@ the eager model. benchmarks/generate.py measures all paths against plain `genera
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import (
     DynamicCache,
@@ -66,20 +68,38 @@ def sample(
         cache, step = DynamicCache(config=model.config), model
     else:
         cache, step = compiled.new_cache(), compiled.forward
+
+    def next_logits(ids: torch.Tensor, first: bool) -> torch.Tensor:
+        if first:  # the prompt, read by the eager model
+            return model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
+        # Positions are given, not read from the cache: a static cache's length is not known to the graph.
+        position = torch.full((1, 1), ids.shape[1] - 1, device=ids.device)
+        out = step(input_ids=ids[:, -1:], cache=cache, use_cache=True, position_ids=position)
+        return out.logits[:, -1, :]
+
+    return sample_with(next_logits, ids, processors, stop, max_new_tokens, pad_id)
+
+
+@torch.inference_mode()
+def sample_with(
+    next_logits: Callable[[torch.Tensor, bool], torch.Tensor],
+    ids: torch.Tensor,
+    processors: LogitsProcessorList,
+    stop: StoppingCriteria | StoppingCriteriaList,
+    max_new_tokens: int,
+    pad_id: int,
+) -> torch.Tensor:
+    """The loop of `sample` over any model: `next_logits(ids, first)` scores the next token of every row
+    (`first` on the first call, before anything was sampled); the n-gram baseline decodes through it."""
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
-    logits = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
     for i in range(max_new_tokens):
-        scores = logits.float()
+        scores = next_logits(ids, i == 0).float()
         for processor in processors:  # not processors(...): its per-call signature inspection costs ~0.3 ms
             scores = processor(ids, scores)
         next_ids = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
         next_ids = torch.where(unfinished, next_ids, pad_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         unfinished &= ~stop(ids, scores)
-        if not unfinished.any() or i == max_new_tokens - 1:
+        if not unfinished.any():
             break
-        # Positions are given, not read from the cache: a static cache's length is not known to the graph.
-        position = torch.full((1, 1), ids.shape[1] - 1, device=ids.device)
-        logits = step(input_ids=next_ids[:, None], cache=cache, use_cache=True, position_ids=position).logits
-        logits = logits[:, -1, :]
     return ids

@@ -16,6 +16,7 @@ from cadenza.evaluation.classifier import (
     FEATURE_NAMES,
     StyleClassifier,
     evaluate_classifier,
+    feature_matrix,
     feature_vector,
     train_classifier,
 )
@@ -88,7 +89,8 @@ def test_feature_vector_matches_the_names_and_leaves_undefined_harmony_nan():
 
 
 def test_held_out_pieces_are_all_classified_right(classifier, held_out):
-    result = evaluate_classifier(classifier, *held_out)
+    scores, styles = held_out
+    result = evaluate_classifier(classifier, feature_matrix(scores), styles)
     assert result["accuracy"] == 1.0
     assert result["labels"] == list(STYLES)
     assert result["confusion_matrix"] == [[8, 0, 0], [0, 8, 0], [0, 0, 8]]
@@ -123,3 +125,18 @@ def test_a_piece_without_notes_is_classified(classifier):
     assert named.pop("num_tracks") == 0 and np.isnan(list(named.values())).all()
     assert classifier.predict([empty])[0] in STYLES
     assert sum(classifier.predict_proba(empty).values()) == pytest.approx(1.0)
+
+
+def test_a_feature_no_training_piece_defines_is_left_out(held_out):
+    """One-voice styles only: the harmony columns are all NaN, which scikit-learn cannot bin."""
+    scores, styles = pieces(seed=0, per_style=20)
+    one_voice = [(s, style) for s, style in zip(scores, styles, strict=True) if style != "chorale"]
+    features = feature_matrix([s for s, _ in one_voice])
+    assert np.isnan(features[:, FEATURE_NAMES.index("consonance")]).all()
+    classifier = StyleClassifier(features, [style for _, style in one_voice])
+    test = [(s, style) for s, style in zip(*held_out, strict=True) if style != "chorale"]
+    assert classifier.predict([s for s, _ in test]) == [style for _, style in test]
+    assert set(classifier.predict_proba(held_out[0][0])) == {
+        "repeated",
+        "stepwise",
+    }  # a chorale still gets an answer

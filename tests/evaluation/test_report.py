@@ -1,116 +1,134 @@
-"""`cadenza evaluate` end to end on a tiny corpus and a tiny model trained in the test."""
+"""`cadenza evaluate` end to end on a tiny corpus and a tiny model trained in the test, and its parts."""
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
+import numpy as np
 import pytest
 import symusic
-from accelerate import Accelerator
-from torch.utils.data import DataLoader
 
-from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
-from cadenza.data.corpus import load_corpus
-from cadenza.errors import CadenzaError
-from cadenza.evaluation import style_control
 from cadenza.evaluation.report import (
+    COLUMNS,
+    COMPARED,
+    REAL,
     EvaluateArgs,
-    corpus_chunks,
-    model_nll,
-    ngram_baseline,
+    columns,
+    opening,
     run_evaluate,
+    summarize,
     update_card,
 )
-from cadenza.training.data import Collator, lm_datasets
-from cadenza.training.train import TrainArgs, evaluate, run_train
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from tests.conftest import make_piece
-
-TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, num_proc=1)
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_corpus_dir, tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("run")
-    final = run_train(
-        TrainArgs(
-            corpus=tiny_corpus_dir,
-            output_dir=str(out),
-            max_steps=5,
-            eval_every=5,
-            save_every=5,
-            warmup_steps=1,
-            **TINY,
-        )
-    )
-    return str(final)
-
-
-def test_model_nll_equals_the_training_evaluation(tiny_model, tiny_corpus_dir):
-    model, tokenizer = load_checkpoint(tiny_model)
-    path = f"{tiny_model}/tokenizer.json"
-    corpus = load_corpus(tiny_corpus_dir)
-    chunks = corpus_chunks(corpus["validation"], path, 128, num_proc=1)
-    rows = lm_datasets(corpus, path, 128, num_proc=1)["validation"]
-    assert [list(r) for r in rows["input_ids"]] == chunks  # the very rows training validates on
-    loader = DataLoader(rows, batch_size=3, collate_fn=Collator(tokenizer.pad_id))
-    expected = evaluate(model, loader, Accelerator(cpu=True))
-    nll, count = model_nll(model, chunks, tokenizer.pad_id, batch_size=2)
-    assert nll == pytest.approx(expected, rel=1e-5)
-    assert count == sum(len(c) - 1 for c in chunks)
-
-
-def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
-    corpus_dir = tmp_path / "corpus"
-    shutil.copytree(tiny_corpus_dir, corpus_dir)
-    corpus = load_corpus(corpus_dir)
-    path = f"{tiny_model}/tokenizer.json"
-    first = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
-    again = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
-    other = ngram_baseline(corpus_dir, corpus, path, 2, 128, num_proc=1)
-    assert not first["cached"] and again["cached"] and not other["cached"]
-    with pytest.raises(CadenzaError, match="chunk length must be at least 8 tokens, got 1"):
-        ngram_baseline(corpus_dir, corpus, path, 3, 1, num_proc=1)
-    assert again["nll"] == first["nll"] and other["nll"] != first["nll"]
-    assert first["scored_tokens"] == sum(
-        len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1)
-    )
-
-
-def test_evaluate_writes_json_and_card(tiny_model, tiny_corpus_dir, tmp_path, monkeypatch):
-    # More pieces per style than one batch may hold come in several batches.
-    monkeypatch.setattr("cadenza.inference.composer.MAX_NUM", 1)
-    model_dir = tmp_path / "model"
+def evaluated(tiny_model, tiny_corpus_dir, tmp_path_factory) -> tuple[dict, EvaluateArgs]:
+    model_dir = tmp_path_factory.mktemp("eval") / "model"
     shutil.copytree(tiny_model, model_dir)
     args = EvaluateArgs(
-        model=str(model_dir), corpus=tiny_corpus_dir, pieces_per_style=2, bars=1, ngram_order=3, num_proc=1
+        models=[str(model_dir), "ngram"],
+        corpus=tiny_corpus_dir,
+        out=str(model_dir.parent / "report"),
+        pieces_per_style=3,
+        bars=2,
+        real_per_style=4,
+        train_per_style=6,
+        ngram_order=3,
+        num_proc=1,
+        update_card=True,
     )
-    report = run_evaluate(args)
-    saved = json.loads((model_dir / "evaluation.json").read_text())
-    assert saved["nll"]["model_nll"] == report["nll"]["model_nll"]
-    assert saved["nll"]["passes"] == (saved["nll"]["model_nll"] <= 0.75 * saved["nll"]["ngram"]["nll"])
-    for breakdown, nll in [
-        (saved["nll"]["breakdown"], saved["nll"]["model_nll"]),
-        (saved["nll"]["ngram"]["breakdown"], saved["nll"]["ngram"]["nll"]),
-    ]:
-        assert breakdown["per_token"] == pytest.approx(nll, abs=1e-3)
-        assert breakdown["notes"] > 0 and "Pitch" in breakdown["by_kind"]
-    rows = saved["style_control"]["rows"]
-    assert [r["style"] for r in rows] == ["alpha", "beta"]
-    assert all(r["generated_pieces"] == 2 for r in rows)
-    # The trained checkpoint has style profiles: the table of the model alone comes beside the default one.
-    alone = saved["style_control"]["model_alone"]
-    assert saved["style_control"]["profile"] and [r["style"] for r in alone["rows"]] == ["alpha", "beta"]
-    card = (model_dir / "README.md").read_text()
-    assert card.count("## Evaluation") == 1 and "| alpha |" in card and "## Training" in card
-    assert "| alpha |" in card.partition("The model alone")[2]
-    run_evaluate(args)  # a second run replaces the section instead of adding one
-    assert (model_dir / "README.md").read_text().count("## Evaluation") == 1
-    assert main(["evaluate", "--model", str(tmp_path / "missing"), "--corpus", tiny_corpus_dir]) == 2
-    args.pieces_per_style = 0
-    with pytest.raises(CadenzaError, match="--pieces_per_style must be at least 1, got 0"):
-        run_evaluate(args)
+    return run_evaluate(args), args
+
+
+def test_evaluate_writes_the_report_and_plots(evaluated):
+    report, args = evaluated
+    out = args.out
+    saved = json.loads(open(f"{out}/report.json").read())
+    assert list(saved["sets"]) == [REAL, "model", "3-gram"]
+    for label in ("model", "3-gram"):
+        summary = saved["sets"][label]["summary"]
+        assert summary["all"]["pieces"] == 6 and list(summary["styles"]) == ["alpha", "beta"]
+        assert summary["all"]["valid"] == 1.0  # constrained decoding: every piece decodes to notes
+        assert set(saved["sets"][label]["oa"]["alpha"]) == set(COMPARED)
+    # The tiny corpus has 4 held-out pieces (validation + test), 4 of each style: all of them are drawn.
+    assert saved["sets"][REAL]["summary"]["all"]["pieces"] == 8
+    real = saved["sets"][REAL]
+    assert real["summary"]["all"]["as_style"] == pytest.approx(saved["classifier"]["accuracy"])
+    assert sum(map(sum, saved["classifier"]["confusion_matrix"])) == 8
+    text = open(f"{out}/report.md").read()
+    for label in (REAL, "model", "3-gram"):
+        assert f"| {label} | " in text
+    assert "## Likelihood" in text and "### model" in text
+    for name in ("oa.png", "confusion.png", "features-alpha.png", "features-beta.png"):
+        assert open(f"{out}/{name}", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert report["likelihood"]["model"]["model_nll"] > 0
+
+
+def test_evaluate_updates_each_checkpoint_card_once(evaluated):
+    report, args = evaluated
+    card = open(f"{args.models[0]}/README.md").read()
+    assert card.count("## Evaluation") == 1 and "## Training" in card
+    assert f"| {REAL} | " in card and "| model | " in card and "3-gram" in card  # NLL beside the n-gram
+
+
+def test_evaluate_refuses_bad_options(tiny_model, tiny_corpus_dir, tmp_path, capsys):
+    base = ["evaluate", "--corpus", tiny_corpus_dir, "--out", str(tmp_path / "r")]
+    assert main([*base, "--models", tiny_model, "--pieces_per_style", "1"]) == 2
+    assert "--pieces_per_style must be at least 2, got 1" in capsys.readouterr().err
+    assert main([*base, "--models", tiny_model, "--styles", "gamma"]) == 2
+    assert "unknown style 'gamma'; the corpus has: alpha, beta" in capsys.readouterr().err
+    assert main([*base, "--models", "ngram"]) == 2
+    assert "'ngram' needs a checkpoint's tokenizer: name one with --reference" in capsys.readouterr().err
+    assert main([*base, "--models", str(tmp_path / "missing")]) == 2
+    assert "not a checkpoint folder" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_opening_keeps_the_first_bars(tiny_model):
+    tokenizer = CadenzaTokenizer.load(tiny_model)
+    piece = make_piece(3, bars=4, voices=1)
+    cut = opening(tokenizer, piece, 2)
+    two_bars = 2 * 4  # quarters in two bars of 4/4
+    onsets = [n.time / cut.ticks_per_quarter for t in cut.tracks for n in t.notes]
+    assert isinstance(cut, symusic.Score) and max(onsets) < two_bars
+    assert len(onsets) == sum(n.time / piece.ticks_per_quarter < two_bars for n in piece.tracks[0].notes)
+
+
+def test_columns_of_scalars_and_histograms():
+    assert [COLUMNS[i] for i in columns("pitch_range")] == ["pitch_range"]
+    assert [COLUMNS[i] for i in columns("pitch_class")] == [f"pitch_class_{pc}" for pc in range(12)]
+    assert len(columns("interval")) == 25 and "pitch_class_entropy" not in [
+        COLUMNS[i] for i in columns("pitch_class")
+    ]
+
+
+def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
+    measures = [
+        dict(style="a", valid=True, bars_ok=True, key_ok=True, meter_share=1.0, predicted="a",
+             flagged=False, copy_share=0.5),
+        dict(style="a", valid=False, bars_ok=False, key_ok=None, meter_share=0.5, predicted="b",
+             flagged=None, copy_share=math.nan),
+        dict(style="b", valid=True, bars_ok=True, key_ok=False, meter_share=None, predicted="b",
+             flagged=True, copy_share=1.0),
+    ]  # fmt: skip
+    rows = np.full((3, len(COLUMNS)), np.nan)
+    rows[0, COLUMNS.index("consonance")] = 0.4
+    rows[2, COLUMNS.index("consonance")] = 0.8
+    oa = {"a": {"pitch_range": {"oa": 0.5, "kl": 1.0}}, "b": {"pitch_range": {"oa": math.nan, "kl": 3.0}}}
+    summary = summarize(measures, rows, oa, ["a", "b"])
+    whole = summary["all"]
+    assert whole["pieces"] == 3 and whole["valid"] == pytest.approx(2 / 3)
+    assert whole["key_ok"] == 0.5 and whole["meter_share"] == 0.75  # a None is not asked
+    assert whole["as_style"] == pytest.approx(2 / 3) and whole["flagged"] == 0.5
+    assert whole["copy_share"] == 0.75 and whole["consonance"] == pytest.approx(0.6)
+    assert whole["oa"] == 0.5 and whole["kl"] == 2.0
+    assert summary["styles"]["a"]["as_style"] == 0.5 and summary["styles"]["b"]["flagged"] == 1.0
+    assert math.isnan(summary["styles"]["b"]["oa"]) and math.isnan(whole["chord_share"])
 
 
 def test_update_card_replaces_only_its_section(tmp_path):
@@ -121,50 +139,3 @@ def test_update_card_replaces_only_its_section(tmp_path):
     fresh = tmp_path / "NEW.md"
     update_card(fresh, "## Evaluation\n\nx\n")
     assert fresh.read_text() == "## Evaluation\n\nx\n"
-
-
-def test_style_table_picks_the_nearest_style():
-    corpus = {"a": {"pitch_range": 10.0, "polyphony": 1.0}, "b": {"pitch_range": 30.0, "polyphony": 3.0}}
-    generated = {
-        "a": {"pitch_range": 12.0, "polyphony": 1.2, "pieces": 8},
-        "b": {"pitch_range": 14.0, "polyphony": 1.5, "pieces": 8},
-    }
-    rows = style_control.style_table(corpus, generated, {"pitch_range": 10.0, "polyphony": 1.0})
-    assert [(r["style"], r["nearest_style"], r["passes"]) for r in rows] == [
-        ("a", "a", True),
-        ("b", "a", False),
-    ]
-    assert rows[0]["distance_to_own"] == pytest.approx((0.2**2 + 0.2**2) ** 0.5)
-    assert style_control.required_passes(8) == 6 and style_control.required_passes(2) == 2
-
-
-def test_excerpt_keeps_the_first_bars(tiny_model):
-    from cadenza.tokenization.tokenizer import CadenzaTokenizer
-
-    tokenizer = CadenzaTokenizer.load(tiny_model)
-    piece = make_piece(3, bars=4, voices=1)
-    cut = style_control.excerpt(tokenizer, piece, 2)
-    two_bars = 2 * 4  # quarters in two bars of 4/4
-    onsets = [n.time / cut.ticks_per_quarter for t in cut.tracks for n in t.notes]
-    assert isinstance(cut, symusic.Score) and max(onsets) < two_bars
-    assert len(onsets) == sum(n.time / piece.ticks_per_quarter < two_bars for n in piece.tracks[0].notes)
-
-
-def test_nll_breakdown_per_note_and_per_kind(tiny_model):
-    import numpy as np
-
-    from cadenza.evaluation.report import nll_breakdown
-
-    _, tokenizer = load_checkpoint(tiny_model)
-    vocab = tokenizer.vocab
-    pitch, duration, bar = vocab["Pitch_60"], vocab["Duration_1.0.8"], tokenizer.bar_id
-    targets = np.array([bar, pitch, duration, pitch, duration])
-    nll = np.array([0.5, 2.0, 1.0, 3.0, 0.5])
-    result = nll_breakdown(nll, targets, tokenizer)
-    assert result["per_token"] == pytest.approx(7.0 / 5)
-    assert result["notes"] == 2 and result["per_note"] == pytest.approx(7.0 / 2)
-    assert result["by_kind"] == {
-        "Bar": {"nll": 0.5, "share": 0.2},
-        "Duration": {"nll": 0.75, "share": 0.4},
-        "Pitch": {"nll": 2.5, "share": 0.4},
-    }

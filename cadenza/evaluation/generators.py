@@ -1,0 +1,75 @@
+"""What `cadenza evaluate` judges: anything with the generator interface of `inference.Composer`.
+
+A generator has `styles` and `generate(style, bars=, num=, seed=, key=, time_signature=) -> list[Piece]`.
+`load_generator` makes one from a name:
+
+- a checkpoint folder: the `Composer` users get (style profiles on);
+- `ngram`: the n-gram baseline (`ngram.NGramModel`), fitted on the corpus's train split with a
+  checkpoint's tokenizer and decoded by `NGramComposer` under that checkpoint's grammar, style profiles,
+  sampling warpers and key transposition, so that the two differ only in the model.
+
+LoRA adapters and the GAN/VAE baselines join here when they land.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import LogitsProcessorList, StoppingCriteriaList
+
+from cadenza.errors import CadenzaError
+from cadenza.evaluation.ngram import NGramModel
+from cadenza.inference.composer import Composer
+from cadenza.inference.profiles import StyleProfile, load_profiles
+from cadenza.inference.sampling import sample_with
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+NGRAM = "ngram"
+
+
+class NGramComposer(Composer):
+    """A `Composer` whose next-token scores come from an n-gram model instead of a network."""
+
+    def __init__(
+        self,
+        ngram: NGramModel,
+        tokenizer: CadenzaTokenizer,
+        profiles: dict[str, StyleProfile] | None,
+        context: int,
+    ) -> None:
+        if ngram.vocab_size != len(tokenizer):
+            raise CadenzaError(f"n-gram vocabulary {ngram.vocab_size} != tokenizer's {len(tokenizer)}")
+        self.ngram = ngram
+        self._bind(tokenizer, profiles, ngram.vocab_size, context, torch.device("cpu"))
+
+    def _draw(
+        self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
+    ) -> torch.Tensor:
+        def next_logits(ids: torch.Tensor, first: bool) -> torch.Tensor:
+            rows = [self.ngram.distribution(row) for row in ids.tolist()]
+            return torch.from_numpy(np.log(np.stack(rows)))
+
+        return sample_with(next_logits, ids, processors, stop, max_new, self.tokenizer.pad_id)
+
+
+def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc: int = 2) -> NGramComposer:
+    """The n-gram baseline on the train split's chunks, tokenized and decoded like `checkpoint`."""
+    from cadenza.checkpoint import load_checkpoint
+    from cadenza.evaluation.likelihood import corpus_chunks
+
+    model, tokenizer = load_checkpoint(checkpoint)
+    context = int(model.config.n_positions)
+    chunks = corpus_chunks(corpus["train"], str(Path(checkpoint) / "tokenizer.json"), context, num_proc)
+    ngram = NGramModel(order, len(tokenizer)).fit(chunks)
+    return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context)
+
+
+def load_generator(name: str, corpus, reference: str | Path, order: int = 5, num_proc: int = 2) -> Composer:
+    """A checkpoint folder's composer, or with `name` "ngram" the n-gram baseline beside `reference`."""
+    if name == NGRAM:
+        return fit_ngram_composer(reference, corpus, order, num_proc)
+    if not Path(name).is_dir():
+        raise CadenzaError(f"{name}: not a checkpoint folder (or {NGRAM!r} for the n-gram baseline)")
+    return Composer.from_pretrained(name)

@@ -1,0 +1,67 @@
+"""Likelihood: the model's NLL is training's, the n-gram baseline is cached, the breakdown by kind."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from cadenza.checkpoint import load_checkpoint
+from cadenza.data.corpus import load_corpus
+from cadenza.errors import CadenzaError
+from cadenza.evaluation.likelihood import corpus_chunks, model_nll, ngram_baseline
+from cadenza.training.data import Collator, lm_datasets
+from cadenza.training.train import evaluate
+
+
+def test_model_nll_equals_the_training_evaluation(tiny_model, tiny_corpus_dir):
+    model, tokenizer = load_checkpoint(tiny_model)
+    path = f"{tiny_model}/tokenizer.json"
+    corpus = load_corpus(tiny_corpus_dir)
+    chunks = corpus_chunks(corpus["validation"], path, 128, num_proc=1)
+    rows = lm_datasets(corpus, path, 128, num_proc=1)["validation"]
+    assert [list(r) for r in rows["input_ids"]] == chunks  # the very rows training validates on
+    loader = DataLoader(rows, batch_size=3, collate_fn=Collator(tokenizer.pad_id))
+    expected = evaluate(model, loader, Accelerator(cpu=True))
+    nll, count = model_nll(model, chunks, tokenizer.pad_id, batch_size=2)
+    assert nll == pytest.approx(expected, rel=1e-5)
+    assert count == sum(len(c) - 1 for c in chunks)
+
+
+def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
+    corpus_dir = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus_dir, corpus_dir)
+    corpus = load_corpus(corpus_dir)
+    path = f"{tiny_model}/tokenizer.json"
+    first = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
+    again = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
+    other = ngram_baseline(corpus_dir, corpus, path, 2, 128, num_proc=1)
+    assert not first["cached"] and again["cached"] and not other["cached"]
+    with pytest.raises(CadenzaError, match="chunk length must be at least 8 tokens, got 1"):
+        ngram_baseline(corpus_dir, corpus, path, 3, 1, num_proc=1)
+    assert again["nll"] == first["nll"] and other["nll"] != first["nll"]
+    assert first["scored_tokens"] == sum(
+        len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1)
+    )
+
+
+def test_nll_breakdown_per_note_and_per_kind(tiny_model):
+    import numpy as np
+
+    from cadenza.evaluation.likelihood import nll_breakdown
+
+    _, tokenizer = load_checkpoint(tiny_model)
+    vocab = tokenizer.vocab
+    pitch, duration, bar = vocab["Pitch_60"], vocab["Duration_1.0.8"], tokenizer.bar_id
+    targets = np.array([bar, pitch, duration, pitch, duration])
+    nll = np.array([0.5, 2.0, 1.0, 3.0, 0.5])
+    result = nll_breakdown(nll, targets, tokenizer)
+    assert result["per_token"] == pytest.approx(7.0 / 5)
+    assert result["notes"] == 2 and result["per_note"] == pytest.approx(7.0 / 2)
+    assert result["by_kind"] == {
+        "Bar": {"nll": 0.5, "share": 0.2},
+        "Duration": {"nll": 0.75, "share": 0.4},
+        "Pitch": {"nll": 2.5, "share": 0.4},
+    }
