@@ -57,7 +57,8 @@ train-base: install
 	rm -rf runs/base  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
-	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
+	$(BIN)/cadenza evaluate --models checkpoints/cadenza-base ngram --corpus $(BASE_CORPUS) \
+		--pieces_per_style 32 --out docs/report --update_card true
 
 # More training from the shipped checkpoint's own weights and tokenizer (how its stages 2 and 3 were made,
 # then on the capped corpus: `--style_limits $(BASE_LIMITS)`; stage 3 with MORE_MINUTES=40 MORE_LR=5e-4).
@@ -73,7 +74,8 @@ train-base-more: install
 	rm -rf runs/base-more  # a fresh run; continue a killed one by hand with --resume true
 	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base-more $(BASE_MORE)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base-more/model checkpoints/cadenza-base
-	$(BIN)/cadenza evaluate --model checkpoints/cadenza-base --corpus $(BASE_CORPUS)
+	$(BIN)/cadenza evaluate --models checkpoints/cadenza-base ngram --corpus $(BASE_CORPUS) \
+		--pieces_per_style 32 --out docs/report --update_card true
 
 clean:
 	rm -rf $(VENV) build runs out

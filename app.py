@@ -1,9 +1,11 @@
 """cadenza's web app: Gradio wiring only; the work is done by plain functions in `cadenza.ui`.
 
-    .venv/bin/python app.py [--model checkpoints/cadenza-base] [--host 127.0.0.1] [--port 7860]
+    .venv/bin/python app.py [--model checkpoints/cadenza-base] [--corpus build/corpus/embedded]
+                            [--host 127.0.0.1] [--port 7860]
 
-(or env CADENZA_MODEL, CADENZA_HOST, CADENZA_PORT). The model is loaded once at start-up; each feature
-is one tab, built by a `*_tab(composer)` function listed in `TABS`.
+(or env CADENZA_MODEL, CADENZA_CORPUS, CADENZA_HOST, CADENZA_PORT). The model is loaded once at start-up;
+each feature is one tab, built by a `*_tab(composer, shared)` function listed in `TABS`; `Shared` holds
+what tabs pass each other (the last composed piece) and the corpus the Evaluate tab compares with.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,12 +24,19 @@ from cadenza import ui  # noqa: E402
 from cadenza.errors import CadenzaError  # noqa: E402
 
 DEFAULT_MODEL = "checkpoints/cadenza-base"
+DEFAULT_CORPUS = "build/corpus/embedded"
 IN_FLIGHT = 16
 PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 
 
+@dataclass
+class Shared:
+    last_generated: gr.State  # the MIDI file of the last piece this browser session composed
+    corpus: str
+
+
 # --- Compose tab -----------------------------------------------------------------------------------
-def compose_tab(composer) -> None:
+def compose_tab(composer, shared: Shared) -> None:
     choices = ui.compose_choices(composer)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -82,7 +92,7 @@ def compose_tab(composer) -> None:
             )  # fmt: skip
         except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
             raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
-        updates = [ui.describe(result, variations)]
+        updates = [ui.describe(result, variations), str(result[0].midi)]
         for i in range(ui.MAX_VARIATIONS):
             if i < len(result):
                 v = result[i]
@@ -112,22 +122,76 @@ def compose_tab(composer) -> None:
             prompt,
             style_profile,
         ],
-        outputs=[status, *slots],
+        outputs=[status, shared.last_generated, *slots],
         api_name="compose",
     )
 
 
+# --- Evaluate tab ----------------------------------------------------------------------------------
+def evaluate_tab(composer, shared: Shared) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            upload = gr.File(
+                label="A piece to judge (MIDI / MusicXML / ABC / kern); empty: the last composed piece",
+                file_types=PROMPT_TYPES,
+                type="filepath",
+            )
+            style = gr.Dropdown(
+                [ui.AS_GUESSED, *composer.styles], value=ui.AS_GUESSED, label="Judge it as the style"
+            )
+            judge = gr.Button("Evaluate", variant="primary", elem_id="evaluate")
+            probabilities = gr.Label(label="Which style it sounds like (style classifier)", num_top_classes=4)
+        with gr.Column(scale=2):
+            summary = gr.Markdown(
+                "Upload a piece or compose one, then press **Evaluate**.", elem_id="verdict"
+            )
+            features = gr.Dataframe(
+                headers=["feature", "this piece", "style's corpus range (5-95%)", "inside"],
+                label="Features against the style's corpus pieces",
+                interactive=False,
+            )
+            copying = gr.Textbox(label="Originality: melody shared with the corpus", lines=5)
+            passage = gr.Image(label="Corpus bars of the longest shared passage", type="filepath")
+            similar = gr.Dataframe(
+                headers=["rank", "corpus piece", "style", "distance"],
+                label="Most similar corpus pieces",
+                interactive=False,
+            )
+
+    def predict(upload, last_generated, style, progress=gr.Progress()):
+        try:
+            result = ui.evaluate(shared.corpus, upload, last_generated, style, progress=progress)
+        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+        return (
+            result.summary,
+            result.probabilities,
+            result.features,
+            result.originality,
+            str(result.passage_png) if result.passage_png else None,
+            result.similar,
+        )
+
+    judge.click(
+        predict,
+        inputs=[upload, shared.last_generated, style],
+        outputs=[summary, probabilities, features, copying, passage, similar],
+        api_name="evaluate",
+    )
+
+
 # Each later feature adds (title, builder) here.
-TABS = [("Compose", compose_tab)]
+TABS = [("Compose", compose_tab), ("Evaluate", evaluate_tab)]
 
 
-def build_demo(composer) -> gr.Blocks:
+def build_demo(composer, corpus: str = DEFAULT_CORPUS) -> gr.Blocks:
     with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download.")
+        gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download, judge.")
+        shared = Shared(gr.State(None), corpus)
         with gr.Tabs():
             for title, build in TABS:
                 with gr.Tab(title):
-                    build(composer)
+                    build(composer, shared)
     # Up to IN_FLIGHT requests run at once, but they compose one at a time (2 CPU cores; `ui.MODEL_LOCK`):
     # each reads its upload first, so a file that is slow to read holds up only its own request.
     demo.queue(default_concurrency_limit=IN_FLIGHT, max_size=64)
@@ -139,6 +203,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cadenza web app")
     parser.add_argument(
         "--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder"
+    )
+    parser.add_argument(
+        "--corpus",
+        default=os.environ.get("CADENZA_CORPUS", DEFAULT_CORPUS),
+        help="built corpus the Evaluate tab compares with (make corpus)",
     )
     parser.add_argument("--host", default=os.environ.get("CADENZA_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CADENZA_PORT", "7860")))
@@ -168,7 +237,7 @@ def load_composer(path: str, compile: bool = False):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     composer = load_composer(args.model, args.compile)
-    demo = build_demo(composer)
+    demo = build_demo(composer, args.corpus)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(
         server_name=args.host,

@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "cadenza.evaluation.report",
         "EvaluateArgs",
         "run_evaluate",
-        "judge a model: NLL vs n-gram, style table",
+        "judge models x styles: validity, key, meter, style, OA/KL, harmony, copying, NLL; report.md",
     ),
     "originality": (
         "cadenza.evaluation.originality",

@@ -262,3 +262,109 @@ def describe(variations: list[Variation], asked: int | None = None) -> str:
     if missing > 0:
         line += f" ({missing} more not composed: the {REQUEST_SECONDS} s limit per request was reached)"
     return line
+
+
+# --- the Evaluate tab -------------------------------------------------------------------------------
+AS_GUESSED = "the classifier's guess"
+SIMILAR_K = 5
+_JUDGES: dict[str, object] = {}  # corpus folder -> `Judge`, loaded once per process
+_JUDGE_LOCK = threading.Lock()
+
+
+@dataclass
+class Evaluation:
+    """What the Evaluate tab shows for one piece."""
+
+    summary: str  # Markdown: key, style, verdict
+    probabilities: dict[str, float]
+    features: list[list]  # feature, this piece, the style's range, within it
+    originality: str  # the copying report, passage beside its source
+    passage_png: Path | None  # the corpus bars the longest copied passage comes from
+    similar: list[list]  # rank, id, style, distance
+
+
+def judge_for(corpus_dir: str | Path, progress: Progress | None = None):
+    """The `Judge` of a corpus, loaded (and its indexes built, the first time: about a minute) once."""
+    from cadenza.evaluation.judge import Judge
+
+    with _JUDGE_LOCK:
+        if str(corpus_dir) not in _JUDGES:
+            if progress:
+                progress(0, desc="loading the corpus indexes (built the first time: about a minute)")
+            _JUDGES[str(corpus_dir)] = Judge(corpus_dir)
+        return _JUDGES[str(corpus_dir)]
+
+
+def evaluate(
+    corpus_dir: str | Path,
+    upload: str | Path | None = None,
+    last_generated: str | Path | None = None,
+    style: str | None = AS_GUESSED,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+) -> Evaluation:
+    """Judge an uploaded piece (or else the last generated one) against the corpus: its features beside
+    its style's ranges, the classifier's probabilities, its key, copying and the most similar pieces."""
+    from cadenza.data.loading import load_pieces_limited
+    from cadenza.evaluation import originality
+    from cadenza.inference.render import write_pianoroll
+
+    report = progress or (lambda *args, **kwargs: None)
+    path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
+    if path is None:
+        raise CadenzaError("upload a piece, or compose one in the Compose tab first")
+    report(0, desc=f"reading {path.name}")
+    try:
+        score = load_pieces_limited(path)[0].score
+    except InputFileError as err:
+        raise InputFileError(path.name, err.problem) from None
+    judge = judge_for(corpus_dir, report)
+    report(0.5, desc="measuring")
+    verdict = judge.judge(score, _optional_choice(None if style == AS_GUESSED else style), SIMILAR_K)
+    copying, png = verdict.copying, None
+    source = judge.source(copying.longest.corpus_id) if copying.longest else None
+    if copying.longest and source is not None:
+        p = copying.longest
+        out_dir = out_dir or request_dir()
+        clip = originality.passage_score(source, p.corpus_line, p.corpus_start, p.notes)
+        first, last = originality.passage_bars(source, p.corpus_line, p.corpus_start, p.notes)
+        png = write_pianoroll(clip, out_dir / "passage.png", f"{p.corpus_id}, bars {first}-{last}")
+    text = originality.report(path.name, copying, verdict.style, verdict.human, score, source)
+    report(1.0, desc="done")
+    return Evaluation(
+        summary=_evaluation_summary(path.name, verdict),
+        probabilities=verdict.probabilities,
+        features=[
+            [
+                row.name,
+                _rounded(row.value),
+                f"{_rounded(row.low)} – {_rounded(row.high)}",
+                {True: "yes", False: "no", None: "n/a"}[row.within],
+            ]
+            for row in verdict.features
+        ],
+        originality=text,
+        passage_png=png,
+        similar=[[i + 1, n.id, n.style, round(n.distance, 2)] for i, n in enumerate(verdict.neighbours)],
+    )
+
+
+def _rounded(value: float) -> str:
+    return "n/a" if value != value else f"{value:.3g}"
+
+
+def _evaluation_summary(name: str, verdict) -> str:
+    key = f"{verdict.key[0]} {verdict.key[1]}" if verdict.key else "none (no notes)"
+    chosen = "the classifier's guess" if verdict.guessed else "as asked"
+    within = [row.within for row in verdict.features if row.within is not None]
+    copying = {
+        None: "no human baseline for this style",
+        True: "**flagged**: above",
+        False: "original: within",
+    }[verdict.flagged]
+    if verdict.flagged is not None:
+        copying += f" the {verdict.style} human 95th percentile"
+    return (
+        f"**{name}** — key: **{key}** (music21) · judged as **{verdict.style}** ({chosen}) · "
+        f"{sum(within)} of {len(within)} features inside the style's corpus range · copying: {copying}"
+    )

@@ -112,7 +112,11 @@ class StyleClassifier:
         return [str(label) for label in self.model.predict(self._filled(features))] if len(features) else []
 
     def predict_proba(self, score: symusic.Score) -> dict[str, float]:
-        probabilities = self.model.predict_proba(self._filled(feature_vector(score)[None, :]))[0]
+        return self.probabilities(feature_vector(score))
+
+    def probabilities(self, vector: np.ndarray) -> dict[str, float]:
+        """Style -> probability for a piece given as its `feature_vector`."""
+        probabilities = self.model.predict_proba(self._filled(vector[None, :]))[0]
         return {label: float(p) for label, p in zip(self.labels, probabilities, strict=True)}
 
     def save(self, path: str | Path) -> None:

@@ -308,7 +308,7 @@ def report(
     name: str,
     result: Measure,
     style: str,
-    human: dict[str, float],
+    human: dict[str, float] | None,
     score: symusic.Score,
     source: symusic.Score | None,
 ) -> str:
@@ -323,6 +323,9 @@ def report(
         out.append(f"  {p.corpus_id}: {passage(source, p.corpus_line, p.corpus_start, p.notes)}")
     else:
         out.append(f"longest copied passage: none of {ANCHOR} notes or more")
+    if human is None:
+        out.append(f"no verdict: the corpus has too few held-out {style} pieces for a human baseline")
+        return "\n".join(out)
     verdict = "FLAGGED: above" if flagged(result, human) else "original: within"
     out.append(
         f"{verdict} the {style} human {PERCENTILE}th percentile ({HEADLINE}-note share "
@@ -337,12 +340,27 @@ def passage(score: symusic.Score, line: int, start: int, notes: int, shown: int 
     the score's first time signature)."""
     from music21 import pitch
 
-    from cadenza.evaluation.metrics import bar_ticks
-
-    times, pitches = line_notes(score)[line]
-    bar = bar_ticks(score)
-    first, last = int(times[start]) // bar + 1, int(times[start + notes - 1]) // bar + 1
+    first, last = passage_bars(score, line, start, notes)
+    pitches = line_notes(score)[line][1]
     names = " ".join(
         pitch.Pitch(midi=int(p)).nameWithOctave for p in pitches[start : start + min(notes, shown)]
     )
     return f"line {line + 1}, bars {first}-{last}: {names}{' ...' if notes > shown else ''}"
+
+
+def passage_bars(score: symusic.Score, line: int, start: int, notes: int) -> tuple[int, int]:
+    """The first and last bar (from 1, in the score's first time signature) of a passage of one line."""
+    from cadenza.evaluation.metrics import bar_ticks
+
+    times = line_notes(score)[line][0]
+    bar = bar_ticks(score)
+    return int(times[start]) // bar + 1, int(times[start + notes - 1]) // bar + 1
+
+
+def passage_score(score: symusic.Score, line: int, start: int, notes: int) -> symusic.Score:
+    """The whole bars of a score (every voice) that a passage of one line spans."""
+    from cadenza.evaluation.metrics import bar_ticks
+
+    first, last = passage_bars(score, line, start, notes)
+    bar = bar_ticks(score)
+    return score.clip((first - 1) * bar, last * bar, clip_end=True).shift_time(-(first - 1) * bar)

@@ -49,7 +49,11 @@ class SimilarityIndex:
         self.search = NearestNeighbors().fit(points)
 
     def query(self, score: symusic.Score, k: int = 5) -> list[Neighbour]:
-        point = self.embed.transform(feature_vector(score)[None, _KEPT])
+        return self.nearest(feature_vector(score), k)
+
+    def nearest(self, vector: np.ndarray, k: int = 5) -> list[Neighbour]:
+        """The neighbours of a piece given as its `feature_vector`."""
+        point = self.embed.transform(vector[None, _KEPT])
         distances, rows = self.search.kneighbors(point, n_neighbors=min(k, len(self.ids)))
         return [
             Neighbour(self.ids[row], self.styles[row], float(d))

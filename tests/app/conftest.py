@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
     raise RuntimeError(f"app did not answer at {url} within {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
-def start_app(model: Path, port: int, log: Path) -> subprocess.Popen:
+def start_app(model: Path, port: int, log: Path, corpus: Path | None = None) -> subprocess.Popen:
     env = dict(
         os.environ,
         GRADIO_ANALYTICS_ENABLED="False",
@@ -82,6 +83,7 @@ def start_app(model: Path, port: int, log: Path) -> subprocess.Popen:
             "127.0.0.1",
             "--port",
             str(port),
+            *(["--corpus", str(corpus)] if corpus else []),
         ],
         cwd=ROOT,
         env=env,
@@ -96,10 +98,18 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tiny_checkpoint, tmp_path_factory) -> str:
+def app_corpus(tiny_corpus_dir, tmp_path_factory) -> Path:
+    """A copy of the tiny corpus for the Evaluate tab, which builds its indexes beside it."""
+    folder = tmp_path_factory.mktemp("appcorpus") / "corpus"
+    shutil.copytree(tiny_corpus_dir, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_checkpoint, app_corpus, tmp_path_factory) -> str:
     log = tmp_path_factory.mktemp("applog") / "app.log"
     port = free_port()
-    proc = start_app(tiny_checkpoint, port, log)
+    proc = start_app(tiny_checkpoint, port, log, app_corpus)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, proc, log)

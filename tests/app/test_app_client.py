@@ -126,3 +126,20 @@ def test_absurd_values_are_refused_by_name(client):
             True,
             api_name="/compose",
         )
+
+
+def test_the_last_composed_piece_or_an_upload_is_judged(client, tmp_path):
+    status, shown = compose(client, "bach", seed=11, random_seed=False)
+    summary, probabilities, features, copying, passage, similar = client.predict(
+        None, ui.AS_GUESSED, api_name="/evaluate"
+    )  # nothing uploaded: the piece this session composed last
+    assert summary.startswith("**cadenza-bach-seed11.mid** — key: **")
+    assert {c["label"] for c in probabilities["confidences"]} == {"alpha", "beta"}  # the corpus's styles
+    assert len(similar["data"]) == ui.SIMILAR_K and [row[0] for row in features["data"]][0] == "pitch_range"
+    assert "n-grams found in the corpus" in copying
+    upload = tmp_path / "upload.mid"
+    upload.write_bytes(midi_of(shown[0][2]).read_bytes())
+    summary = client.predict(handle_file(str(upload)), ui.AS_GUESSED, api_name="/evaluate")[0]
+    assert summary.startswith("**upload.mid** — key: **")
+    with pytest.raises(AppError, match="unknown style 'bach'; the corpus has: alpha, beta"):
+        client.predict(None, "bach", api_name="/evaluate")

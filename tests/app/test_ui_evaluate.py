@@ -1,0 +1,66 @@
+"""`ui.evaluate` without the server: one piece judged against a tiny corpus built in the test."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import symusic
+
+from cadenza import ui
+from cadenza.data.corpus import load_corpus
+from cadenza.errors import CadenzaError, InputFileError
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tiny_corpus_dir, tmp_path_factory) -> str:
+    """A copy: the judge builds its indexes beside the corpus."""
+    folder = tmp_path_factory.mktemp("judged") / "corpus"
+    shutil.copytree(tiny_corpus_dir, folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def train_piece(corpus_dir, tmp_path_factory):
+    row = load_corpus(corpus_dir)["train"][3]
+    path = tmp_path_factory.mktemp("upload") / "copied.mid"
+    path.write_bytes(row["midi"])
+    return row, path
+
+
+def test_a_corpus_piece_is_found_in_the_corpus(corpus_dir, train_piece, tmp_path):
+    row, path = train_piece
+    result = ui.evaluate(corpus_dir, path, None, ui.AS_GUESSED, out_dir=tmp_path)
+    assert result.similar[0][1:3] == [row["id"], row["style"]] and result.similar[0][3] == 0.0
+    assert len(result.similar) == ui.SIMILAR_K and [r[0] for r in result.similar] == [1, 2, 3, 4, 5]
+    assert set(result.probabilities) == {"alpha", "beta"}
+    assert sum(result.probabilities.values()) == pytest.approx(1.0)
+    assert "**copied.mid** — key: **" in result.summary and "(music21)" in result.summary
+    assert f"longest copied passage: {len(symusic.Score.from_midi(row['midi']).tracks[0].notes)} notes" in (
+        result.originality
+    )  # its whole first line, from itself
+    assert row["id"] in result.originality
+    assert result.passage_png is not None and result.passage_png.read_bytes()[:4] == b"\x89PNG"
+    names = [f[0] for f in result.features]
+    assert "pitch_range" in names and "consonance" in names and "note_length_1" not in names
+
+
+def test_the_asked_style_is_the_one_judged(corpus_dir, train_piece, tmp_path):
+    _, path = train_piece
+    result = ui.evaluate(corpus_dir, None, path, "beta", out_dir=tmp_path)  # the last composed piece
+    assert "judged as **beta** (as asked)" in result.summary
+    with pytest.raises(CadenzaError, match="unknown style 'gamma'; the corpus has: alpha, beta"):
+        ui.evaluate(corpus_dir, path, None, "gamma", out_dir=tmp_path)
+
+
+def test_nothing_to_judge_is_a_one_line_error(corpus_dir, train_piece, tmp_path):
+    with pytest.raises(CadenzaError, match="upload a piece, or compose one in the Compose tab first"):
+        ui.evaluate(corpus_dir, None, None, out_dir=tmp_path)
+    silent = tmp_path / "silent.mid"
+    score = symusic.Score(480)
+    score.tracks.append(symusic.Track(program=0))
+    score.dump_midi(silent)
+    with pytest.raises(InputFileError, match="silent.mid: no notes"):
+        ui.evaluate(corpus_dir, silent, None, out_dir=tmp_path)
+    with pytest.raises(CadenzaError, match="no corpus at .*nowhere.*make corpus"):
+        ui.evaluate(tmp_path / "nowhere", train_piece[1], None, out_dir=tmp_path)
