@@ -273,7 +273,10 @@ def _checked(
     score = normalize_score(raw)
     num_notes = sum(len(track.notes) for track in score.tracks)
     if num_notes == 0:
-        raise InputFileError(name, "no notes")
+        drums = any(track.is_drum and len(track.notes) for track in raw.tracks)
+        raise InputFileError(
+            name, "only drums, which cadenza leaves out: no pitched notes" if drums else "no notes"
+        )
     if num_notes > MAX_NOTES:
         raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
     _check_span(score, name)

@@ -27,11 +27,15 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 DEFAULT_METER = (4, 4)
 
 
+MIN_KEY_PITCH_CLASSES = 3  # one note or a bare fifth has no key to hear (music21 would still name one)
+
+
 def analysed_key(score: symusic.Score) -> tuple[str, str] | None:
+    """music21's key (tonic name, mode); None for fewer than `MIN_KEY_PITCH_CLASSES` pitch classes."""
     from music21 import note, stream
 
     starts, durations, pitches = note_arrays(score)
-    if not len(starts):
+    if len(set((pitches % 12).tolist())) < MIN_KEY_PITCH_CLASSES:
         return None
     tpq = score.ticks_per_quarter
     notes = stream.Stream()

@@ -314,7 +314,10 @@ def report(
 ) -> str:
     """What `cadenza originality` prints: the shares, the longest copied passage beside its source (from
     `source`, the corpus piece it was found in), and the verdict."""
-    shares = ", ".join(f"{n}-note {result.shares[n]:.1%}" for n in SIZES)
+    shares = ", ".join(
+        f"{n}-note " + ("n/a (too few notes)" if np.isnan(result.shares[n]) else f"{result.shares[n]:.1%}")
+        for n in SIZES
+    )
     out = [f"{name}: n-grams found in the corpus: {shares}"]
     if result.longest and source is not None:
         p = result.longest

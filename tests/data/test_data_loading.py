@@ -172,6 +172,11 @@ def test_no_notes(tmp_path: Path):
     _bad(tmp_path / "silent.mid", "no notes")
 
 
+def test_drums_only_says_so(tmp_path: Path):
+    make_score([(0, True, [(0, 480, 36)])]).dump_midi(tmp_path / "drums.mid")
+    _bad(tmp_path / "drums.mid", "only drums, which cadenza leaves out: no pitched notes")
+
+
 def test_too_many_notes(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(loading, "MAX_NOTES", 4)
     _bad(two_voice_midi, "5 notes; the limit is 4")

@@ -44,6 +44,11 @@ def test_the_key_of_a_scale_and_its_agreement_with_the_asked_key():
     assert key_agrees(shifted, "A# minor") and key_agrees(shifted, "Bb minor")
 
 
+def test_one_note_or_a_bare_fifth_has_no_key():
+    assert analysed_key(line([60])) is None and analysed_key(line([60, 67, 72, 55])) is None
+    assert analysed_key(line([60, 64, 67])) == ("C", "major")  # three pitch classes: a triad is enough
+
+
 def test_bars_and_meters_follow_time_signature_changes():
     # 3 bars of 4/4 (12 quarters), then 3/4 from quarter 12 for the remaining 6 quarters: 2 bars
     score = line(range(60, 78), signatures=[(0, 4, 4), (12 * Q, 3, 4)])

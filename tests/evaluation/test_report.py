@@ -60,10 +60,12 @@ def test_evaluate_writes_the_report_and_plots(evaluated):
     real = saved["sets"][REAL]
     assert real["summary"]["all"]["as_style"] == pytest.approx(saved["classifier"]["accuracy"])
     assert sum(map(sum, saved["classifier"]["confusion_matrix"])) == 8
+    # Copying is judged against the held-out openings' own 95th percentile, per style.
+    assert {s: b["pieces"] for s, b in saved["human_baseline"].items()} == {"alpha": 4, "beta": 4}
     text = open(f"{out}/report.md").read()
     for label in (REAL, "model", "3-gram"):
         assert f"| {label} | " in text
-    assert "## Likelihood" in text and "### model" in text
+    assert "## Likelihood" in text and "### model" in text and "| alpha | " in text.partition("Copying:")[2]
     for name in ("oa.png", "confusion.png", "features-alpha.png", "features-beta.png"):
         assert open(f"{out}/{name}", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert report["likelihood"]["model"]["model_nll"] > 0
@@ -110,11 +112,11 @@ def test_columns_of_scalars_and_histograms():
 def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
     measures = [
         dict(style="a", valid=True, bars_ok=True, key_ok=True, meter_share=1.0, predicted="a",
-             flagged=False, copy_share=0.5),
+             flagged=False, copy_share=0.5, copy_longest=10),
         dict(style="a", valid=False, bars_ok=False, key_ok=None, meter_share=0.5, predicted="b",
-             flagged=None, copy_share=math.nan),
+             flagged=None, copy_share=math.nan, copy_longest=0),
         dict(style="b", valid=True, bars_ok=True, key_ok=False, meter_share=None, predicted="b",
-             flagged=True, copy_share=1.0),
+             flagged=True, copy_share=1.0, copy_longest=25),
     ]  # fmt: skip
     rows = np.full((3, len(COLUMNS)), np.nan)
     rows[0, COLUMNS.index("consonance")] = 0.4
@@ -126,6 +128,7 @@ def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
     assert whole["key_ok"] == 0.5 and whole["meter_share"] == 0.75  # a None is not asked
     assert whole["as_style"] == pytest.approx(2 / 3) and whole["flagged"] == 0.5
     assert whole["copy_share"] == 0.75 and whole["consonance"] == pytest.approx(0.6)
+    assert whole["copy_longest"] == 25 and summary["styles"]["a"]["copy_longest"] == 10
     assert whole["oa"] == 0.5 and whole["kl"] == 2.0
     assert summary["styles"]["a"]["as_style"] == 0.5 and summary["styles"]["b"]["flagged"] == 1.0
     assert math.isnan(summary["styles"]["b"]["oa"]) and math.isnan(whole["chord_share"])
