@@ -354,7 +354,7 @@ def _rounded(value: float) -> str:
 
 
 def _evaluation_summary(name: str, verdict) -> str:
-    key = f"{verdict.key[0]} {verdict.key[1]}" if verdict.key else "none (no notes)"
+    key = f"{verdict.key[0]} {verdict.key[1]}" if verdict.key else "none (too few pitch classes)"
     chosen = "the classifier's guess" if verdict.guessed else "as asked"
     within = [row.within for row in verdict.features if row.within is not None]
     copying = {

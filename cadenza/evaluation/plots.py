@@ -59,7 +59,7 @@ def oa_bars(path: Path, means: dict[str, dict[str, float]]) -> None:
     ax.set_xticks(np.arange(len(features)) + 0.4 - width / 2, features, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("overlapped area (1 = like the real pieces)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=len(labels), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     _save(figure, path)
 
 

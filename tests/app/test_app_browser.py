@@ -64,3 +64,23 @@ def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_pat
     ).get_attribute("data-testid")
     browser.save_screenshot(str(tmp_path / "compose.png"))
     assert (tmp_path / "compose.png").stat().st_size > 0
+
+
+def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, TIMEOUT_S)
+    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
+    bars = browser.find_element("css selector", "#bars input[type=number]")
+    bars.send_keys(Keys.CONTROL, "a", "2", Keys.TAB)
+    button.click()
+    wait.until(finished)
+    (tab,) = [b for b in browser.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"]
+    tab.click()
+    wait.until(lambda d: d.find_element("css selector", "#evaluate").is_displayed())
+    browser.find_element("css selector", "#evaluate").click()  # nothing uploaded: the piece just composed
+    verdict = wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text and d)
+    text = verdict.find_element("css selector", "#verdict").text
+    assert text.startswith("cadenza-bach-seed") and "judged as" in text and "copying:" in text

@@ -64,3 +64,22 @@ def test_nothing_to_judge_is_a_one_line_error(corpus_dir, train_piece, tmp_path)
         ui.evaluate(corpus_dir, silent, None, out_dir=tmp_path)
     with pytest.raises(CadenzaError, match="no corpus at .*nowhere.*make corpus"):
         ui.evaluate(tmp_path / "nowhere", train_piece[1], None, out_dir=tmp_path)
+
+
+def test_a_one_note_piece_gets_defined_answers(corpus_dir, tmp_path):
+    one = symusic.Score(480)
+    track = symusic.Track(program=0)
+    track.notes.append(symusic.Note(0, 480, 60, 80))
+    one.tracks.append(track)
+    one.dump_midi(tmp_path / "one.mid")
+    result = ui.evaluate(corpus_dir, tmp_path / "one.mid", None, out_dir=tmp_path)
+    assert "key: **none (too few pitch classes)**" in result.summary
+    assert "6-note n/a (too few notes)" in result.originality and result.passage_png is None
+    assert dict((f[0], f[1]) for f in result.features)["consonance"] == "n/a"  # one voice: no harmony
+    drums = symusic.Score(480)
+    kit = symusic.Track(program=0, is_drum=True)
+    kit.notes.append(symusic.Note(0, 120, 36, 80))
+    drums.tracks.append(kit)
+    drums.dump_midi(tmp_path / "drums.mid")
+    with pytest.raises(InputFileError, match="drums.mid: only drums"):
+        ui.evaluate(corpus_dir, tmp_path / "drums.mid", None, out_dir=tmp_path)
