@@ -354,7 +354,12 @@ def _rounded(value: float) -> str:
 
 
 def _evaluation_summary(name: str, verdict) -> str:
-    key = f"{verdict.key[0]} {verdict.key[1]}" if verdict.key else "none (too few pitch classes)"
+    # music21 spells flats "B-"; musicians read "Bb"
+    key = (
+        f"{verdict.key[0].replace('-', 'b')} {verdict.key[1]}"
+        if verdict.key
+        else "none (too few pitch classes)"
+    )
     chosen = "the classifier's guess" if verdict.guessed else "as asked"
     within = [row.within for row in verdict.features if row.within is not None]
     copying = {

@@ -345,8 +345,9 @@ def passage(score: symusic.Score, line: int, start: int, notes: int, shown: int 
 
     first, last = passage_bars(score, line, start, notes)
     pitches = line_notes(score)[line][1]
-    names = " ".join(
-        pitch.Pitch(midi=int(p)).nameWithOctave for p in pitches[start : start + min(notes, shown)]
+    names = " ".join(  # music21 spells a flat "E-"; musicians read "Eb"
+        pitch.Pitch(midi=int(p)).nameWithOctave.replace("-", "b")
+        for p in pitches[start : start + min(notes, shown)]
     )
     return f"line {line + 1}, bars {first}-{last}: {names}{' ...' if notes > shown else ''}"
 
