@@ -27,6 +27,19 @@ def make_piece(seed: int, bars: int = 4, voices: int = 2, numerator: int = 4) ->
     return score
 
 
+def keyless_tokenizer(styles: list[str]):
+    """A tokenizer laid out as before key tokens existed (the shipped cadenza-base v1 has one)."""
+    from miditok import REMI
+
+    from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, CadenzaTokenizer, default_config
+
+    tokenizer = CadenzaTokenizer(REMI(default_config()))
+    tokenizer.add_token(CONTINUE_TOKEN)
+    for style in styles:
+        tokenizer.add_style(style)
+    return tokenizer
+
+
 @pytest.fixture(scope="session")
 def piece_factory():
     """`make_piece`, for test folders whose own conftest.py shadows this module's name."""

@@ -49,7 +49,7 @@ from cadenza.data.voices import voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
 
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4  # 4: a bare key signature gives the analysed key, not its major
 COLUMNS: tuple[str, ...] = (
     "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
     "num_parts", "num_bars", "num_notes", "voices", "lyrics", "midi", "melody_hash", "content_hash",

@@ -327,7 +327,7 @@ def _piece_from_midi_file(path: Path) -> Piece:
         title=path.stem,
         composer="",
         time_signatures=_time_signatures(score),
-        key=_midi_key(score),
+        key=score_key(score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
         num_bars=_midi_bars(score),
@@ -418,7 +418,7 @@ def _piece_from_abc_tune(
         title=tune.titles[0] if tune.titles else path.stem,
         composer=tune.composer,
         time_signatures=_time_signatures(score),
-        key=abc.key_name(tune) or _midi_key(score),
+        key=abc.key_name(tune) or score_key(score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
         num_bars=_midi_bars(score),
@@ -558,12 +558,12 @@ def _music21_key(m21) -> str:
     signature = m21.recurse().getElementsByClass(key.KeySignature).first()
     if isinstance(signature, key.Key):
         return _key_name(signature)
-    if signature is not None:
-        return _key_name(signature.asKey("major"))
+    # A bare signature does not say the mode (nor, in modal music, the tonic): music21 analyses the key.
     return _key_name(m21.analyze("key"))
 
 
-def _midi_key(score: Score) -> str:
+def score_key(score: Score) -> str:
+    """The key as "G major": the score's first key signature (with its mode), else music21's analysis."""
     from music21 import key, note, stream
 
     if len(score.key_signatures):

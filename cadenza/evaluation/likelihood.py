@@ -54,7 +54,9 @@ def corpus_chunks(split, tokenizer_path: str, max_len: int, num_proc: int = 2) -
     return [
         chunk
         for ids in pieces["input_ids"]
-        for chunk in chunk_sequence(ids, tokenizer.bar_id, tokenizer.eos_id, max_len, tokenizer.continue_id)
+        for chunk in chunk_sequence(
+            ids, tokenizer.bar_id, tokenizer.eos_id, max_len, tokenizer.continue_id, tokenizer.prefix_len
+        )
     ]
 
 

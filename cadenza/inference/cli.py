@@ -21,7 +21,10 @@ class GenerateArgs:
     seed: int | None = field(default=None, metadata={"help": "random seed (drawn and printed when unset)"})
     tempo: float | None = field(default=None, metadata={"help": "beats per minute (nearest tempo token)"})
     time_signature: str | None = field(default=None, metadata={"help": "e.g. 3/4, kept at every bar"})
-    key: str | None = field(default=None, metadata={"help": "tonic to transpose to, e.g. D, Bb, F# minor"})
+    key: str | None = field(
+        default=None,
+        metadata={"help": "key to write in, e.g. D (major), Bb minor, F#m; default: the model's choice"},
+    )
     prompt: str | None = field(default=None, metadata={"help": "MIDI file to continue"})
     prompt_bars: int = field(default=4, metadata={"help": "last bars of --prompt the model sees"})
     whole_prompt: bool = field(
@@ -81,6 +84,8 @@ def run_generate(args: GenerateArgs) -> None:
             f"note: the model saw the last {seen:g} bars of {args.prompt} (not {args.prompt_bars}): "
             f"that is what fits its {composer.context}-token context; the output holds the whole file"
         )
+    if pieces[0].key is not None:
+        print(f"key: {pieces[0].key}")
     for index, piece in enumerate(pieces):
         stem = f"{piece.style}_{piece.seed}_{index}"
         score = piece.score if args.whole_prompt else piece.excerpt()

@@ -1,8 +1,10 @@
 """`Composer`: load a checkpoint once, then write pieces in a style, with musical controls.
 
 Controls map onto the token stream: tempo and time signature become a prompt (`Bar TimeSig Position_0
-Tempo`) and the time signature is also enforced at every bar by the grammar; the key is reached by
-transposing the finished piece (see `estimate_key`); a continuation prompts with the last bars of a file.
+Tempo`) and the time signature is also enforced at every bar by the grammar; the key is the key token
+after the style (the model chooses one when none is asked; a model from before key tokens reaches an asked
+key by transposing the finished piece, see `estimate_key`); a continuation prompts with the last bars of a
+file, in the file's key.
 A piece's voices (what its tracks are called and play, `render.dress`) come from the style's profile, or
 in a continuation from the prompt file, which keeps its own names and instruments.
 Pieces longer than the model's context are written by sliding: the model is re-prompted with `BOS Style`
@@ -12,7 +14,6 @@ and the most recent bars that fit in half its window.
 from __future__ import annotations
 
 import random
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import symusic
 import torch
-from transformers import LogitsProcessorList, MaxTimeCriteria, PreTrainedModel, StoppingCriteriaList
+from transformers import (
+    LogitsProcessorList,
+    MaxTimeCriteria,
+    PrefixConstrainedLogitsProcessor,
+    PreTrainedModel,
+    StoppingCriteriaList,
+)
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.data import loading
@@ -33,7 +40,7 @@ from cadenza.inference.render import bar_starts, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, annotated_key, key_name, parse_key
 
 MAX_BARS = 256
 MAX_NUM = 16
@@ -43,8 +50,6 @@ MAX_TOKENS_PER_BAR = 1024
 DEFAULT_TIME_SIGNATURE = "4/4"
 
 PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?\s*$")
 # Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -67,6 +72,7 @@ class Piece:
     # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
     # file): `excerpt` starts there. 0 for a fresh piece.
     context_start: int = 0
+    key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
 
     def excerpt(self) -> symusic.Score:
         """The piece from `context_start` on: a continuation's new bars after the prompt bars the model
@@ -79,20 +85,6 @@ class Piece:
 
 
 # --- key: pure functions ------------------------------------------------------------------------
-def parse_key(text: str) -> tuple[int, str | None]:
-    """'F#', 'Bb minor', 'am' -> (tonic pitch class, mode or None when not said)."""
-    match = _KEY_RE.match(text)
-    if not match:
-        raise CadenzaError(
-            f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'"
-        )
-    letter, accidental, mode = match.groups()
-    pc = (_LETTER_PC[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
-    return pc, None if mode is None else (
-        "minor" if mode.startswith("m") and not mode.startswith("maj") else "major"
-    )
-
-
 def estimate_key(notes: list[tuple[int, float]]) -> tuple[int, str]:
     """Krumhansl-Schmuckler: the (tonic pitch class, mode) whose profile best correlates with the
     duration-weighted pitch-class histogram of (pitch, duration) pairs. C major for no notes."""
@@ -222,14 +214,14 @@ class Composer:
             programs = profile.programs if programs is None else programs
             max_chord = profile.max_chord if max_chord is None else max_chord
         grammar = RemiGrammar(self.tokenizer, self.vocab_size, time_signature, programs, max_chord)
-        target_key = parse_key(key) if key is not None else None
+        asked_key = parse_key(key) if key is not None else None
         if prompt_midi is not None:
             if tempo is not None or time_signature is not None or key is not None:
                 raise CadenzaError(
                     "tempo, time signature and key come from the prompt file in a continuation"
                 )
             _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
-            head, prompt, voices = self._continuation_prompt(prompt_midi, prompt_bars)
+            head, prompt, voices, file_key = self._continuation_prompt(prompt_midi, prompt_bars)
             target = prompt.count(self.tokenizer.bar_id) + bars  # the prompt's bars are complete
             sound_style = None
             # Dense music (a pop song, an orchestra) can make the last bars longer than the context: the
@@ -246,10 +238,19 @@ class Composer:
             seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
         deadline = None if max_time is None else time.time() + max_time
+        if not self.tokenizer.has_keys:
+            piece_key = None
+        elif prompt_midi is not None:
+            piece_key = file_key
+        elif asked_key is not None:
+            piece_key = (asked_key[0], asked_key[1] or "major")  # "D" is D major
+        else:
+            piece_key = self._choose_key(style, temperature)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
-        prefix = self.tokenizer.prefix(style, continued=bool(head) or seen != prompt)
+        prefix = self.tokenizer.prefix(style, piece_key, continued=bool(head) or seen != prompt)
         rows = self._sample(
             style,
+            piece_key,
             prefix,
             prompt,
             seen,
@@ -264,9 +265,9 @@ class Composer:
         pieces = []
         for music in rows:
             music = head + music
-            if target_key is not None:
-                music = self._transpose_to(music, target_key[0])
-            tokens = [*self.tokenizer.prefix(style), *music, self.tokenizer.eos_id]
+            if asked_key is not None and piece_key is None:  # a model without key tokens: transpose
+                music = self._transpose_to(music, asked_key[0])
+            tokens = [*self.tokenizer.prefix(style, piece_key), *music, self.tokenizer.eos_id]
             score = self.tokenizer.decode(tokens)
             context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
             pieces.append(
@@ -282,6 +283,7 @@ class Composer:
                     prompt_seen=_bars_seen(prompt, seen, self.tokenizer.bar_id)
                     if prompt_midi is not None
                     else None,
+                    key=key_name(piece_key) if piece_key else None,
                 )
             )
         return pieces
@@ -308,19 +310,33 @@ class Composer:
 
     def _continuation_prompt(
         self, prompt: str | Path | loading.Piece, prompt_bars: int
-    ) -> tuple[list[int], list[int], list[Voice]]:
-        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, and the file's
-        voices."""
+    ) -> tuple[list[int], list[int], list[Voice], Key]:
+        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, the file's
+        voices and its key."""
         piece = prompt if isinstance(prompt, loading.Piece) else load_pieces_limited(prompt)[0]
         bars = split_bars(self.tokenizer.encode_music(piece.score), self.tokenizer.bar_id)
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
-        return [t for bar in head for t in bar], [t for bar in tail for t in bar], piece.voices
+        music = [t for bar in head for t in bar], [t for bar in tail for t in bar]
+        return *music, piece.voices, annotated_key(piece.key)
+
+    def _choose_key(self, style: str, temperature: float) -> Key:
+        """The key the model writes in when none is asked: one token sampled after `BOS Style`, among
+        the key tokens only."""
+        keys = self.tokenizer.key_ids
+        only_keys = LogitsProcessorList(
+            [PrefixConstrainedLogitsProcessor(lambda batch, ids: keys, num_beams=1)]
+        )
+        only_keys += sampling_warpers(temperature, 0, 1.0)
+        ids = torch.tensor([[self.tokenizer.bos_id, self.tokenizer.style_id(style)]], device=self.device)
+        out = self._draw(ids, only_keys, StoppingCriteriaList(), 1)
+        return self.tokenizer.key_of(int(out[0, -1]))
 
     # --- sampling ----------------------------------------------------------------------------
     def _sample(
         self,
         style: str,
+        key: Key | None,
         prefix: list[int],
         prompt: list[int],
         seen: list[int],
@@ -340,7 +356,7 @@ class Composer:
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
-        window_prefix = self.tokenizer.prefix(style, continued=True)
+        window_prefix = self.tokenizer.prefix(style, key, continued=True)
         batch = list(range(num))  # rows sharing one context: all of them in the first round
         contexts = [prefix + seen] * num
         while batch:

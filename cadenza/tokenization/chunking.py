@@ -21,16 +21,22 @@ def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
 
 
 def chunk_sequence(
-    ids: list[int], bar_id: int, eos_id: int, max_len: int, continue_id: int | None = None
+    ids: list[int],
+    bar_id: int,
+    eos_id: int,
+    max_len: int,
+    continue_id: int | None = None,
+    prefix_len: int = 2,
 ) -> list[list[int]]:
-    """Cut `BOS Style <music> [EOS]` into chunks of at most max_len that start with `BOS Style` at a bar line.
+    """Cut `<prefix> <music> [EOS]` into chunks of at most max_len that start with the prefix (`BOS Style`,
+    or `BOS Style Key`: `prefix_len` tokens) at a bar line.
 
     Chunks after the first also carry `continue_id` after the style: without it the model cannot tell a
     piece's opening from its middle and, asked for a piece, writes a middle. Only the last chunk keeps the
     EOS, so the model learns to end pieces where they really end. A single bar longer than a chunk is cut
     (it happens only in very dense orchestral bars).
     """
-    prefix, music = ids[:2], ids[2:]
+    prefix, music = ids[:prefix_len], ids[prefix_len:]
     later = prefix + ([continue_id] if continue_id is not None else [])
     ending = [eos_id] if music and music[-1] == eos_id else []
     music = music[: len(music) - len(ending)]
@@ -62,7 +68,8 @@ def pack_chunks(chunks: list[list[int]], max_len: int) -> list[list[int]]:
 
 
 class Transposer:
-    """Shifts every Pitch token of a sequence by some semitones (data augmentation)."""
+    """Shifts every Pitch token of a sequence by some semitones, and its key token with them (data
+    augmentation)."""
 
     def __init__(self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None) -> None:
         size = vocab_size or len(tokenizer)
@@ -73,6 +80,8 @@ class Transposer:
                 pitch = int(token.split("_")[1])
                 self.pitch_of[token_id] = pitch
                 self.id_of_pitch[pitch] = token_id
+        self.key_of = {i: tokenizer.key_of(i) for i in tokenizer.key_ids}
+        self.id_of_key = {key: i for i, key in self.key_of.items()}
 
     def __call__(self, ids: list[int], shift: int) -> list[int] | None:
         """The transposed ids, or None when a note would leave the tokenizer's pitch range."""
@@ -80,6 +89,10 @@ class Transposer:
             return list(ids)
         out = []
         for token in ids:
+            if token in self.key_of:
+                tonic, mode = self.key_of[token]
+                out.append(self.id_of_key[((tonic + shift) % 12, mode)])
+                continue
             pitch = self.pitch_of[token]
             if pitch < 0:
                 out.append(token)

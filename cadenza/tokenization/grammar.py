@@ -1,9 +1,9 @@
 """Which token may follow which: the REMI grammar of a cadenza sequence, as a small state machine.
 
-A sequence reads `BOS Style [Continue] Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ... EOS`
-(`Continue` marks a chunk cut from the middle of a piece):
+A sequence reads `BOS Style [Key] [Continue] Bar TimeSig [Position [Tempo] (Program Pitch Duration)*]* ...
+EOS` (`Key` in tokenizers that have key tokens; `Continue` marks a chunk cut from the middle of a piece):
 
-    BOS -> Style -> Continue | Bar       Continue -> Bar
+    BOS -> Style -> Key | Continue | Bar   Key -> Continue | Bar   Continue -> Bar
     Bar -> TimeSig -> Position | Bar | EOS
     Position -> Tempo | Program          Program -> Pitch -> Duration
     Tempo, Duration -> Program | Position (later in the bar) | Bar | EOS
@@ -33,7 +33,7 @@ from typing import NamedTuple
 import torch
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.tokenizer import STYLE_PREFIX, CadenzaTokenizer
+from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
 
 POSITIONS_PER_BEAT = 8
 # Masks kept per grammar; a 16-bar piece visits a few hundred states, the bound only stops a runaway.
@@ -55,6 +55,7 @@ class Kind(IntEnum):
     PITCH = 9
     DURATION = 10
     END = 11
+    KEY = 12
 
 
 class GrammarState(NamedTuple):
@@ -92,6 +93,8 @@ class RemiGrammar:
             prefix, _, value = token.partition("_")
             if token.startswith(STYLE_PREFIX) and i >= base_size:
                 kind_of[i] = Kind.STYLE
+            elif token.startswith(KEY_PREFIX) and i >= base_size:
+                kind_of[i] = Kind.KEY
             elif i >= base_size:
                 continue
             elif prefix == "Position":
@@ -132,7 +135,11 @@ class RemiGrammar:
         follows: dict[Kind, set[int]] = {
             Kind.START: {tokenizer.bos_id},
             Kind.BOS: ids_of(Kind.STYLE),
-            Kind.STYLE: ids_of(Kind.CONTINUE) | {tokenizer.bar_id},
+            # With key tokens a style is always followed by its key.
+            Kind.STYLE: ids_of(Kind.KEY)
+            if tokenizer.has_keys
+            else ids_of(Kind.CONTINUE) | {tokenizer.bar_id},
+            Kind.KEY: ids_of(Kind.CONTINUE) | {tokenizer.bar_id},
             Kind.CONTINUE: {tokenizer.bar_id},
             Kind.BAR: timesig_ids,
             Kind.TIMESIG: {tokenizer.bar_id, tokenizer.eos_id},  # a piece may end on an empty bar

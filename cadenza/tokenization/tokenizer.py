@@ -1,8 +1,11 @@
 """The cadenza tokenizer: miditok's REMI plus our own tokens.
 
-A sequence reads `BOS Style_<tag> <REMI music tokens> EOS`; a training chunk cut from the middle of a
-piece reads `BOS Style_<tag> Continue_None <bars>`, so the model can tell a piece's opening (voices
-entering, a pickup) from its middle, and generation from `BOS Style Bar` writes openings.
+A sequence reads `BOS Style_<tag> Key_<tonic>_<mode> <REMI music tokens> EOS`; a training chunk cut from
+the middle of a piece reads `BOS Style_<tag> Key_<tonic>_<mode> Continue_None <bars>`, so the model can
+tell a piece's opening (voices entering, a pickup) from its middle, and generation from `BOS Style Key
+Bar` writes openings in that key. The key token (24: 12 tonics x major/minor) is the piece's key as the
+corpus annotates it; transposing a sequence moves it with the notes (`chunking.Transposer`). Tokenizers
+saved before key tokens existed have none, and their prefix is `BOS Style`.
 
 All voices share one stream: each note is `Program Pitch Duration`, so the Program token names the voice
 (the corpus gives every track its own program, see `cadenza.data.loading.normalize_score`). Velocity is
@@ -16,6 +19,7 @@ renumbers a token that a trained model already knows.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import symusic
@@ -26,8 +30,45 @@ from cadenza.errors import CadenzaError, InputFileError
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
+KEY_PREFIX = "Key_"
 CONTINUE_TOKEN = "Continue_None"
 _ADDED_KEY = "cadenza_added_tokens"
+TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # by pitch class
+MODES = ("major", "minor")
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b-]?)\s*(m|min|minor|maj|major)?\s*$")
+
+Key = tuple[int, str]  # (tonic pitch class, "major" | "minor")
+
+
+def parse_key(text: str) -> tuple[int, str | None]:
+    """'F#', 'Bb minor', 'B- major' (music21's flat), 'am' -> (tonic pitch class, mode or None when not
+    said)."""
+    match = _KEY_RE.match(text)
+    if not match:
+        raise CadenzaError(
+            f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'"
+        )
+    letter, accidental, mode = match.groups()
+    pc = (_LETTER_PC[letter.upper()] + {"#": 1, "b": -1, "-": -1, "": 0}[accidental]) % 12
+    return pc, None if mode is None else (
+        "minor" if mode.startswith("m") and not mode.startswith("maj") else "major"
+    )
+
+
+_MINOR_MODES = ("minor", "aeolian", "dorian", "phrygian", "locrian")
+
+
+def annotated_key(text: str) -> Key:
+    """A corpus annotation ("G major", "A dorian", "Bb minor") as a key token's (tonic, major/minor): a
+    church mode keeps its tonic and takes the mode its third gives (dorian is minor, mixolydian major)."""
+    tonic, _, mode = text.strip().partition(" ")
+    return parse_key(tonic)[0], "minor" if mode.strip().lower() in _MINOR_MODES else "major"
+
+
+def key_name(key: Key) -> str:
+    """(9, "minor") -> "A minor"."""
+    return f"{TONICS[key[0] % 12]} {key[1]}"
 
 
 def default_config() -> TokenizerConfig:
@@ -62,6 +103,9 @@ class CadenzaTokenizer:
     ) -> CadenzaTokenizer:
         tokenizer = cls(REMI(config or default_config()))
         tokenizer.add_token(CONTINUE_TOKEN)
+        for mode in MODES:
+            for tonic in range(12):
+                tokenizer.add_token(_key_token((tonic, mode)))
         for style in styles:
             tokenizer.add_style(style)
         return tokenizer
@@ -129,10 +173,40 @@ class CadenzaTokenizer:
         """The mid-piece marker; None in tokenizers saved before it existed."""
         return self.remi.vocab.get(CONTINUE_TOKEN)
 
-    def prefix(self, style: str, continued: bool = False) -> list[int]:
-        """`BOS Style`, plus the mid-piece marker when `continued` (and the tokenizer has one)."""
+    @property
+    def has_keys(self) -> bool:
+        return _key_token((0, "major")) in self.remi.vocab
+
+    def key_id(self, key: Key) -> int:
+        if not self.has_keys:
+            raise CadenzaError("this tokenizer has no key tokens (a model from before key conditioning)")
+        return self.remi.vocab[_key_token(key)]
+
+    def key_of(self, token_id: int) -> Key | None:
+        """The key a token stands for, or None for any other token."""
+        token = self.remi[token_id] if 0 <= token_id < len(self) else ""
+        if not token.startswith(KEY_PREFIX):
+            return None
+        tonic, mode = token[len(KEY_PREFIX) :].split("_")
+        return TONICS.index(tonic), mode
+
+    @property
+    def key_ids(self) -> list[int]:
+        return [self.key_id((tonic, mode)) for mode in MODES for tonic in range(12)] if self.has_keys else []
+
+    @property
+    def prefix_len(self) -> int:
+        """Tokens before the music of a piece's opening: `BOS Style` and the key token if there are any."""
+        return 3 if self.has_keys else 2
+
+    def prefix(self, style: str, key: Key | None = None, continued: bool = False) -> list[int]:
+        """`BOS Style [Key]`, plus the mid-piece marker when `continued` (and the tokenizer has one). A
+        tokenizer with key tokens needs the key; one without ignores it."""
         marker = [self.continue_id] if continued and self.continue_id is not None else []
-        return [self.bos_id, self.style_id(style), *marker]
+        if self.has_keys and key is None:
+            raise CadenzaError("this tokenizer's sequences name their key: give one")
+        keyed = [self.key_id(key)] if self.has_keys else []
+        return [self.bos_id, self.style_id(style), *keyed, *marker]
 
     def style_id(self, style: str) -> int:
         token = STYLE_PREFIX + style
@@ -148,8 +222,14 @@ class CadenzaTokenizer:
         """REMI ids of a score's notes, tempos and time signatures (quantized on the way)."""
         return list(self.remi.encode(score).ids)
 
-    def encode(self, score: symusic.Score, style: str) -> list[int]:
-        return [self.bos_id, self.style_id(style), *self.encode_music(score), self.eos_id]
+    def encode(self, score: symusic.Score, style: str, key: Key | None = None) -> list[int]:
+        """`BOS Style [Key] <music> EOS`; the key defaults to the score's own (its signature, else
+        music21's analysis: `data.loading.score_key`)."""
+        if key is None and self.has_keys:
+            from cadenza.data.loading import score_key
+
+            key = annotated_key(score_key(score))
+        return [*self.prefix(style, key), *self.encode_music(score), self.eos_id]
 
     def music_ids(self, ids: list[int]) -> list[int]:
         """The REMI part of a sequence: stops at the first EOS, drops BOS/PAD and our added tokens."""
@@ -184,3 +264,10 @@ def note_tuples(score: symusic.Score) -> list[tuple[int, float, int, float]]:
         for track in score.tracks
         for note in track.notes
     )
+
+
+def _key_token(key: Key) -> str:
+    tonic, mode = key
+    if mode not in MODES:
+        raise CadenzaError(f"mode must be major or minor, got {mode!r}")
+    return f"{KEY_PREFIX}{TONICS[tonic % 12]}_{mode}"

@@ -22,7 +22,7 @@ from datasets import Dataset, DatasetDict
 from torch.utils.data import WeightedRandomSampler
 
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, annotated_key
 
 
 @lru_cache(maxsize=4)
@@ -37,18 +37,24 @@ def _digest(path: str) -> str:
 
 
 def _tokenize_batch(batch: dict, tokenizer_path: str, tokenizer_digest: str) -> dict:
+    """Each piece with the key its corpus row annotates (a corpus without a key column: the score's own)."""
     tokenizer = _tokenizer(tokenizer_path, tokenizer_digest)
+    keys = batch["key"] if "key" in batch else [None] * len(batch["midi"])
     ids = [
-        tokenizer.encode(symusic.Score.from_midi(midi), style)
-        for midi, style in zip(batch["midi"], batch["style"], strict=True)
+        tokenizer.encode(
+            symusic.Score.from_midi(midi), style, annotated_key(key) if key and tokenizer.has_keys else None
+        )
+        for midi, style, key in zip(batch["midi"], batch["style"], keys, strict=True)
     ]
     return {"input_ids": ids, "style": batch["style"]}
 
 
-def _chunk_batch(batch: dict, bar_id: int, eos_id: int, max_len: int, continue_id: int | None) -> dict:
+def _chunk_batch(
+    batch: dict, bar_id: int, eos_id: int, max_len: int, continue_id: int | None, prefix_len: int
+) -> dict:
     chunks, styles = [], []
     for ids, style in zip(batch["input_ids"], batch["style"], strict=True):
-        for chunk in chunk_sequence(ids, bar_id, eos_id, max_len, continue_id):
+        for chunk in chunk_sequence(ids, bar_id, eos_id, max_len, continue_id, prefix_len):
             chunks.append(chunk)
             styles.append(style)
     return {"input_ids": chunks, "style": styles}
@@ -141,6 +147,7 @@ def lm_datasets(corpus: DatasetDict, tokenizer_path: str, max_len: int, num_proc
                 "eos_id": tokenizer.eos_id,
                 "max_len": max_len,
                 "continue_id": tokenizer.continue_id,
+                "prefix_len": tokenizer.prefix_len,
             },
             remove_columns=pieces.column_names,
             desc=f"chunking {name}",

@@ -9,22 +9,26 @@ import pytest
 import symusic
 import torch
 
-from cadenza.checkpoint import load_checkpoint
+from cadenza.checkpoint import load_checkpoint, save_checkpoint
+from cadenza.data.loading import load_pieces_limited
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
-from cadenza.inference.composer import Composer, estimate_key, parse_key, score_notes, transpose_interval
+from cadenza.inference.composer import Composer, estimate_key, score_notes, transpose_interval
 from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, annotated_key, key_name, note_tuples, parse_key
+from cadenza.training.model import ModelArgs, build_model
+from tests.conftest import keyless_tokenizer
 
 
 def bar_count(piece, tokenizer) -> int:
     return tokenizer.music_ids(piece.tokens).count(tokenizer.bar_id)
 
 
-def test_pieces_start_as_openings_without_the_mid_piece_marker(composer):
+def test_pieces_start_as_openings_in_a_key_without_the_mid_piece_marker(composer):
     tok = composer.tokenizer
     for piece in composer.generate("bach", bars=2, num=4, seed=9):
-        assert piece.tokens[:3] == [tok.bos_id, tok.style_id("bach"), tok.bar_id]
+        assert piece.tokens[:2] == [tok.bos_id, tok.style_id("bach")] and piece.tokens[3] == tok.bar_id
+        assert key_name(tok.key_of(piece.tokens[2])) == piece.key  # the model chose it
         assert tok.continue_id not in piece.tokens
 
 
@@ -68,10 +72,26 @@ def test_tempo_and_time_signature_prompt(composer):
         composer.generate("folk", time_signature="7/4")
 
 
-def test_key_moves_the_estimated_tonic(composer):
+def test_an_asked_key_is_the_key_token(composer):
+    tok = composer.tokenizer
+    for asked, token in (("D", "Key_D_major"), ("Bb minor", "Key_Bb_minor"), ("f#m", "Key_F#_minor")):
+        piece = composer.generate("bach", bars=2, seed=11, key=asked)[0]
+        assert tok.token(piece.tokens[2]) == token and piece.key == token[4:].replace("_", " ")
+    many = composer.generate("bach", bars=1, num=16, seed=3)
+    assert len({p.key for p in many}) == 1  # one key per call: the rows share their prompt
+    chosen = {composer.generate("bach", bars=1, seed=s)[0].key for s in range(12)}
+    assert len(chosen) > 3  # a random model's choice is spread over the keys
+
+
+def test_a_model_without_key_tokens_transposes_to_the_asked_tonic(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = keyless_tokenizer(["bach"])
+    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
+    old = Composer.from_pretrained(save_checkpoint(model, tokenizer, tmp_path / "v1"))
     for tonic in ("D", "Bb"):
-        piece = composer.generate("bach", bars=4, seed=11, key=tonic)[0]
+        piece = old.generate("bach", bars=1, seed=11, key=tonic)[0]
         assert estimate_key(score_notes(piece.score))[0] == parse_key(tonic)[0]
+        assert piece.tokens[2] == tokenizer.bar_id and piece.key is None
 
 
 def test_key_functions():
@@ -110,6 +130,7 @@ def test_continuation_keeps_the_original(composer, prompt_midi):
     assert not Counter(shifted) - Counter(note_tuples(excerpt))  # the model may add to the last bar
     fresh = composer.generate("bach", bars=1, seed=4)[0]
     assert fresh.context_start == 0 and fresh.excerpt() is fresh.score
+    assert piece.key == key_name(annotated_key(load_pieces_limited(prompt_midi)[0].key))  # the file's key
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProc
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
+HEAD = "BOS_None Style_bach Key_C_major"  # a keyed tokenizer's opening prefix
+
 
 def ids(tok, text):
     return [tok.vocab[t] for t in text.split()]
@@ -19,9 +21,18 @@ def test_processor_masks_each_row_by_its_own_state():
     processor = GrammarLogitsProcessor(RemiGrammar(tok, vocab), min_bars=2)
     rows = torch.tensor(
         [
-            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Position_3 Program_0 Pitch_60 Duration_1.0.8"),
-            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Bar_None TimeSig_3/4 Position_0 Program_0"),
-            ids(tok, "BOS_None Style_bach Bar_None TimeSig_4/4 Position_0 Tempo_40.0 Tempo_40.0 EOS_None"),
+            ids(
+                tok,
+                f"{HEAD} Bar_None TimeSig_4/4 Position_3 Program_0 Pitch_60 Duration_1.0.8",
+            ),
+            ids(
+                tok,
+                f"{HEAD} Bar_None TimeSig_4/4 Bar_None TimeSig_3/4 Position_0 Program_0",
+            ),
+            ids(
+                tok,
+                f"{HEAD} Bar_None TimeSig_4/4 Position_0 Tempo_40.0 Tempo_40.0 EOS_None",
+            ),
         ]
     )
     out = processor(rows, torch.zeros(3, vocab))
@@ -45,7 +56,7 @@ def test_processor_masks_each_row_by_its_own_state():
 def test_processor_keeps_a_silent_piece_from_ending():
     tok = CadenzaTokenizer.new(["bach"])
     processor = GrammarLogitsProcessor(RemiGrammar(tok), min_bars=2)
-    head = "BOS_None Style_bach Bar_None TimeSig_4/4 Bar_None TimeSig_4/4"
+    head = f"{HEAD} Bar_None TimeSig_4/4 Bar_None TimeSig_4/4"
     rows = torch.tensor(
         [
             ids(tok, f"{head} Position_0 Program_0 Pitch_60 Duration_1.0.8"),
@@ -62,7 +73,7 @@ def test_processor_keeps_a_silent_piece_from_ending():
 def test_processor_masks_programs_whose_run_has_ended():
     tok = CadenzaTokenizer.new(["bach"])
     processor = GrammarLogitsProcessor(RemiGrammar(tok, max_chord=1))
-    head = "BOS_None Style_bach Bar_None TimeSig_4/4 Position_0"
+    head = f"{HEAD} Bar_None TimeSig_4/4 Position_0"
     rows = torch.tensor(
         [
             ids(tok, f"{head} Program_0 Pitch_60 Duration_1.0.8 Program_1 Pitch_55 Duration_1.0.8"),

@@ -3,7 +3,7 @@ from conftest import make_piece
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks, split_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
-BOS, EOS, STYLE, BAR, CONT = 1, 2, 9, 5, 11
+BOS, EOS, STYLE, BAR, CONT, KEY = 1, 2, 9, 5, 11, 12
 
 
 def test_split_bars():
@@ -33,6 +33,15 @@ def test_chunks_after_the_first_carry_the_mid_piece_marker():
     assert chunk_sequence(ids, BAR, EOS, 100, continue_id=CONT) == [ids]
 
 
+def test_a_key_token_is_part_of_every_chunk_prefix():
+    ids = [BOS, STYLE, KEY, BAR, 7, 7, BAR, 7, EOS]
+    assert chunk_sequence(ids, BAR, EOS, 6, continue_id=CONT, prefix_len=3) == [
+        [BOS, STYLE, KEY, BAR, 7, 7],
+        [BOS, STYLE, KEY, CONT, BAR, 7],
+        [BOS, STYLE, KEY, CONT, EOS],
+    ]
+
+
 def test_overlong_bar_is_cut_to_fit():
     chunks = chunk_sequence([BOS, STYLE, BAR, *[7] * 10, EOS], BAR, EOS, 6)
     assert all(len(c) <= 6 for c in chunks)
@@ -47,9 +56,9 @@ def test_pack_keeps_order_and_limit():
     ]
 
 
-def test_transposer_shifts_pitches_only_and_refuses_out_of_range():
+def test_transposer_shifts_pitches_and_the_key_and_refuses_out_of_range():
     tokenizer = CadenzaTokenizer.new(["a"])
-    ids = tokenizer.encode(make_piece(3), "a")
+    ids = tokenizer.encode(make_piece(3), "a", key=(11, "minor"))
     up = Transposer(tokenizer)(ids, 2)
     back = tokenizer.decode(up)
     original = tokenizer.decode(ids)
@@ -58,3 +67,4 @@ def test_transposer_shifts_pitches_only_and_refuses_out_of_range():
     ]
     assert [i for i, t in zip(ids, up, strict=True) if i != t] and len(up) == len(ids)
     assert Transposer(tokenizer)(ids, 60) is None
+    assert tokenizer.token(up[2]) == "Key_Db_minor"  # B minor up a tone, past the octave

@@ -2,10 +2,17 @@ import json
 
 import pytest
 import symusic
-from conftest import make_piece
 
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples, preprocess
+from cadenza.tokenization.tokenizer import (
+    CadenzaTokenizer,
+    annotated_key,
+    key_name,
+    note_tuples,
+    parse_key,
+    preprocess,
+)
+from tests.conftest import keyless_tokenizer, make_piece
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +21,51 @@ def tokenizer() -> CadenzaTokenizer:
 
 
 def test_sequence_layout(tokenizer):
-    ids = tokenizer.encode(make_piece(1), "bach")
+    ids = tokenizer.encode(make_piece(1), "bach", key=(9, "minor"))
     assert ids[0] == tokenizer.bos_id
     assert ids[1] == tokenizer.style_id("bach")
-    assert ids[2] == tokenizer.bar_id
+    assert tokenizer.token(ids[2]) == "Key_A_minor" and tokenizer.key_of(ids[2]) == (9, "minor")
+    assert ids[3] == tokenizer.bar_id and tokenizer.prefix_len == 3
     assert ids[-1] == tokenizer.eos_id
     assert tokenizer.eos_id not in ids[:-1]
+
+
+def test_key_tokens_name_24_keys_and_nothing_else(tokenizer):
+    assert len(tokenizer.key_ids) == 24 and len(set(tokenizer.key_ids)) == 24
+    assert {tokenizer.key_of(i) for i in tokenizer.key_ids} == {
+        (tonic, mode) for tonic in range(12) for mode in ("major", "minor")
+    }
+    assert tokenizer.key_of(tokenizer.bar_id) is None and tokenizer.key_of(len(tokenizer) + 5) is None
+    assert tokenizer.prefix("bach", (6, "major"), continued=True) == [
+        tokenizer.bos_id, tokenizer.style_id("bach"), tokenizer.vocab["Key_F#_major"], tokenizer.continue_id,
+    ]  # fmt: skip
+    with pytest.raises(CadenzaError, match="give one"):
+        tokenizer.prefix("bach")
+    with pytest.raises(CadenzaError, match="mode must be major or minor, got 'dorian'"):
+        tokenizer.key_id((2, "dorian"))
+
+
+def test_a_score_without_a_given_key_is_encoded_in_its_own(tokenizer):
+    score = symusic.Score(480)
+    track = symusic.Track(program=0)
+    for i, pitch in enumerate([62, 64, 65, 67, 69, 70, 73, 74, 69, 65, 62]):  # D minor, leading note C#
+        track.notes.append(symusic.Note(i * 480, 480, pitch, 80))
+    score.tracks.append(track)
+    assert tokenizer.token(tokenizer.encode(score, "bach")[2]) == "Key_D_minor"
+    score.key_signatures.append(symusic.KeySignature(0, -2, 0))  # a signature says Bb major
+    assert tokenizer.token(tokenizer.encode(score, "bach")[2]) == "Key_Bb_major"
+
+
+def test_annotations_become_major_or_minor_keys():
+    assert annotated_key("G major") == (7, "major") and annotated_key("Bb minor") == (10, "minor")
+    assert annotated_key("A dorian") == (9, "minor") and annotated_key("D mixolydian") == (2, "major")
+    assert parse_key("B- major") == (10, "major") and key_name((6, "minor")) == "F# minor"
+
+
+def test_a_tokenizer_from_before_keys_keeps_its_layout():
+    old = keyless_tokenizer(["bach"])
+    assert not old.has_keys and old.prefix_len == 2 and old.key_ids == []
+    assert old.encode(make_piece(1), "bach")[2] == old.bar_id  # no key token, no analysis
 
 
 @pytest.mark.parametrize("seed,voices,numerator", [(0, 1, 4), (1, 2, 3), (2, 3, 4), (3, 4, 2)])
