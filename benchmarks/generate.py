@@ -108,7 +108,7 @@ def main() -> None:
         def run():
             processors = LogitsProcessorList([GrammarLogitsProcessor(grammar, never)] if constrained else [])
             processors += sampling_warpers(1.0, 0, 0.95)
-            stop = BarStoppingCriteria(tok.bar_id, tok.eos_id, never)
+            stop = BarStoppingCriteria(tok.bar_starts, tok.eos_id, never)
             return sample(model, ids, processors, stop, n, tok.pad_id, fast)
 
         return run

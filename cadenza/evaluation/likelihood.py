@@ -55,7 +55,7 @@ def corpus_chunks(split, tokenizer_path: str, max_len: int, num_proc: int = 2) -
         chunk
         for ids in pieces["input_ids"]
         for chunk in chunk_sequence(
-            ids, tokenizer.bar_id, tokenizer.eos_id, max_len, tokenizer.continue_id, tokenizer.prefix_len
+            ids, tokenizer.bar_starts, tokenizer.eos_id, max_len, tokenizer.continue_id, tokenizer.prefix_len
         )
     ]
 
@@ -190,11 +190,14 @@ def scored_targets(chunks: list[list[int]]) -> np.ndarray:
 
 
 def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokenizer) -> dict:
-    """Where the NLL goes: per token, per note (the total over the number of Pitch tokens scored: one per
-    note in REMI, so models with other tokenizations compare), and the mean per token kind (the part of a
-    token's name before "_": Pitch, Duration, Position, Bar, ...) with each kind's share of the tokens."""
-    kinds = np.array([tokenizer.token(int(t)).partition("_")[0] for t in targets])
-    notes = int((kinds == "Pitch").sum())
+    """Where the NLL goes: per token, per note (the total over the notes scored: one Pitch token each in
+    REMI, inside merged tokens too, so models with other tokenizations compare), and the mean per token
+    kind (the part of a token's name before "_": Pitch, Duration, Position, Bar, ...; "Merged" for a BPE
+    token of several) with each kind's share of the tokens."""
+    parts = [tokenizer.parts(int(t)) for t in targets]
+    kinds = np.array([tokenizer.token(p[0]).partition("_")[0] if len(p) == 1 else "Merged" for p in parts])
+    pitch = {i for token, i in tokenizer.vocab.items() if token.startswith("Pitch_")}
+    notes = sum(1 for p in parts for i in p if i in pitch)
     by_kind = {
         kind: {
             "nll": round(float(nll[kinds == kind].mean()), 4),

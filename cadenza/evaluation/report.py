@@ -111,7 +111,7 @@ def opening(tokenizer: CadenzaTokenizer, score: symusic.Score, bars: int) -> sym
     """The first `bars` bars of a score, through the tokenizer (quantized like a generation)."""
     kept: list[int] = []
     count = 0
-    for group in split_bars(tokenizer.encode_music(score), tokenizer.bar_id):
+    for group in split_bars(tokenizer.encode_music(score), {tokenizer.bar_id}):
         if group and group[0] == tokenizer.bar_id:
             count += 1
             if count > bars:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
@@ -84,8 +85,8 @@ def run_generate(args: GenerateArgs) -> None:
             f"note: the model saw the last {seen:g} bars of {args.prompt} (not {args.prompt_bars}): "
             f"that is what fits its {composer.context}-token context; the output holds the whole file"
         )
-    if pieces[0].key is not None:
-        print(f"key: {pieces[0].key}")
+    if pieces[0].key is not None:  # on stderr: stdout lists the files written, one a line
+        print(f"key: {pieces[0].key}", file=sys.stderr)
     for index, piece in enumerate(pieces):
         stem = f"{piece.style}_{piece.seed}_{index}"
         score = piece.score if args.whole_prompt else piece.excerpt()

@@ -314,7 +314,7 @@ class Composer:
         """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, the file's
         voices and its key."""
         piece = prompt if isinstance(prompt, loading.Piece) else load_pieces_limited(prompt)[0]
-        bars = split_bars(self.tokenizer.encode_music(piece.score), self.tokenizer.bar_id)
+        bars = split_bars(self.tokenizer.encode_music(piece.score), {self.tokenizer.bar_id})
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
         music = [t for bar in head for t in bar], [t for bar in tail for t in bar]
@@ -395,17 +395,21 @@ class Composer:
     ) -> list[list[int]]:
         """One sampling run over equal-length contexts (a batch), else one per context; the new ids. Rows
         stop early at `deadline`."""
-        if len({len(c) for c in contexts}) > 1:
+        merged = [self.tokenizer.merge(c) for c in contexts]  # what the model reads (BPE), base ids else
+        if len({len(c) for c in merged}) > 1:
             return [
                 out
                 for c, n in zip(contexts, new_bars, strict=True)
                 for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p, deadline)
             ]
-        ids = torch.tensor(contexts, device=self.device)
-        bar_id = self.tokenizer.bar_id
-        in_context = contexts[0].count(bar_id)
+        ids = torch.tensor(merged, device=self.device)
+        in_context = contexts[0].count(self.tokenizer.bar_id)
         stop = StoppingCriteriaList(
-            [BarStoppingCriteria(bar_id, self.tokenizer.eos_id, in_context + max(new_bars))]
+            [
+                BarStoppingCriteria(
+                    self.tokenizer.bar_starts, self.tokenizer.eos_id, in_context + max(new_bars)
+                )
+            ]
         )
         if deadline is not None:
             stop.append(MaxTimeCriteria(0.0, initial_timestamp=deadline))  # done once the clock passes it
@@ -414,7 +418,7 @@ class Composer:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
         processors += sampling_warpers(temperature, top_k, top_p)
         out = self._draw(ids, processors, stop, self.context - ids.shape[1])
-        return [row[len(c) :] for c, row in zip(contexts, out.tolist(), strict=True)]
+        return [self.tokenizer.unmerge(row[len(c) :]) for c, row in zip(merged, out.tolist(), strict=True)]
 
     def _draw(
         self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
@@ -424,12 +428,17 @@ class Composer:
         return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
 
     def _window(self, music: list[int]) -> list[int]:
-        """The most recent music that fits half the context and starts grammatically: at a Bar, or (for a
-        bar longer than that) `Bar TimeSig [Position]` plus the bar's tail from one of its notes."""
+        """The most recent music that fits half the context (in the model's tokens) and starts
+        grammatically: at a Bar, or (for a bar longer than that) `Bar TimeSig [Position]` plus the bar's
+        tail from one of its notes."""
         room = self.context // 2 - 2
+        size = lambda part: len(self.tokenizer.merge(part))  # noqa: E731
         bar_id = self.tokenizer.bar_id
         starts = [i for i, t in enumerate(music) if t == bar_id]
-        fitting = [i for i in starts if len(music) - i <= room]
+        # BPE merges stay inside bars, so the bars' sizes add up; from the last bar back, keep what fits.
+        sizes = [size(music[a:b]) for a, b in zip(starts, [*starts[1:], len(music)], strict=True)]
+        suffix = np.cumsum(sizes[::-1])[::-1] if sizes else []
+        fitting = [i for i, total in zip(starts, suffix, strict=True) if total <= room]
         if fitting:
             return music[fitting[0] :]
         if not starts:  # only without constraints: there is no grammatical cut to make
@@ -441,7 +450,7 @@ class Composer:
             kind = self.tokenizer.token(music[i]).partition("_")[0]
             if kind == "Position":
                 position = music[i]
-            tail = len(music) - i
+            tail = size(music[i:])
             if kind == "Position" and tail <= room - 2:
                 return window + music[i:]
             if kind == "Program" and position is not None and tail <= room - 3:

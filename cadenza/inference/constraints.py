@@ -7,6 +7,8 @@ length.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
@@ -31,7 +33,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.noted: list[bool] = []
         self.seen = 0
         self.eos_id = grammar.tokenizer.eos_id
-        self.bar_id = grammar.tokenizer.bar_id
+        self.bar_starts = sorted(grammar.tokenizer.bar_starts)  # Bar, and merged tokens opening with it
 
     def _advance(self, input_ids: torch.LongTensor) -> None:
         if not self.states:
@@ -43,8 +45,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
             for token in tokens:
                 new = self.grammar.advance(state, token)
                 if new is not state:
-                    self.bars[row] += new.kind == Kind.BAR
-                    self.noted[row] |= new.kind == Kind.PITCH
+                    bars, notes = self.grammar.counts(token)
+                    self.bars[row] += bars
+                    self.noted[row] |= notes > 0
                 state = new
             self.states[row] = state
         self.seen = input_ids.shape[1]
@@ -59,7 +62,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 if bars < self.min_bars or not noted:
                     banned.append(self.eos_id)
                 if self.min_bars and bars >= self.min_bars and not noted:
-                    banned.append(self.bar_id)
+                    banned.extend(self.bar_starts)
                 if banned:
                     mask = mask.clone()
                     mask[banned] = False
@@ -75,8 +78,8 @@ class BarStoppingCriteria(StoppingCriteria):
     stops mid-bar; the caller drops that last Bar.
     """
 
-    def __init__(self, bar_id: int, eos_id: int, max_bars: int) -> None:
-        self.bar_id = bar_id
+    def __init__(self, bar_starts: Iterable[int], eos_id: int, max_bars: int) -> None:
+        self.bar_starts = torch.tensor(sorted(bar_starts))  # Bar, and merged tokens opening with it
         self.eos_id = eos_id
         self.max_bars = max_bars
         self.counts: torch.Tensor | None = None
@@ -84,7 +87,7 @@ class BarStoppingCriteria(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         new = input_ids[:, self.seen :]
-        counts = (new == self.bar_id).sum(dim=1)
+        counts = torch.isin(new, self.bar_starts.to(new.device)).sum(dim=1)
         self.counts = counts if self.counts is None else self.counts + counts
         self.seen = input_ids.shape[1]
         return (self.counts > self.max_bars) | (input_ids[:, -1] == self.eos_id)

@@ -5,16 +5,19 @@ Pure functions over lists of ids, so they are tested on tiny hand-made sequences
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 import numpy as np
 
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
-def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
-    """Group REMI ids into bars, each starting with a Bar token (tokens before the first Bar stay alone)."""
+def split_bars(music: list[int], bar_starts: Container[int]) -> list[list[int]]:
+    """Group ids into bars, each starting with a token of `bar_starts` (`{Bar}` for base ids; with BPE,
+    `tokenizer.bar_starts`); tokens before the first bar stay alone."""
     bars: list[list[int]] = []
     for token in music:
-        if token == bar_id or not bars:
+        if token in bar_starts or not bars:
             bars.append([])
         bars[-1].append(token)
     return bars
@@ -22,14 +25,14 @@ def split_bars(music: list[int], bar_id: int) -> list[list[int]]:
 
 def chunk_sequence(
     ids: list[int],
-    bar_id: int,
+    bar_starts: Container[int],
     eos_id: int,
     max_len: int,
     continue_id: int | None = None,
     prefix_len: int = 2,
 ) -> list[list[int]]:
     """Cut `<prefix> <music> [EOS]` into chunks of at most max_len that start with the prefix (`BOS Style`,
-    or `BOS Style Key`: `prefix_len` tokens) at a bar line.
+    or `BOS Style Key`: `prefix_len` tokens) at a bar line (a token of `bar_starts`).
 
     Chunks after the first also carry `continue_id` after the style: without it the model cannot tell a
     piece's opening from its middle and, asked for a piece, writes a middle. Only the last chunk keeps the
@@ -42,7 +45,7 @@ def chunk_sequence(
     music = music[: len(music) - len(ending)]
     chunks: list[list[int]] = []
     current: list[int] = []
-    for bar in [*split_bars(music, bar_id), ending]:
+    for bar in [*split_bars(music, bar_starts), ending]:
         head = later if chunks else prefix
         if current and len(head) + len(current) + len(bar) > max_len:
             chunks.append(head + current)
@@ -72,6 +75,7 @@ class Transposer:
     augmentation)."""
 
     def __init__(self, tokenizer: CadenzaTokenizer, vocab_size: int | None = None) -> None:
+        self.tokenizer = tokenizer
         size = vocab_size or len(tokenizer)
         self.pitch_of = np.full(size, -1, dtype=np.int64)
         self.id_of_pitch: dict[int, int] = {}
@@ -84,9 +88,17 @@ class Transposer:
         self.id_of_key = {key: i for i, key in self.key_of.items()}
 
     def __call__(self, ids: list[int], shift: int) -> list[int] | None:
-        """The transposed ids, or None when a note would leave the tokenizer's pitch range."""
+        """The transposed ids, or None when a note would leave the tokenizer's pitch range. With BPE the
+        ids are unmerged, moved and merged again, and cut to their length before (moved notes may merge
+        into more tokens: a row must stay within the model's context)."""
         if shift == 0:
             return list(ids)
+        if self.tokenizer.is_bpe:
+            moved = self._move(self.tokenizer.unmerge(ids), shift)
+            return None if moved is None else self.tokenizer.merge(moved)[: len(ids)]
+        return self._move(ids, shift)
+
+    def _move(self, ids: list[int], shift: int) -> list[int] | None:
         out = []
         for token in ids:
             if token in self.key_of:

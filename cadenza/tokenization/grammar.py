@@ -22,6 +22,10 @@ instruments a piece may use, and `max_chord`, how many notes one program may sta
 `allowed` returns the mask of one state, cached: a piece visits few distinct states, so after the first
 bars a decoding step costs a dictionary lookup (the logits processor in `cadenza.inference.constraints`
 stacks one mask per batch row).
+
+With a BPE tokenizer a merged token is legal where the base tokens it stands for are, one after the
+other, and leads to the state after the last of them; the mask of a state walks the merged tokens whose
+first base token the state allows.
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class RemiGrammar:
             raise CadenzaError(f"max_chord must be at least 1 note, got {max_chord}")
         self.max_chord = max_chord
         self.vocab_size = max(vocab_size or 0, len(tokenizer))
-        base_size = len(tokenizer) - len(tokenizer.added_tokens)
+        base_size = len(tokenizer.vocab) - len(tokenizer.added_tokens)
         kind_of: dict[int, Kind] = {}
         self.position_of: dict[int, int] = {}
         self.bar_length_of: dict[int, int] = {}
@@ -161,11 +165,19 @@ class RemiGrammar:
             self.position_values[i] = p
         self._follows = follows
         self._masks: dict[GrammarState, torch.Tensor] = {}
+        # Merged tokens (BPE) by their first base token: a state's mask walks only those it may start.
+        self._parts = {i: tokenizer.parts(i) for i in range(len(tokenizer.vocab), len(tokenizer))}
+        self._merged_by_first: dict[int, list[int]] = {}
+        for i, parts in self._parts.items():
+            if parts:
+                self._merged_by_first.setdefault(parts[0], []).append(i)
 
     def start_state(self) -> GrammarState:
         return GrammarState(Kind.START)
 
     def is_legal(self, state: GrammarState, token_id: int) -> bool:
+        if token_id in self._parts:
+            return self._walk(state, token_id) is not None
         if token_id in self._follows[state.kind]:
             return token_id not in self.banned_programs(state)
         return (
@@ -191,6 +203,12 @@ class RemiGrammar:
                 values = self.position_values
                 mask |= (values > state.position) & (values < state.bar_length)
             mask[list(self.banned_programs(state))] = False
+            if self._merged_by_first:
+                firsts = [p for p in mask.nonzero().flatten().tolist() if p in self._merged_by_first]
+                merged = [
+                    i for p in firsts for i in self._merged_by_first[p] if self._walk(state, i) is not None
+                ]
+                mask[merged] = True
             if len(self._masks) >= MASK_CACHE_SIZE:
                 self._masks.clear()
             self._masks[state] = mask
@@ -198,6 +216,9 @@ class RemiGrammar:
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
         """The state after `token_id`; an illegal token is skipped (the state stays), as decoders drop it."""
+        if token_id in self._parts:
+            after = self._walk(state, token_id)
+            return state if after is None else after
         if state.kind == Kind.END or not self.is_legal(state, token_id):
             return state
         kind = Kind.END if token_id == self.tokenizer.eos_id else self.kind_of[token_id]
@@ -213,6 +234,21 @@ class RemiGrammar:
         if kind == Kind.PITCH:
             return state._replace(kind=kind, notes=state.notes + 1)
         return state._replace(kind=kind)
+
+    def _walk(self, state: GrammarState, token_id: int) -> GrammarState | None:
+        """The state after each base token of a merged one in turn; None if one of them is illegal."""
+        parts = self._parts[token_id]
+        for part in parts:
+            if state.kind == Kind.END or not self.is_legal(state, part):
+                return None
+            state = self.advance(state, part)
+        return state if parts else None
+
+    def counts(self, token_id: int) -> tuple[int, int]:
+        """(Bar tokens, Pitch tokens) a token stands for: one base token's, or a merged token's parts'."""
+        parts = self._parts.get(token_id, (token_id,))
+        kinds = [self.kind_of.get(p) for p in parts]
+        return kinds.count(Kind.BAR), kinds.count(Kind.PITCH)
 
     def errors(self, ids: list[int], state: GrammarState | None = None) -> int:
         """How many tokens break the grammar (each one is skipped); stops at the first EOS."""

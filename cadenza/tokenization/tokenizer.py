@@ -11,6 +11,12 @@ All voices share one stream: each note is `Program Pitch Duration`, so the Progr
 (the corpus gives every track its own program, see `cadenza.data.loading.normalize_score`). Velocity is
 dropped by design: the embedded corpus has none worth learning, and it saves a token per note.
 
+More music per token: `train_bpe` learns miditok's BPE merges of REMI tokens inside bars (miditok's
+`encode_ids_split="bar"`), so a merged token never crosses a bar line and the first token of every bar
+starts with `Bar`. Merged ids come after the base vocabulary, whose ids do not change. Only the model sees
+merged ids (`merge` before it, `unmerge` after); everything else, grammar states included, works on base
+ids: `encode` gives base ids and `decode` / `music_ids` take either.
+
 Our tokens (the marker and styles now; lyrics and controls later) are appended after miditok's
 vocabulary in the order they were added and stored in the same tokenizer.json, so adding a style never
 renumbers a token that a trained model already knows.
@@ -20,10 +26,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import symusic
 from miditok import REMI, TokenizerConfig
+from miditok.constants import CHR_ID_START
 
 from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
@@ -33,6 +41,7 @@ STYLE_PREFIX = "Style_"
 KEY_PREFIX = "Key_"
 CONTINUE_TOKEN = "Continue_None"
 _ADDED_KEY = "cadenza_added_tokens"
+_WORD_MARK = "\u2581"  # Metaspace's mark at the start of each pre-tokenized bar
 TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # by pitch class
 MODES = ("major", "minor")
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -92,9 +101,15 @@ class CadenzaTokenizer:
 
     def __init__(self, remi: REMI, added_tokens: list[str] | None = None) -> None:
         self.remi = remi
+        self._parts: list[tuple[int, ...]] | None = None  # base ids of each model id, built on first use
+        self._bar_starts: frozenset[int] | None = None
         self.added_tokens: list[str] = []
         for token in added_tokens or []:
-            self.add_token(token)
+            # A BPE tokenizer's file holds them already (its base vocabulary is saved whole); REMI's
+            # vocabulary of a plain one is rebuilt from its config, without them.
+            if token not in self.remi.vocab:
+                self.remi.add_to_vocab(token)
+            self.added_tokens.append(token)
 
     # --- construction and persistence -----------------------------------------------------------
     @classmethod
@@ -133,16 +148,100 @@ class CadenzaTokenizer:
     def add_token(self, token: str) -> int:
         """Append a token after every existing one (idempotent) and return its id."""
         if token not in self.remi.vocab:
+            if self.is_bpe:  # a new base id would be a merged token's
+                raise CadenzaError(f"cannot add {token!r}: a BPE tokenizer's vocabulary is fixed")
             self.remi.add_to_vocab(token)
             self.added_tokens.append(token)
         return self.remi.vocab[token]
+
+    # --- BPE ----------------------------------------------------------------------------------
+    @property
+    def is_bpe(self) -> bool:
+        return self.remi.is_trained
+
+    def train_bpe(self, pieces: Iterable[list[int]], vocab_size: int) -> None:
+        """Learn BPE merges (miditok, Hugging Face `tokenizers`) from pieces given as base ids, inside bars,
+        up to `vocab_size` ids in all."""
+        if vocab_size <= len(self.remi.vocab):
+            raise CadenzaError(f"a BPE vocabulary must exceed the {len(self.remi.vocab)} base tokens")
+        bars = [[self._bar_bytes(bar) for bar in self._music_bars(ids)] for ids in pieces]
+        self.remi.train(vocab_size=vocab_size, model="BPE", iterator=[b for b in bars if b])
+        self._parts, self._bar_starts = None, None
+
+    def parts(self, token_id: int) -> tuple[int, ...]:
+        """The base ids a (merged) id stands for; a base id stands for itself."""
+        table = self._parts_table()
+        return table[token_id] if token_id < len(table) else (token_id,)
+
+    def merge(self, ids: list[int]) -> list[int]:
+        """Base ids -> model ids: each bar's REMI tokens merged, every other token (BOS, Style, Key,
+        Continue, EOS, PAD) left as it is. Identity without BPE."""
+        if not self.is_bpe:
+            return list(ids)
+        out: list[int] = []
+        run: list[int] = []
+        for token in [*ids, None]:
+            if token is not None and self._is_music(token):
+                run.append(token)
+                continue
+            if run:
+                encoded = self.remi._model.encode(
+                    [self._bar_bytes(b) for b in self._music_bars(run)], is_pretokenized=True
+                )
+                out.extend(encoded.ids)
+                run = []
+            if token is not None:
+                out.append(token)
+        return out
+
+    def unmerge(self, ids: list[int]) -> list[int]:
+        """Model ids -> base ids."""
+        return [part for token in ids for part in self.parts(int(token))]
+
+    @property
+    def bar_starts(self) -> frozenset[int]:
+        """The ids that open a bar: `Bar`, and merged tokens that begin with it."""
+        if self._bar_starts is None:
+            table = self._parts_table()
+            self._bar_starts = frozenset(i for i, parts in enumerate(table) if parts[:1] == (self.bar_id,))
+        return self._bar_starts
+
+    def _is_music(self, token: int) -> bool:
+        return token < len(self.remi.vocab) - len(self.added_tokens) and token not in (
+            self.bos_id, self.eos_id, self.pad_id,
+        )  # fmt: skip
+
+    def _music_bars(self, ids: list[int]) -> list[list[int]]:
+        bars: list[list[int]] = []
+        for token in ids:
+            if token == self.bar_id or not bars:
+                bars.append([])
+            bars[-1].append(token)
+        return bars
+
+    def _bar_bytes(self, bar: list[int]) -> str:
+        return "".join(chr(token + CHR_ID_START) for token in bar)  # miditok's byte of a base id
+
+    def _parts_table(self) -> list[tuple[int, ...]]:
+        if self._parts is None:
+            table = [(i,) for i in range(len(self.remi.vocab))]
+            if self.is_bpe:
+                model = self.remi._model
+                for i in range(len(self.remi.vocab), len(self.remi)):
+                    # "▁" is the word mark of the pre-tokenizer miditok trains with, not a token: alone, it
+                    # stands for nothing (the grammar never allows it)
+                    chars = model.id_to_token(i).replace(_WORD_MARK, "")
+                    table.append(tuple(ord(c) - CHR_ID_START for c in chars))
+            self._parts = table
+        return self._parts
 
     def add_style(self, style: str) -> int:
         return self.add_token(STYLE_PREFIX + validate_style_name(style))
 
     # --- vocabulary ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.remi.vocab)
+        """Ids a model must know: the base vocabulary, and the merged tokens of a BPE tokenizer."""
+        return len(self.remi)
 
     @property
     def vocab(self) -> dict[str, int]:
@@ -219,8 +318,8 @@ class CadenzaTokenizer:
 
     # --- encoding -----------------------------------------------------------------------------
     def encode_music(self, score: symusic.Score) -> list[int]:
-        """REMI ids of a score's notes, tempos and time signatures (quantized on the way)."""
-        return list(self.remi.encode(score).ids)
+        """REMI base ids of a score's notes, tempos and time signatures (quantized on the way)."""
+        return list(self.remi.encode(score, encode_ids=False).ids)
 
     def encode(self, score: symusic.Score, style: str, key: Key | None = None) -> list[int]:
         """`BOS Style [Key] <music> EOS`; the key defaults to the score's own (its signature, else
@@ -232,14 +331,13 @@ class CadenzaTokenizer:
         return [*self.prefix(style, key), *self.encode_music(score), self.eos_id]
 
     def music_ids(self, ids: list[int]) -> list[int]:
-        """The REMI part of a sequence: stops at the first EOS, drops BOS/PAD and our added tokens."""
-        base_size = len(self.remi.vocab) - len(self.added_tokens)
-        skip = {self.bos_id, self.pad_id}
+        """The REMI part of a sequence (base ids; merged ones are unmerged): stops at the first EOS, drops
+        BOS/PAD and our added tokens."""
         out = []
-        for i in ids:
+        for i in self.unmerge(ids):
             if i == self.eos_id:
                 break
-            if i not in skip and i < base_size:
+            if self._is_music(i):
                 out.append(int(i))
         return out
 

@@ -32,6 +32,7 @@ from cadenza.training.data import (
     Collator,
     StyleSampler,
     lm_datasets,
+    music_of,
     style_mix_table,
     style_tokens,
     style_weights,
@@ -75,6 +76,10 @@ class TrainArgs(ModelArgs):
         metadata={"help": "auto, no, bf16 or fp16; auto = bf16 where the hardware computes it natively"},
     )
     transpose: int = field(default=0, metadata={"help": "random transposition of +-N semitones"})
+    bpe_vocab: int = field(
+        default=0,
+        metadata={"help": "learn BPE merges on the train split up to this many token ids (0 = no BPE)"},
+    )
     style_alpha: float = field(
         default=0.5,
         metadata={
@@ -133,19 +138,22 @@ def evaluate(model, loader, accelerator: Accelerator, max_batches: int = 0) -> f
     return (total[0] / total[1].clamp(min=1)).item()
 
 
-def _tokenizer_for(args: TrainArgs, corpus_styles: list[str], out: Path) -> Path:
-    """The run's tokenizer file: kept on resume, else new, or the --init_from checkpoint's plus what it
-    lacks (the mid-piece marker, new corpus styles), appended so known ids stay where its weights expect
-    them."""
+def _tokenizer_for(args: TrainArgs, train_split, out: Path) -> Path:
+    """The run's tokenizer file: kept on resume, else new (with BPE merges learned on the train split
+    when --bpe_vocab is set), or the --init_from checkpoint's plus what it lacks (the mid-piece marker,
+    new corpus styles), appended so known ids stay where its weights expect them."""
     path = out / TOKENIZER_FILE
     if args.resume and path.exists():
         return path
     if args.init_from is None:
-        CadenzaTokenizer.new(sorted(set(corpus_styles))).save(out)
+        tokenizer = CadenzaTokenizer.new(sorted(set(train_split["style"])))
+        if args.bpe_vocab:
+            tokenizer.train_bpe(music_of(train_split, tokenizer), args.bpe_vocab)
+        tokenizer.save(out)
         return path
     tokenizer = CadenzaTokenizer.load(args.init_from)
     tokenizer.add_token(CONTINUE_TOKEN)  # no-op unless the checkpoint predates the mid-piece marker
-    for style in sorted(set(corpus_styles)):
+    for style in sorted(set(train_split["style"])):
         tokenizer.add_style(style)
     tokenizer.save(out)
     return path
@@ -247,7 +255,7 @@ def run_train(args: TrainArgs) -> Path:
     with accelerator.main_process_first():
         if accelerator.is_main_process:
             out.mkdir(parents=True, exist_ok=True)
-            _tokenizer_for(args, corpus["train"]["style"], out)
+            _tokenizer_for(args, corpus["train"], out)
     accelerator.wait_for_everyone()
     tokenizer_path = str(out / TOKENIZER_FILE)
     tokenizer = CadenzaTokenizer.load(tokenizer_path)

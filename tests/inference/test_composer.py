@@ -222,7 +222,7 @@ def test_a_prompt_longer_than_the_context_is_fitted_to_it(composer, tmp_path):
 
     make_piece(5, bars=6, voices=6).dump_midi(str(dense))
     tokenizer = composer.tokenizer
-    bars = [b for b in split_bars(tokenizer.encode_music(symusic.Score(str(dense))), tokenizer.bar_id) if b]
+    bars = [b for b in split_bars(tokenizer.encode_music(symusic.Score(str(dense))), {tokenizer.bar_id}) if b]
     assert sum(len(bar) for bar in bars[-4:]) > composer.context  # this used to be an IndexError
     (piece,) = composer.generate("bach", bars=1, seed=2, prompt_midi=dense, prompt_bars=4, use_profile=False)
     assert 0 < piece.prompt_seen < 4

@@ -89,7 +89,7 @@ def test_processor_masks_programs_whose_run_has_ended():
 
 def test_bar_stopping_waits_for_the_next_bar_or_eos():
     bar, eos = 3, 2
-    stop = BarStoppingCriteria(bar, eos, max_bars=2)
+    stop = BarStoppingCriteria({bar}, eos, max_bars=2)
     rows = torch.tensor([[1, 9, bar, 5, bar, 6], [1, 9, bar, 5, 6, eos], [1, 9, bar, 5, 6, 7]])
     assert stop(rows, None).tolist() == [False, True, False]
     more = torch.cat([rows, torch.tensor([[bar], [0], [7]])], dim=1)

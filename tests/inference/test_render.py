@@ -68,7 +68,9 @@ def test_cli_end_to_end(tiny_checkpoint, tmp_path, capsys):
         ]
     )
     assert code == 0
-    printed = capsys.readouterr().out.split()
+    captured = capsys.readouterr()
+    printed = captured.out.split()
+    assert "\nkey: " in captured.err  # the key the model chose
     expected = [str(out / f"folk_9_{i}.{ext}") for i in range(2) for ext in ("mid", "png")]
     assert printed == expected and all((out / p).exists() for p in expected)
     assert main(["generate", "--model", str(tiny_checkpoint), "--style", "jazz", "--out", str(out)]) == 2

@@ -32,7 +32,7 @@ def _decoded_logits(
     script = tok.encode_music(composer.generate("bach", bars=2, seed=0)[0].score)[:40]
     prompt = torch.tensor([[tok.bos_id, tok.style_id("bach")]] * 2)
     recorder = Recorder(script)
-    stop = BarStoppingCriteria(tok.bar_id, tok.eos_id, 10**6)
+    stop = BarStoppingCriteria(tok.bar_starts, tok.eos_id, 10**6)
     ids = sample(
         composer.model, prompt, LogitsProcessorList([recorder]), stop, len(script), tok.pad_id, compiled
     )

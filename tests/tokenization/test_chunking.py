@@ -1,41 +1,40 @@
-from conftest import make_piece
-
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks, split_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from tests.conftest import make_piece
 
 BOS, EOS, STYLE, BAR, CONT, KEY = 1, 2, 9, 5, 11, 12
 
 
 def test_split_bars():
-    assert split_bars([5, 7, 7, 5, 8], 5) == [[5, 7, 7], [5, 8]]
-    assert split_bars([], 5) == []
+    assert split_bars([5, 7, 7, 5, 8], {5}) == [[5, 7, 7], [5, 8]]
+    assert split_bars([], {5}) == []
 
 
 def test_chunks_start_at_bars_with_prefix_and_only_last_ends():
     ids = [BOS, STYLE, BAR, 7, 7, BAR, 7, BAR, 7, 7, 7, EOS]
-    assert chunk_sequence(ids, BAR, EOS, 6) == [
+    assert chunk_sequence(ids, {BAR}, EOS, 6) == [
         [BOS, STYLE, BAR, 7, 7],
         [BOS, STYLE, BAR, 7],
         [BOS, STYLE, BAR, 7, 7, 7],
         [BOS, STYLE, EOS],
     ]
-    assert chunk_sequence(ids, BAR, EOS, 100) == [ids]
+    assert chunk_sequence(ids, {BAR}, EOS, 100) == [ids]
 
 
 def test_chunks_after_the_first_carry_the_mid_piece_marker():
     ids = [BOS, STYLE, BAR, 7, 7, BAR, 7, BAR, 7, 7, EOS]
-    assert chunk_sequence(ids, BAR, EOS, 6, continue_id=CONT) == [
+    assert chunk_sequence(ids, {BAR}, EOS, 6, continue_id=CONT) == [
         [BOS, STYLE, BAR, 7, 7],  # the opening: no marker
         [BOS, STYLE, CONT, BAR, 7],
         [BOS, STYLE, CONT, BAR, 7, 7],
         [BOS, STYLE, CONT, EOS],
     ]
-    assert chunk_sequence(ids, BAR, EOS, 100, continue_id=CONT) == [ids]
+    assert chunk_sequence(ids, {BAR}, EOS, 100, continue_id=CONT) == [ids]
 
 
 def test_a_key_token_is_part_of_every_chunk_prefix():
     ids = [BOS, STYLE, KEY, BAR, 7, 7, BAR, 7, EOS]
-    assert chunk_sequence(ids, BAR, EOS, 6, continue_id=CONT, prefix_len=3) == [
+    assert chunk_sequence(ids, {BAR}, EOS, 6, continue_id=CONT, prefix_len=3) == [
         [BOS, STYLE, KEY, BAR, 7, 7],
         [BOS, STYLE, KEY, CONT, BAR, 7],
         [BOS, STYLE, KEY, CONT, EOS],
@@ -43,7 +42,7 @@ def test_a_key_token_is_part_of_every_chunk_prefix():
 
 
 def test_overlong_bar_is_cut_to_fit():
-    chunks = chunk_sequence([BOS, STYLE, BAR, *[7] * 10, EOS], BAR, EOS, 6)
+    chunks = chunk_sequence([BOS, STYLE, BAR, *[7] * 10, EOS], {BAR}, EOS, 6)
     assert all(len(c) <= 6 for c in chunks)
     assert chunks[0] == [BOS, STYLE, BAR, 7, 7, 7]
 

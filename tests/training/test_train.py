@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from datasets import load_from_disk
+from datasets import Dataset, load_from_disk
 from miditok import REMI
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
+from cadenza.data.corpus import load_corpus
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
+from cadenza.training.data import lm_datasets
 from cadenza.training.train import (
     TrainArgs,
     _tokenizer_for,
@@ -138,10 +140,35 @@ def test_init_from_an_older_tokenizer_appends_the_mid_piece_marker(tmp_path):
     old = CadenzaTokenizer(REMI(default_config()))  # as saved before the marker existed
     old.add_style("alpha")
     old.save(tmp_path / "old")
-    path = _tokenizer_for(TrainArgs(init_from=str(tmp_path / "old")), ["alpha", "beta"], tmp_path)
+    split = Dataset.from_dict({"style": ["alpha", "beta"]})
+    path = _tokenizer_for(TrainArgs(init_from=str(tmp_path / "old")), split, tmp_path)
     grown = CadenzaTokenizer.load(path)
     assert grown.continue_id == len(old) and grown.style_id("alpha") == old.style_id("alpha")
     assert grown.styles == ["alpha", "beta"]
+
+
+def test_a_bpe_run_learns_merges_and_trains_on_merged_rows(tiny_corpus_dir, tmp_path):
+    final = run_train(
+        TrainArgs(
+            corpus=tiny_corpus_dir, output_dir=str(tmp_path / "bpe"), bpe_vocab=700, max_steps=2, **TINY
+        )
+    )
+    model, tokenizer = load_checkpoint(final)
+    assert tokenizer.is_bpe and len(tokenizer) == 700 and model.config.vocab_size >= 700
+    corpus = load_corpus(tiny_corpus_dir)
+    rows = lm_datasets(corpus, str(final / "tokenizer.json"), 128, num_proc=1)["validation"]
+    base = lm_datasets(corpus, str(_plain_tokenizer(tmp_path, tokenizer)), 128, num_proc=1)["validation"]
+    merged_tokens = sum(len(r) for r in rows["input_ids"])
+    assert merged_tokens < sum(len(r) for r in base["input_ids"])  # more music per token
+    assert max(max(r) for r in rows["input_ids"]) >= len(tokenizer.vocab)  # merged ids are used
+    for row in rows["input_ids"]:
+        assert tokenizer.unmerge(tokenizer.merge(tokenizer.unmerge(row))) == tokenizer.unmerge(row)
+
+
+def _plain_tokenizer(folder, tokenizer) -> Path:
+    """The same tokens without the BPE merges."""
+    plain = CadenzaTokenizer.new(tokenizer.styles)
+    return plain.save(folder / "plain")
 
 
 def test_saved_dtype_is_honoured(tiny_corpus_dir, tmp_path):
