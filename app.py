@@ -49,8 +49,8 @@ def compose_tab(composer, shared: Shared) -> None:
                 )
             key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
             with gr.Accordion("Sampling", open=False):
-                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
-                top_p = gr.Slider(0.1, 1.0, value=0.95, step=0.01, label="Top-p")
+                temperature = gr.Slider(0.1, 2.0, value=choices.temperature, step=0.05, label="Temperature")
+                top_p = gr.Slider(0.1, 1.0, value=choices.top_p, step=0.01, label="Top-p")
                 with gr.Row():
                     seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
                     random_seed = gr.Checkbox(True, label="Random seed")

@@ -1,4 +1,5 @@
-"""Checkpoints in the Hugging Face layout: config.json + model.safetensors + tokenizer.json (+ README card).
+"""Checkpoints in the Hugging Face layout: config.json + model.safetensors + generation_config.json (the
+sampling defaults) + tokenizer.json (+ README card).
 
 `AutoModelForCausalLM.from_pretrained(folder)` loads the model; `CadenzaTokenizer.load(folder)` the
 tokenizer. Weights are read with safetensors only, never pickle.
@@ -17,12 +18,16 @@ from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 REQUIRED_FILES = ("config.json", WEIGHTS_FILE, TOKENIZER_FILE)
+# The sampling defaults of every checkpoint cadenza writes, saved in its generation_config.json: the one
+# place `Composer`, `cadenza generate` and the app read them from.
+SAMPLING = {"do_sample": True, "temperature": 1.0, "top_p": 0.95, "top_k": 0}
 
 
 def save_checkpoint(
     model: PreTrainedModel, tokenizer: CadenzaTokenizer, folder: str | Path, card: str | None = None
 ) -> Path:
     folder = Path(folder)
+    model.generation_config.update(**SAMPLING)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save(folder)
     if card is not None:

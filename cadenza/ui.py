@@ -69,6 +69,8 @@ class ComposeChoices:
     styles: list[str]
     time_signatures: list[str]
     keys: list[str]
+    temperature: float  # the checkpoint's sampling defaults (generation_config.json)
+    top_p: float
 
 
 def compose_choices(composer) -> ComposeChoices:
@@ -80,6 +82,8 @@ def compose_choices(composer) -> ComposeChoices:
         styles=list(composer.styles),
         time_signatures=[AS_GENERATED] + common + [ts for ts in sigs if ts not in common],
         keys=list(KEYS),
+        temperature=float(composer.sampling.temperature),
+        top_p=float(composer.sampling.top_p),
     )
 
 
@@ -148,8 +152,8 @@ def compose(
     tempo=None,
     time_signature: str | None = AS_GENERATED,
     key: str | None = AS_GENERATED,
-    temperature=1.0,
-    top_p=0.95,
+    temperature=None,
+    top_p=None,
     seed=-1,
     random_seed: bool = True,
     variations=1,
@@ -172,8 +176,8 @@ def compose(
         raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(composer.styles)}")
     bars = _number("bars", bars, 1, MAX_UI_BARS, integer=True)
     variations = _number("number of variations", variations, 1, MAX_VARIATIONS, integer=True)
-    temperature = _number("temperature", temperature, 0.05, 3.0)
-    top_p = _number("top-p", top_p, 0.05, 1.0)
+    temperature = None if temperature is None else _number("temperature", temperature, 0.05, 3.0)
+    top_p = None if top_p is None else _number("top-p", top_p, 0.05, 1.0)
     tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
     time_signature = _optional_choice(time_signature)
     if time_signature is not None and time_signature not in composer.time_signatures:

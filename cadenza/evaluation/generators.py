@@ -1,4 +1,4 @@
-"""What `cadenza evaluate` judges: anything with the generator interface of `inference.Composer`.
+"""What `cadenza evaluate` judges: anything with the generator interface (`inference.generator`).
 
 A generator has `styles` and `generate(style, bars=, num=, seed=, key=, time_signature=) -> list[Piece]`.
 `load_generator` makes one from a name:
@@ -6,7 +6,7 @@ A generator has `styles` and `generate(style, bars=, num=, seed=, key=, time_sig
 - a checkpoint folder: the `Composer` users get (style profiles on);
 - `ngram`: the n-gram baseline (`ngram.NGramModel`), fitted on the corpus's train split with a
   checkpoint's tokenizer and decoded by `NGramComposer` under that checkpoint's grammar, style profiles,
-  sampling warpers and key transposition, so that the two differ only in the model.
+  sampling settings and key handling, so that the two differ only in the model.
 
 LoRA adapters and the GAN/VAE baselines join here when they land.
 """
@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import LogitsProcessorList, StoppingCriteriaList
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
 from cadenza.inference.composer import Composer
+from cadenza.inference.generator import Generator
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.sampling import sample_with
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
@@ -38,11 +39,12 @@ class NGramComposer(Composer):
         tokenizer: CadenzaTokenizer,
         profiles: dict[str, StyleProfile] | None,
         context: int,
+        sampling: GenerationConfig,
     ) -> None:
         if ngram.vocab_size != len(tokenizer):
             raise CadenzaError(f"n-gram vocabulary {ngram.vocab_size} != tokenizer's {len(tokenizer)}")
         self.ngram = ngram
-        self._bind(tokenizer, profiles, ngram.vocab_size, context, torch.device("cpu"))
+        self._bind(tokenizer, profiles, ngram.vocab_size, context, torch.device("cpu"), sampling)
 
     def _draw(
         self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
@@ -63,10 +65,10 @@ def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc:
     context = int(model.config.n_positions)
     chunks = corpus_chunks(corpus["train"], str(Path(checkpoint) / "tokenizer.json"), context, num_proc)
     ngram = NGramModel(order, len(tokenizer)).fit(chunks)
-    return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context)
+    return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context, model.generation_config)
 
 
-def load_generator(name: str, corpus, reference: str | Path, order: int = 5, num_proc: int = 2) -> Composer:
+def load_generator(name: str, corpus, reference: str | Path, order: int = 5, num_proc: int = 2) -> Generator:
     """A checkpoint folder's composer, or with `name` "ngram" the n-gram baseline beside `reference`."""
     if name == NGRAM:
         return fit_ngram_composer(reference, corpus, order, num_proc)

@@ -16,9 +16,15 @@ class GenerateArgs:
     style: str = field(default="bach", metadata={"help": "style tag the model knows"})
     bars: int = field(default=8, metadata={"help": "bars to write (1-256)"})
     num: int = field(default=1, metadata={"help": "pieces to write in one batch (1-16)"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (0, 5]"})
-    top_k: int = field(default=0, metadata={"help": "keep the k likeliest tokens (0 = off)"})
-    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass (0, 1]"})
+    temperature: float | None = field(
+        default=None, metadata={"help": "sampling temperature (0, 5]; default: the checkpoint's"}
+    )
+    top_k: int | None = field(
+        default=None, metadata={"help": "keep the k likeliest tokens (0 = off); default: the checkpoint's"}
+    )
+    top_p: float | None = field(
+        default=None, metadata={"help": "nucleus sampling mass (0, 1]; default: the checkpoint's"}
+    )
     seed: int | None = field(default=None, metadata={"help": "random seed (drawn and printed when unset)"})
     tempo: float | None = field(default=None, metadata={"help": "beats per minute (nearest tempo token)"})
     time_signature: str | None = field(default=None, metadata={"help": "e.g. 3/4, kept at every bar"})

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import symusic
 import torch
 from transformers import (
+    GenerationConfig,
     LogitsProcessorList,
     MaxTimeCriteria,
     PrefixConstrainedLogitsProcessor,
@@ -29,12 +29,13 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from cadenza.checkpoint import load_checkpoint
+from cadenza.checkpoint import SAMPLING, load_checkpoint
 from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
@@ -53,35 +54,6 @@ PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"
 # Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-@dataclass
-class Piece:
-    score: symusic.Score
-    tokens: list[int]
-    style: str
-    seed: int
-    bars: int
-    voices: list[Voice]  # one per track of `score`
-    # The style whose sound (`STYLE_SOUNDS`) the voices play; None in a continuation, whose voices keep
-    # the prompt file's instruments.
-    sound_style: str | None
-    # In a continuation, how many of the prompt's last bars the model saw: fewer than asked when they do
-    # not fit its context (a fraction when even the last bar does not: its tail from a note on).
-    prompt_seen: float | None = None
-    # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
-    # file): `excerpt` starts there. 0 for a fresh piece.
-    context_start: int = 0
-    key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
-
-    def excerpt(self) -> symusic.Score:
-        """The piece from `context_start` on: a continuation's new bars after the prompt bars the model
-        continued, without the rest of the file (a long prompt file would otherwise be rendered whole)."""
-        if self.context_start == 0:
-            return self.score
-        return self.score.clip(self.context_start, self.score.end(), clip_end=False).shift_time(
-            -self.context_start
-        )
 
 
 # --- key: pure functions ------------------------------------------------------------------------
@@ -124,7 +96,10 @@ class Composer:
         self.model = model.eval()
         # Compiling costs tens of seconds once per process, so it pays in a server, not in one CLI call.
         self.compiled = CompiledForward(self.model) if compile else None
-        self._bind(tokenizer, profiles, model.config.vocab_size, model.config.n_positions, model.device)
+        self._bind(
+            tokenizer, profiles, model.config.vocab_size, model.config.n_positions, model.device,
+            model.generation_config,
+        )  # fmt: skip
 
     def _bind(
         self,
@@ -133,9 +108,11 @@ class Composer:
         vocab_size: int,
         context: int,
         device: torch.device,
+        sampling: GenerationConfig,
     ) -> None:
         """What decoding needs besides the network; a composer over another model (the n-gram baseline)
-        binds it too."""
+        binds it too. `sampling` holds the default temperature, top_p and top_k."""
+        self.sampling = sampling
         self.tokenizer = tokenizer
         self.profiles = profiles or {}
         self.vocab_size = vocab_size
@@ -157,6 +134,8 @@ class Composer:
         if device is not None:
             model = model.to(device)
         model.config.use_cache = True
+        if not model.generation_config.do_sample:  # saved before checkpoints carried sampling defaults
+            model.generation_config.update(**SAMPLING)
         return cls(model, tokenizer, load_profiles(path), compile=compile)
 
     @property
@@ -172,9 +151,9 @@ class Composer:
         style: str,
         bars: int = 8,
         num: int = 1,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 0.95,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
         seed: int | None = None,
         tempo: float | None = None,
         time_signature: str | None = None,
@@ -189,6 +168,8 @@ class Composer:
     ) -> list[Piece]:
         """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars).
 
+        Sampling settings left unset are the checkpoint's (`sampling`, from its generation_config.json).
+
         `prompt_midi` is a file, or a piece already read from one (the app reads uploads outside its
         generation slot). Sampling that runs past `max_time` seconds stops with `TimeLimitError`.
 
@@ -198,6 +179,9 @@ class Composer:
         """
         _check_range("bars", bars, 1, MAX_BARS)
         _check_range("num", num, 1, MAX_NUM)
+        temperature = self.sampling.temperature if temperature is None else temperature
+        top_k = self.sampling.top_k if top_k is None else top_k
+        top_p = self.sampling.top_p if top_p is None else top_p
         if seed is not None:
             _check_range("seed", seed, 0, MAX_SEED)
         if not 0 < temperature <= 5:

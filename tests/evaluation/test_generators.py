@@ -51,4 +51,5 @@ def test_load_generator(tiny_model, tiny_corpus_dir):
     with pytest.raises(CadenzaError, match="nowhere: not a checkpoint folder"):
         load_generator("nowhere", corpus, tiny_model)
     with pytest.raises(CadenzaError, match="n-gram vocabulary 3 != tokenizer's"):
-        NGramComposer(NGramModel(2, 3), load_generator(tiny_model, corpus, tiny_model).tokenizer, None, 128)
+        composer = load_generator(tiny_model, corpus, tiny_model)
+        NGramComposer(NGramModel(2, 3), composer.tokenizer, None, 128, composer.sampling)

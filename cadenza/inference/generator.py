@@ -1,0 +1,68 @@
+"""The generator interface: what the app, the CLI, `cadenza evaluate` and later the LoRA adapters and
+the GAN/VAE baselines share.
+
+A generator is loaded with `from_pretrained(folder)` and writes pieces with `generate(style, bars, num,
+seed, key, time_signature, ...)`; sampling settings it is not given are its own defaults (a checkpoint's
+generation_config.json). `Composer` (the transformer) is one; `evaluation.generators.NGramComposer` (the
+n-gram baseline) another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import symusic
+
+from cadenza.data.voices import Voice
+
+
+@dataclass
+class Piece:
+    score: symusic.Score
+    tokens: list[int]
+    style: str
+    seed: int
+    bars: int
+    voices: list[Voice]  # one per track of `score`
+    # The style whose sound (`STYLE_SOUNDS`) the voices play; None in a continuation, whose voices keep
+    # the prompt file's instruments.
+    sound_style: str | None
+    # In a continuation, how many of the prompt's last bars the model saw: fewer than asked when they do
+    # not fit its context (a fraction when even the last bar does not: its tail from a note on).
+    prompt_seen: float | None = None
+    # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
+    # file): `excerpt` starts there. 0 for a fresh piece.
+    context_start: int = 0
+    key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
+
+    def excerpt(self) -> symusic.Score:
+        """The piece from `context_start` on: a continuation's new bars after the prompt bars the model
+        continued, without the rest of the file (a long prompt file would otherwise be rendered whole)."""
+        if self.context_start == 0:
+            return self.score
+        return self.score.clip(self.context_start, self.score.end(), clip_end=False).shift_time(
+            -self.context_start
+        )
+
+
+class Generator(Protocol):
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> Generator: ...
+
+    @property
+    def styles(self) -> list[str]: ...
+
+    def generate(
+        self,
+        style: str,
+        bars: int = 8,
+        num: int = 1,
+        seed: int | None = None,
+        key: str | None = None,
+        time_signature: str | None = None,
+    ) -> list[Piece]:
+        """`num` pieces of `bars` bars in `style`; `key` ("A minor") and `time_signature` ("3/4") when
+        asked, the generator's choice otherwise."""
+        ...
