@@ -40,6 +40,7 @@ from cadenza.training.data import (
 from cadenza.training.model import ModelArgs, build_model, token_nll
 
 STATE_FILE = "trainer_state.json"
+BAR_STEPS = 1000  # the progress bar counts thousandths of the budget
 LOG_FILE = "metrics.csv"
 SAVE_DTYPES = ("float32", "float16", "bfloat16")
 
@@ -102,6 +103,13 @@ def _progress(step: int, elapsed: float, args: TrainArgs) -> float:
     by_steps = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
     by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
     return min(1.0, max(by_steps, by_time))
+
+
+def budget_used(step: int, elapsed: float, args: TrainArgs) -> float:
+    """How much of the run's budget is spent: of its steps or of its minutes, whichever runs out first
+    (what the progress bar shows, so its ETA is the run's)."""
+    by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
+    return min(1.0, max(step / args.max_steps, by_time))
 
 
 def auto_mixed_precision(on_cpu: bool) -> str:
@@ -334,7 +342,11 @@ def run_train(args: TrainArgs) -> Path:
     running = []
     val_loss = float("nan")
     bar = tqdm(
-        total=args.max_steps, initial=clock["step"], disable=not accelerator.is_main_process, desc="training"
+        total=BAR_STEPS,
+        initial=int(BAR_STEPS * budget_used(clock["step"], clock["elapsed"], args)),
+        disable=not accelerator.is_main_process,
+        desc="training (share of the budget)",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
     )
     epoch = clock["step"] // max(1, len(train_loader) // args.grad_accum)
     skip = (clock["step"] * args.grad_accum) % max(1, len(train_loader))
@@ -358,9 +370,9 @@ def run_train(args: TrainArgs) -> Path:
                 continue
             clock["step"] += 1
             clock["elapsed"] = time.monotonic() - start
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
             step = clock["step"]
+            bar.update(int(BAR_STEPS * budget_used(step, clock["elapsed"], args)) - bar.n)
+            bar.set_postfix(step=step, loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
             out_of_budget = step >= args.max_steps or (
                 args.max_minutes > 0 and clock["elapsed"] >= args.max_minutes * 60
             )

@@ -21,6 +21,7 @@ from cadenza.training.train import (
     TrainArgs,
     _tokenizer_for,
     auto_mixed_precision,
+    budget_used,
     complete_states,
     lr_factor,
     run_train,
@@ -41,6 +42,14 @@ def test_lr_schedule_warms_up_then_decays_over_the_tighter_budget():
     assert lr_factor(55, 0, args) == pytest.approx(0.55)
     assert lr_factor(20, 30.0, args) == pytest.approx(0.55)  # half the time budget is gone
     assert lr_factor(100, 0, args) == pytest.approx(0.1)
+
+
+def test_the_progress_bar_measures_the_budget_that_runs_out_first():
+    args = TrainArgs(max_steps=100_000, max_minutes=10.0)
+    assert budget_used(50, 300.0, args) == pytest.approx(0.5)  # half the minutes, few of the steps
+    assert budget_used(80_000, 60.0, args) == pytest.approx(0.8)
+    assert budget_used(100_001, 0.0, args) == 1.0
+    assert budget_used(10, 10_000.0, TrainArgs(max_steps=100)) == pytest.approx(0.1)  # no time budget
 
 
 @pytest.mark.parametrize(
