@@ -45,6 +45,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, annotated_key,
 
 MAX_BARS = 256
 MAX_NUM = 16
+GRAMMARS_KEPT = 16  # grammars (one per time signature, instruments, chord size) a composer keeps
 MAX_SEED = 2**31 - 1  # seeds the app shows and takes; torch itself refuses seeds of 2**64 and above
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
 MAX_TOKENS_PER_BAR = 1024
@@ -113,6 +114,7 @@ class Composer:
         """What decoding needs besides the network; a composer over another model (the n-gram baseline)
         binds it too. `sampling` holds the default temperature, top_p and top_k."""
         self.sampling = sampling
+        self._grammars: dict[tuple, RemiGrammar] = {}
         self.tokenizer = tokenizer
         self.profiles = profiles or {}
         self.vocab_size = vocab_size
@@ -197,7 +199,7 @@ class Composer:
         if profile is not None:
             programs = profile.programs if programs is None else programs
             max_chord = profile.max_chord if max_chord is None else max_chord
-        grammar = RemiGrammar(self.tokenizer, self.vocab_size, time_signature, programs, max_chord)
+        grammar = self._grammar(time_signature, None if programs is None else tuple(programs), max_chord)
         asked_key = parse_key(key) if key is not None else None
         if prompt_midi is not None:
             if tempo is not None or time_signature is not None or key is not None:
@@ -271,6 +273,16 @@ class Composer:
                 )
             )
         return pieces
+
+    def _grammar(self, time_signature: str | None, programs: tuple[int, ...] | None, max_chord: int | None):
+        """One grammar per set of limits, kept: its cache of masks (costly with BPE: a mask walks the merged
+        tokens) then serves every later piece."""
+        limits = (time_signature, programs, max_chord)
+        if limits not in self._grammars:
+            if len(self._grammars) >= GRAMMARS_KEPT:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[limits] = RemiGrammar(self.tokenizer, self.vocab_size, *limits)
+        return self._grammars[limits]
 
     # --- prompts ---------------------------------------------------------------------------------
     def _control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:

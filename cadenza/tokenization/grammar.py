@@ -40,8 +40,9 @@ from cadenza.errors import CadenzaError
 from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
 
 POSITIONS_PER_BEAT = 8
-# Masks kept per grammar; a 16-bar piece visits a few hundred states, the bound only stops a runaway.
-MASK_CACHE_SIZE = 65_536
+# Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
+# hundred states, and 16,384 masks of a 4,000-token vocabulary take 64 MB.
+MASK_CACHE_SIZE = 16_384
 
 
 class Kind(IntEnum):
