@@ -9,7 +9,8 @@ the eager model. benchmarks/generate.py measures all paths against plain `genera
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from transformers import (
@@ -23,6 +24,8 @@ from transformers import (
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
+
+DECODE_THREADS = 1  # see `decoding_threads`
 
 
 class CompiledForward:
@@ -80,6 +83,23 @@ def sample(
     return sample_with(next_logits, ids, processors, stop, max_new_tokens, pad_id)
 
 
+@contextmanager
+def decoding_threads() -> Iterator[None]:
+    """Torch computes with `DECODE_THREADS` inside, and as before after.
+
+    One decoding step of a small model is a few matrix-vector products: a second OpenMP thread saves
+    ~12% on a quiet 2-core machine, but when another program keeps one core busy the two threads
+    spin-wait for each other and a 16-bar piece takes 3.5x as long (`benchmarks/threads.py`: 3.1 s ->
+    11.1 s with 2 threads, 3.2 s -> 3.8 s with 1).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(DECODE_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @torch.inference_mode()
 def sample_with(
     next_logits: Callable[[torch.Tensor, bool], torch.Tensor],
@@ -91,6 +111,11 @@ def sample_with(
 ) -> torch.Tensor:
     """The loop of `sample` over any model: `next_logits(ids, first)` scores the next token of every row
     (`first` on the first call, before anything was sampled); the n-gram baseline decodes through it."""
+    with decoding_threads():
+        return _sample_loop(next_logits, ids, processors, stop, max_new_tokens, pad_id)
+
+
+def _sample_loop(next_logits, ids, processors, stop, max_new_tokens: int, pad_id: int) -> torch.Tensor:
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
     for i in range(max_new_tokens):
         scores = next_logits(ids, i == 0).float()
