@@ -1,9 +1,13 @@
-"""Generation speed: plain `model.generate` vs the cadenza engine, at batch 1 and 8.
+"""Generation speed, models side by side: plain `model.generate` against the cadenza engine, and what a
+user gets: a 16-bar chorale's writing time against its playing time (the real-time factor).
 
-    python benchmarks/generate.py [--model DIR] [--tokens 256]
+    python benchmarks/generate.py [--models checkpoints/cadenza-base runs/v2/model] [--tokens 256]
 
-Without --model it uses checkpoints/cadenza-base when present, else a tiny random model built here (the
-tests' recipe). Prints new tokens/s, seconds for a 16-bar piece and the real-time factor.
+Without --models it uses checkpoints/cadenza-base when present, else a tiny random model built here (the
+tests' recipe). Per model: new tokens/s of (a) plain `generate()` without constraints, (b) the engine with
+the grammar, eager and compiled, at batch 1 and 8; then 16 bars of Bach at batch 1 (seconds, real-time
+factor) and at batch 8 (pieces' music per second against batch 1's). Tokens are the model's (BPE-merged
+for a BPE model), so compare the 16-bar rows across models.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from transformers import LogitsProcessorList
 from cadenza.checkpoint import save_checkpoint
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
-from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
+from cadenza.inference.sampling import CompiledForward, decoding_threads, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.model import ModelArgs, build_model
@@ -53,60 +57,23 @@ def best_times(fns: list, repeats: int) -> list[float]:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--tokens", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    folder = Path(args.model) if args.model else DEFAULT_MODEL if DEFAULT_MODEL.is_dir() else None
-    tmp = tempfile.TemporaryDirectory()
-    composer = Composer.from_pretrained(folder or tiny_model(Path(tmp.name)))
+def token_rates(composer: Composer, style: str, n: int, repeats: int) -> list[tuple[str, list[float]]]:
     model, tok = composer.model, composer.tokenizer
-    style = composer.styles[0]
-    print(
-        f"model: {folder or 'tiny random (1 layer, 32 wide)'}; "
-        f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params; "
-        f"threads {torch.get_num_threads()}; {args.tokens} new tokens\n"
-    )
-    n = args.tokens
+    prefix = tok.prefix(style, (0, "major") if tok.has_keys else None)
     grammar = RemiGrammar(tok, model.config.vocab_size)
     never = 10**6  # bar limit never reached: every run writes exactly n tokens
-
-    def plain(batch: int):
-        ids = torch.tensor([[tok.bos_id, tok.style_id(style)]] * batch)
-        return lambda: model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=True,
-            max_new_tokens=n,
-            min_new_tokens=n,
-            pad_token_id=tok.pad_id,
-        )
-
-    def generate_constrained(batch: int):
-        ids = torch.tensor([[tok.bos_id, tok.style_id(style)]] * batch)
-        return lambda: model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=True,
-            max_new_tokens=n,
-            top_k=0,
-            top_p=0.95,
-            pad_token_id=tok.pad_id,
-            logits_processor=LogitsProcessorList([GrammarLogitsProcessor(grammar, never)]),
-        )
-
     compiled = CompiledForward(model)
 
-    def engine(batch: int, constrained: bool, fast: CompiledForward | None = None):
-        ids = torch.tensor([[tok.bos_id, tok.style_id(style)]] * batch)
+    def plain(batch: int):
+        ids = torch.tensor([prefix] * batch)
+        kwargs = dict(do_sample=True, max_new_tokens=n, min_new_tokens=n, pad_token_id=tok.pad_id)
+        return lambda: model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
+
+    def engine(batch: int, fast: CompiledForward | None = None):
+        ids = torch.tensor([prefix] * batch)
 
         def run():
-            processors = LogitsProcessorList([GrammarLogitsProcessor(grammar, never)] if constrained else [])
+            processors = LogitsProcessorList([GrammarLogitsProcessor(grammar, never)])
             processors += sampling_warpers(1.0, 0, 0.95)
             stop = BarStoppingCriteria(tok.bar_starts, tok.eos_id, never)
             return sample(model, ids, processors, stop, n, tok.pad_id, fast)
@@ -114,35 +81,56 @@ def main() -> None:
         return run
 
     rows = [
-        ("(a) model.generate, defaults, no constraints", plain),
-        ("    model.generate + grammar processor", generate_constrained),
-        ("(b) engine: own KV-cache loop + grammar", lambda b: engine(b, True)),
-        ("    engine without grammar", lambda b: engine(b, False)),
-        ("(c) engine compiled (static cache) + grammar", lambda b: engine(b, True, compiled)),
+        ("(a) model.generate, no constraints", plain),
+        ("(b) engine + grammar, eager", engine),
+        ("(c) engine + grammar, compiled", lambda b: engine(b, compiled)),
     ]
-    print(f"| {'path':46} | batch 1 tok/s | batch 8 tok/s |")
-    print(f"|{'-' * 48}|---------------|---------------|")
-    times = {batch: best_times([make(batch) for _, make in rows], args.repeats) for batch in (1, 8)}
-    results = {}
-    for i, (name, _) in enumerate(rows):
-        rates = [batch * n / times[batch][i] for batch in (1, 8)]
-        results[name] = rates
-        print(f"| {name:46} | {rates[0]:13.0f} | {rates[1]:13.0f} |")
-    base = results[rows[0][0]][0]
-    for i in (2, 4):
-        print(f"{rows[i][0].strip()} vs plain generate at batch 1: {results[rows[i][0]][0] / base:.2f}x")
+    with decoding_threads():  # as the composer decodes: plain generate() gets the same threads
+        times = {batch: best_times([make(batch) for _, make in rows], repeats) for batch in (1, 8)}
+    return [(name, [batch * n / times[batch][i] for batch in (1, 8)]) for i, (name, _) in enumerate(rows)]
 
-    print()
-    for name, fast in (("eager", None), ("compiled", compiled)):
-        composer.compiled = fast
+
+def pieces(composer: Composer, style: str, bars: int, num: int) -> tuple[float, float, int]:
+    """(seconds to write, seconds of music in all, model tokens of the first) of `num` pieces, best of 2."""
+    best = float("inf")
+    for _ in range(2):
         start = time.perf_counter()
-        piece = composer.generate(style, bars=16, seed=0, tempo=100, time_signature="4/4")[0]
-        seconds = time.perf_counter() - start
-        music = piece.score.to("second").end()
-        print(
-            f"16-bar {style} piece, {name} engine: {seconds:.1f} s to write ({len(piece.tokens)} tokens), "
-            f"{music:.1f} s of music, real-time factor {music / seconds:.1f}"
-        )
+        written = composer.generate(style, bars=bars, num=num, seed=0, tempo=100, time_signature="4/4")
+        best = min(best, time.perf_counter() - start)
+    music = sum(p.score.to("second").end() for p in written)
+    return best, music, len(composer.tokenizer.merge(written[0].tokens))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--bars", type=int, default=16)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    folders = args.models or [DEFAULT_MODEL if DEFAULT_MODEL.is_dir() else tiny_model(Path(tmp.name))]
+    for folder in folders:
+        composer = Composer.from_pretrained(folder)
+        style = "bach" if "bach" in composer.styles else composer.styles[0]
+        params = sum(p.numel() for p in composer.model.parameters()) / 1e6
+        bpe = f"BPE {len(composer.tokenizer)}" if composer.tokenizer.is_bpe else "plain REMI"
+        print(f"\n## {folder}: {params:.2f} M params, {bpe}, context {composer.context}\n")
+        print("| path | batch 1 tok/s | batch 8 tok/s |")
+        print("|---|---:|---:|")
+        for name, (one, eight) in token_rates(composer, style, args.tokens, args.repeats):
+            print(f"| {name} | {one:.0f} | {eight:.0f} |")
+        print()
+        for name, fast in (("eager", None), ("compiled", CompiledForward(composer.model))):
+            composer.compiled = fast
+            seconds, music, tokens = pieces(composer, style, args.bars, 1)
+            eight_seconds, eight_music, _ = pieces(composer, style, args.bars, 8)
+            rtf = music / seconds
+            print(
+                f"{args.bars} bars of {style}, {name}: {seconds:.2f} s to write ({tokens} tokens), "
+                f"{music:.1f} s of music, real-time factor {rtf:.1f}; batch 8: {eight_seconds:.2f} s, "
+                f"throughput {eight_music / eight_seconds / rtf:.1f}x batch 1"
+            )
     tmp.cleanup()
 
 
