@@ -61,7 +61,7 @@ def corpus_chunks(split, tokenizer_path: str, max_len: int, num_proc: int = 2) -
 
 
 def tokenizer_hash(tokenizer: CadenzaTokenizer) -> str:
-    return hashlib.sha256(json.dumps(tokenizer.vocab, sort_keys=True).encode()).hexdigest()[:16]
+    return tokenizer.fingerprint[:16]
 
 
 def corpus_hash(corpus_path: str | Path) -> str:
@@ -239,8 +239,13 @@ def likelihood(
         raise CadenzaError(
             f"model scored {count} tokens but the n-gram {ngram['scored_tokens']}: not comparable"
         )
+    plain = None
+    if tokenizer.is_bpe:  # the n-gram on plain REMI too: the classic baseline, per note
+        plain_path = str(corpus_tokenizer(corpus, Path(corpus_path) / CACHE_DIR))
+        plain = ngram_baseline(corpus_path, corpus, plain_path, order, max_len, split, num_proc, use_cache)
     return {
         "split": split,
+        "ngram_remi": plain,
         "model_nll": round(nll, 4),
         "model_perplexity": round(math.exp(nll), 3),
         "ngram": ngram,
@@ -267,8 +272,23 @@ def nll_markdown(nll: dict) -> str:
             f"in {nll['scored_chunks']:,} chunks of the {nll['split']} split.",
             "",
             *breakdown_table(nll["breakdown"], nll["ngram"]["breakdown"], nll["ngram"]["order"]),
+            *_per_note_line(nll),
         ]
     )
+
+
+def _per_note_line(nll: dict) -> list[str]:
+    """For a BPE model: its NLL per note against the n-gram's on plain REMI (a context of 5 base tokens
+    rather than 5 merged ones): the baseline every tokenization is compared with."""
+    remi = nll.get("ngram_remi")
+    if not remi:
+        return []
+    model, theirs = nll["breakdown"]["per_note"], remi["breakdown"]["per_note"]
+    return [
+        "",
+        f"Per note against the {remi['order']}-gram on plain REMI tokens: {model:.3f} against {theirs:.3f} "
+        f"nats ({100 * (1 - model / theirs):.1f}% below).",
+    ]
 
 
 def breakdown_table(model: dict, ngram: dict, order: int) -> list[str]:

@@ -24,6 +24,7 @@ renumbers a token that a trained model already knows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -153,6 +154,13 @@ class CadenzaTokenizer:
             self.remi.add_to_vocab(token)
             self.added_tokens.append(token)
         return self.remi.vocab[token]
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what decides the ids of music: the vocabulary and, with BPE, the merges (two
+        tokenizers with one base vocabulary can cut the same music into different tokens)."""
+        merges = self.remi._model.to_str() if self.is_bpe else ""
+        return hashlib.sha256((json.dumps(self.vocab, sort_keys=True) + merges).encode()).hexdigest()
 
     # --- BPE ----------------------------------------------------------------------------------
     @property

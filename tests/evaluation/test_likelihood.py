@@ -65,3 +65,23 @@ def test_nll_breakdown_per_note_and_per_kind(tiny_model):
         "Duration": {"nll": 0.75, "share": 0.4},
         "Pitch": {"nll": 2.5, "share": 0.4},
     }
+
+
+def test_a_bpe_model_is_compared_per_note_with_the_plain_ngram(tiny_corpus_dir, tmp_path):
+    from cadenza.evaluation.likelihood import likelihood, nll_markdown
+    from cadenza.training.train import TrainArgs, run_train
+    from tests.evaluation.conftest import TINY
+
+    corpus_dir = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus_dir, corpus_dir)
+    model = run_train(
+        TrainArgs(
+            corpus=str(corpus_dir), output_dir=str(tmp_path / "bpe"), bpe_vocab=700, max_steps=2, **TINY
+        )
+    )
+    result = likelihood(model, corpus_dir, load_corpus(corpus_dir), order=3, num_proc=1)
+    merged, plain = result["breakdown"], result["ngram_remi"]["breakdown"]
+    assert merged["notes"] == plain["notes"] == result["ngram"]["breakdown"]["notes"]  # the same notes
+    assert "Merged" in merged["by_kind"] and "Merged" not in plain["by_kind"]
+    assert result["scored_tokens"] < result["ngram_remi"]["scored_tokens"]  # fewer tokens, same music
+    assert "Per note against the 3-gram on plain REMI tokens" in nll_markdown(result)
