@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import symusic
 
@@ -47,6 +47,7 @@ class Piece:
         )
 
 
+@runtime_checkable
 class Generator(Protocol):
     @classmethod
     def from_pretrained(cls, path: str | Path) -> Generator: ...

@@ -12,6 +12,7 @@ from cadenza.evaluation.controls import bars_written, is_valid
 from cadenza.evaluation.generators import NGRAM, NGramComposer, fit_ngram_composer, load_generator
 from cadenza.evaluation.ngram import NGramModel
 from cadenza.inference.composer import Composer
+from cadenza.inference.generator import Generator
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,17 @@ def test_ngram_distribution_of_a_long_history_is_its_log_prob(ngram_composer):
 
 def test_load_generator(tiny_model, tiny_corpus_dir):
     corpus = load_corpus(tiny_corpus_dir)
-    assert type(load_generator(tiny_model, corpus, tiny_model)) is Composer
-    assert isinstance(load_generator(NGRAM, corpus, tiny_model, order=2, num_proc=1), NGramComposer)
+    composer, ngram = (
+        load_generator(tiny_model, corpus, tiny_model),
+        load_generator(NGRAM, corpus, tiny_model, 2, 1),
+    )
+    assert type(composer) is Composer and isinstance(ngram, NGramComposer)
+    assert isinstance(composer, Generator) and isinstance(ngram, Generator)  # one interface
+    assert (
+        composer.generate("alpha", bars=1, key="D minor")[0].key
+        == ngram.generate("alpha", bars=1, key="D minor")[0].key
+        == "D minor"
+    )
     with pytest.raises(CadenzaError, match="nowhere: not a checkpoint folder"):
         load_generator("nowhere", corpus, tiny_model)
     with pytest.raises(CadenzaError, match="n-gram vocabulary 3 != tokenizer's"):
