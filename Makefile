@@ -42,20 +42,21 @@ lint: install
 corpus: install
 	$(BIN)/cadenza corpus build
 
-# The base model's recipe: the whole embedded corpus (13k pieces; ~5 minutes to build on 2 cores, see
-# docs/corpus.md), every style weighed by --style_alpha (docs/training.md), then a CPU-sized run.
-# The shipped checkpoint is older: its card (checkpoints/cadenza-base/README.md) gives the commands that
-# made it, on a corpus capped to 1,272 pieces when the full build took 44 minutes (`BASE_LIMITS` below).
+# The base model's recipe (v2): the whole embedded corpus (13k pieces; ~7 minutes to build on 2 cores, see
+# docs/corpus.md), BPE merges learned on its train split, key tokens, every style weighed by --style_alpha
+# and transposed across all 12 keys (docs/training.md), then a CPU-sized run whose 180-minute budget spans
+# sessions: run `make train-base` again and it resumes from runs/base (delete that folder to start over).
 # No dropout: with it PyTorch's CPU attention falls back from the fused flash kernel (measured 2-4x slower steps).
 BASE_CORPUS := build/corpus/embedded
-BASE_TRAIN := --n_layer 6 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.0 --batch_size 16 \
-	--lr 1.5e-3 --warmup_steps 30 --max_steps 100000 --max_minutes 70 --eval_every 100 --eval_batches 8 \
-	--save_every 50 --transpose 3 --style_alpha 0.5 --mixed_precision auto --save_dtype float16
+BASE_TRAIN := --bpe_vocab 4000 --n_layer 4 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.0 \
+	--batch_size 16 --lr 1.5e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 180 --eval_every 200 \
+	--eval_batches 8 --save_every 100 --transpose 6 --style_alpha 0.5 --mixed_precision auto \
+	--save_dtype float16
 
 train-base: install
 	$(BIN)/cadenza corpus build --out $(BASE_CORPUS)
-	rm -rf runs/base  # a fresh run; continue a killed one by hand with --resume true
-	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN)
+	$(BIN)/cadenza train --corpus $(BASE_CORPUS) --output_dir runs/base $(BASE_TRAIN) \
+		$(if $(wildcard runs/base/states),--resume true,)
 	rm -rf checkpoints/cadenza-base && cp -r runs/base/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --models checkpoints/cadenza-base ngram --corpus $(BASE_CORPUS) \
 		--pieces_per_style 32 --out docs/report --update_card true
