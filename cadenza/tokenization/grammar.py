@@ -24,13 +24,14 @@ bars a decoding step costs a dictionary lookup (the logits processor in `cadenza
 stacks one mask per batch row).
 
 With a BPE tokenizer a merged token is legal where the base tokens it stands for are, one after the
-other, and leads to the state after the last of them; the mask of a state walks the merged tokens whose
-first base token the state allows.
+other, and leads to the state after the last of them. The mask of a state walks a trie of the merged
+tokens' parts, so shared prefixes are checked once and a branch ends at its first illegal part.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -61,6 +62,14 @@ class Kind(IntEnum):
     DURATION = 10
     END = 11
     KEY = 12
+
+
+@dataclass(slots=True)
+class _Node:
+    """A node of the merged tokens' trie: the next base tokens, and the merged tokens that end here."""
+
+    next: dict[int, _Node] = field(default_factory=dict)
+    ends: list[int] = field(default_factory=list)
 
 
 class GrammarState(NamedTuple):
@@ -166,12 +175,16 @@ class RemiGrammar:
             self.position_values[i] = p
         self._follows = follows
         self._masks: dict[GrammarState, torch.Tensor] = {}
-        # Merged tokens (BPE) by their first base token: a state's mask walks only those it may start.
+        # Merged tokens (BPE) in a trie of their base tokens: a state's mask advances through shared
+        # prefixes once and drops a whole branch at its first illegal part.
         self._parts = {i: tokenizer.parts(i) for i in range(len(tokenizer.vocab), len(tokenizer))}
-        self._merged_by_first: dict[int, list[int]] = {}
+        self._trie: dict[int, _Node] = {}
         for i, parts in self._parts.items():
             if parts:
-                self._merged_by_first.setdefault(parts[0], []).append(i)
+                node = self._trie.setdefault(parts[0], _Node())
+                for part in parts[1:]:
+                    node = node.next.setdefault(part, _Node())
+                node.ends.append(i)
 
     def start_state(self) -> GrammarState:
         return GrammarState(Kind.START)
@@ -204,11 +217,11 @@ class RemiGrammar:
                 values = self.position_values
                 mask |= (values > state.position) & (values < state.bar_length)
             mask[list(self.banned_programs(state))] = False
-            if self._merged_by_first:
-                firsts = [p for p in mask.nonzero().flatten().tolist() if p in self._merged_by_first]
-                merged = [
-                    i for p in firsts for i in self._merged_by_first[p] if self._walk(state, i) is not None
-                ]
+            if self._trie:
+                merged: list[int] = []
+                for first in mask.nonzero().flatten().tolist():
+                    if first in self._trie:
+                        self._collect(self.advance(state, first), self._trie[first], merged)
                 mask[merged] = True
             if len(self._masks) >= MASK_CACHE_SIZE:
                 self._masks.clear()
@@ -244,6 +257,13 @@ class RemiGrammar:
                 return None
             state = self.advance(state, part)
         return state if parts else None
+
+    def _collect(self, state: GrammarState, node: _Node, out: list[int]) -> None:
+        """The merged tokens of `node`'s subtree that are legal from `state` (which follows its parts)."""
+        out.extend(node.ends)
+        for part, child in node.next.items():
+            if state.kind != Kind.END and self.is_legal(state, part):
+                self._collect(self.advance(state, part), child, out)
 
     def counts(self, token_id: int) -> tuple[int, int]:
         """(Bar tokens, Pitch tokens) a token stands for: one base token's, or a merged token's parts'."""
