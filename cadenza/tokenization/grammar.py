@@ -93,6 +93,7 @@ class RemiGrammar:
         max_chord: int | None = None,
     ) -> None:
         self.tokenizer = tokenizer
+        self._eos_id = tokenizer.eos_id
         if programs is not None:
             programs = _known_programs(tokenizer, programs)
         if max_chord is not None and max_chord < 1:
@@ -221,7 +222,7 @@ class RemiGrammar:
                 merged: list[int] = []
                 for first in mask.nonzero().flatten().tolist():
                     if first in self._trie:
-                        self._collect(self.advance(state, first), self._trie[first], merged)
+                        self._collect(self._step(state, first), self._trie[first], merged)
                 mask[merged] = True
             if len(self._masks) >= MASK_CACHE_SIZE:
                 self._masks.clear()
@@ -230,12 +231,14 @@ class RemiGrammar:
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
         """The state after `token_id`; an illegal token is skipped (the state stays), as decoders drop it."""
-        if token_id in self._parts:
-            after = self._walk(state, token_id)
-            return state if after is None else after
+        after = self._walk(state, token_id) if token_id in self._parts else self._step(state, token_id)
+        return state if after is None else after
+
+    def _step(self, state: GrammarState, token_id: int) -> GrammarState | None:
+        """The state after one base token; None where it is illegal."""
         if state.kind == Kind.END or not self.is_legal(state, token_id):
-            return state
-        kind = Kind.END if token_id == self.tokenizer.eos_id else self.kind_of[token_id]
+            return None
+        kind = Kind.END if token_id == self._eos_id else self.kind_of[token_id]
         if kind == Kind.TIMESIG:
             return GrammarState(kind, -1, self.bar_length_of[token_id])
         if kind == Kind.BAR:
@@ -253,17 +256,18 @@ class RemiGrammar:
         """The state after each base token of a merged one in turn; None if one of them is illegal."""
         parts = self._parts[token_id]
         for part in parts:
-            if state.kind == Kind.END or not self.is_legal(state, part):
+            state = self._step(state, part)
+            if state is None:
                 return None
-            state = self.advance(state, part)
         return state if parts else None
 
     def _collect(self, state: GrammarState, node: _Node, out: list[int]) -> None:
         """The merged tokens of `node`'s subtree that are legal from `state` (which follows its parts)."""
         out.extend(node.ends)
         for part, child in node.next.items():
-            if state.kind != Kind.END and self.is_legal(state, part):
-                self._collect(self.advance(state, part), child, out)
+            after = self._step(state, part)
+            if after is not None:
+                self._collect(after, child, out)
 
     def counts(self, token_id: int) -> tuple[int, int]:
         """(Bar tokens, Pitch tokens) a token stands for: one base token's, or a merged token's parts'."""
