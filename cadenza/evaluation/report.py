@@ -378,7 +378,11 @@ def confusion_markdown(result: dict) -> str:
 
 
 def model_label(name: str, order: int) -> str:
-    return f"{order}-gram" if name == NGRAM else Path(name).name
+    """ "5-gram", or the checkpoint's folder name (a run's `runs/x/model` is "x")."""
+    if name == NGRAM:
+        return f"{order}-gram"
+    folder = Path(name).resolve()
+    return folder.parent.name if folder.name == "model" else folder.name
 
 
 def markdown(report: dict) -> str:

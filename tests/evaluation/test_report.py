@@ -17,6 +17,7 @@ from cadenza.evaluation.report import (
     REAL,
     EvaluateArgs,
     columns,
+    model_label,
     opening,
     run_evaluate,
     summarize,
@@ -28,7 +29,7 @@ from tests.conftest import make_piece
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_model, tiny_corpus_dir, tmp_path_factory) -> tuple[dict, EvaluateArgs]:
-    model_dir = tmp_path_factory.mktemp("eval") / "model"
+    model_dir = tmp_path_factory.mktemp("eval") / "tiny-v2"
     shutil.copytree(tiny_model, model_dir)
     args = EvaluateArgs(
         models=[str(model_dir), "ngram"],
@@ -49,8 +50,8 @@ def test_evaluate_writes_the_report_and_plots(evaluated):
     report, args = evaluated
     out = args.out
     saved = json.loads(open(f"{out}/report.json").read())
-    assert list(saved["sets"]) == [REAL, "model", "3-gram"]
-    for label in ("model", "3-gram"):
+    assert list(saved["sets"]) == [REAL, "tiny-v2", "3-gram"]
+    for label in ("tiny-v2", "3-gram"):
         summary = saved["sets"][label]["summary"]
         assert summary["all"]["pieces"] == 6 and list(summary["styles"]) == ["alpha", "beta"]
         assert summary["all"]["valid"] == 1.0  # constrained decoding: every piece decodes to notes
@@ -63,19 +64,19 @@ def test_evaluate_writes_the_report_and_plots(evaluated):
     # Copying is judged against the held-out openings' own 95th percentile, per style.
     assert {s: b["pieces"] for s, b in saved["human_baseline"].items()} == {"alpha": 4, "beta": 4}
     text = open(f"{out}/report.md").read()
-    for label in (REAL, "model", "3-gram"):
+    for label in (REAL, "tiny-v2", "3-gram"):
         assert f"| {label} | " in text
-    assert "## Likelihood" in text and "### model" in text and "| alpha | " in text.partition("Copying:")[2]
+    assert "## Likelihood" in text and "### tiny-v2" in text and "| alpha | " in text.partition("Copying:")[2]
     for name in ("oa.png", "confusion.png", "features-alpha.png", "features-beta.png"):
         assert open(f"{out}/{name}", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert report["likelihood"]["model"]["model_nll"] > 0
+    assert report["likelihood"]["tiny-v2"]["model_nll"] > 0
 
 
 def test_evaluate_updates_each_checkpoint_card_once(evaluated):
     report, args = evaluated
     card = open(f"{args.models[0]}/README.md").read()
     assert card.count("## Evaluation") == 1 and "## Training" in card
-    assert f"| {REAL} | " in card and "| model | " in card and "3-gram" in card  # NLL beside the n-gram
+    assert f"| {REAL} | " in card and "| tiny-v2 | " in card and "3-gram" in card  # NLL beside the n-gram
 
 
 def test_evaluate_refuses_bad_options(tiny_model, tiny_corpus_dir, tmp_path, capsys):
@@ -142,3 +143,11 @@ def test_update_card_replaces_only_its_section(tmp_path):
     fresh = tmp_path / "NEW.md"
     update_card(fresh, "## Evaluation\n\nx\n")
     assert fresh.read_text() == "## Evaluation\n\nx\n"
+
+
+def test_a_run_s_model_is_labelled_by_its_run():
+    assert (
+        model_label("runs/v2/model", 5) == "v2"
+        and model_label("checkpoints/cadenza-base", 5) == "cadenza-base"
+    )
+    assert model_label("ngram", 4) == "4-gram"
