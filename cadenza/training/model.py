@@ -13,6 +13,9 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer
 # Rows kept free after the tokenizer's vocabulary, so the lyrics and control tokens that later features
 # append fit a trained model without resizing its embeddings (LoRA adapters cannot resize them).
 RESERVED_TOKENS = 64
+# Named on the model: transformers finds no loss type for GPT-2, warns at the first loss that
+# `loss_type=None` is unrecognised and falls back to this very loss.
+LOSS_TYPE = "ForCausalLM"
 
 
 @dataclass
@@ -60,7 +63,9 @@ def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel
         # One fused kernel instead of GPT-2's pow/mul/add/tanh chain: elementwise ops dominate a CPU step.
         activation_function="gelu_pytorch_tanh",
     )
-    return GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = LOSS_TYPE
+    return model
 
 
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import shutil
 import sys
@@ -37,7 +38,7 @@ from cadenza.training.data import (
     style_tokens,
     style_weights,
 )
-from cadenza.training.model import ModelArgs, build_model, token_nll
+from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model, token_nll
 
 STATE_FILE = "trainer_state.json"
 BAR_STEPS = 1000  # the progress bar counts thousandths of the budget
@@ -103,6 +104,18 @@ def _progress(step: int, elapsed: float, args: TrainArgs) -> float:
     by_steps = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
     by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
     return min(1.0, max(by_steps, by_time))
+
+
+class _TiedWeightsNote(logging.Filter):
+    """accelerate warns "Removed shared tensor {'lm_head.weight'}" at every save: GPT-2 ties its output
+    layer to its embeddings, safetensors stores the tensor once and loading ties it back (the resume
+    tests check the weights). Nothing a user can act on, so it is not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
+logging.getLogger("accelerate.utils.other").addFilter(_TiedWeightsNote())
 
 
 def budget_used(step: int, elapsed: float, args: TrainArgs) -> float:
@@ -173,6 +186,7 @@ def _initial_model(args: TrainArgs, tokenizer: CadenzaTokenizer):
     if args.init_from is None:
         return build_model(args, tokenizer)
     model, _ = load_checkpoint(args.init_from)
+    model.loss_type = LOSS_TYPE  # see `training.model.LOSS_TYPE`
     if len(tokenizer) > model.config.vocab_size:
         raise CadenzaError(
             f"{args.init_from}: the corpus' new styles need {len(tokenizer)} tokens, more than the model's "

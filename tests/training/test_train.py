@@ -262,3 +262,13 @@ def test_two_process_ddp_on_cpu(tiny_corpus_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "processes: 2" in (tmp_path / "model" / "README.md").read_text()
     load_checkpoint(tmp_path / "model")
+
+
+def test_training_says_nothing_a_user_cannot_act_on(tiny_corpus_dir, tmp_path, capsys, caplog):
+    run_train(
+        TrainArgs(
+            corpus=tiny_corpus_dir, output_dir=str(tmp_path / "quiet"), max_steps=2, save_every=1, **TINY
+        )
+    )
+    said = capsys.readouterr().err + caplog.text
+    assert "loss_type=None" not in said and "Removed shared tensor" not in said
