@@ -3,7 +3,8 @@
     .venv/bin/python app.py [--model checkpoints/cadenza-base] [--corpus build/corpus/embedded]
                             [--host 127.0.0.1] [--port 7860]
 
-(or env CADENZA_MODEL, CADENZA_CORPUS, CADENZA_HOST, CADENZA_PORT). The model is loaded once at start-up;
+(or env CADENZA_MODEL, CADENZA_CORPUS, and Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; CADENZA_HOST /
+CADENZA_PORT still work). The model is loaded once at start-up;
 each feature is one tab, built by a `*_tab(composer, shared)` function listed in `TABS`; `Shared` holds
 what tabs pass each other (the last composed piece) and the corpus the Evaluate tab compares with.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,15 +211,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("CADENZA_CORPUS", DEFAULT_CORPUS),
         help="built corpus the Evaluate tab compares with (make corpus)",
     )
-    parser.add_argument("--host", default=os.environ.get("CADENZA_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("CADENZA_PORT", "7860")))
+    # Gradio's own variables first, as its users expect; CADENZA_* for those who set them before.
+    host = os.environ.get("GRADIO_SERVER_NAME") or os.environ.get("CADENZA_HOST", "127.0.0.1")
+    port = os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("CADENZA_PORT", "7860")
+    parser.add_argument("--host", default=host, help="address to serve on (env GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", default=port, help="port to serve on (env GRADIO_SERVER_PORT)")
     parser.add_argument(
         "--compile",
         action="store_true",
         default=os.environ.get("CADENZA_COMPILE") == "1",
         help="decode through torch.compile: faster pieces once the first one has paid for the compile",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.port = int(args.port)
+    except ValueError:
+        parser.error(f"the port must be a number, got {args.port!r}")
+    return args
+
+
+def check_port(host: str, port: int) -> None:
+    """Stop with one line when the address is taken (before the model loads), instead of Gradio's
+    traceback after it."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            sys.exit(
+                f"cadenza: cannot serve on {host}:{port} ({err.strerror}); choose another port with "
+                "--port N or GRADIO_SERVER_PORT=N"
+            )
 
 
 def load_composer(path: str, compile: bool = False):
@@ -236,6 +259,7 @@ def load_composer(path: str, compile: bool = False):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    check_port(args.host, args.port)
     composer = load_composer(args.model, args.compile)
     demo = build_demo(composer, args.corpus)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)

@@ -72,6 +72,7 @@ def start_app(model: Path, port: int, log: Path, corpus: Path | None = None) -> 
         GRADIO_ANALYTICS_ENABLED="False",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
+        GRADIO_SERVER_PORT=str(port),  # Gradio's own variable, as a user would set it
     )
     return subprocess.Popen(
         [
@@ -81,8 +82,6 @@ def start_app(model: Path, port: int, log: Path, corpus: Path | None = None) -> 
             str(model),
             "--host",
             "127.0.0.1",
-            "--port",
-            str(port),
             *(["--corpus", str(corpus)] if corpus else []),
         ],
         cwd=ROOT,
