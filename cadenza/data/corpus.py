@@ -412,6 +412,15 @@ def _check_options(args: CorpusBuildArgs) -> None:
         raise CadenzaError(f"--limit must be at least 1 file per style, got {args.limit}")
 
 
+def _convert_sized(job: _Job, cache: Path | None) -> tuple[int, tuple]:
+    """`_convert`'s result with the file's size, which the progress bar counts."""
+    return os.stat(job.path).st_size, _convert(job, cache)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run_jobs(
     jobs: list[_Job], num_proc: int, cache: Path | None
 ) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
@@ -423,24 +432,36 @@ def _run_jobs(
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
     said: list[dict] = []
-    # Off a terminal (a log file, CI) the bar still reports, once a minute, so a 40-minute build shows life.
+    # The bar counts bytes, not files: converting takes time in proportion to a file's size, and the
+    # largest go first, so a count of files gave an ETA that swung from half an hour to four hours.
+    # Off a terminal (a log file, CI) the bar still reports, once a minute, so a long build shows life.
     progress = tqdm(
-        total=len(jobs), unit="file", desc="converting", mininterval=0.1 if sys.stderr.isatty() else 60
+        total=sum(os.stat(job.path).st_size for job in jobs),
+        unit="B",
+        unit_scale=True,
+        desc=f"converting {len(jobs)} files",
+        mininterval=0.1 if sys.stderr.isatty() else 60,
     )
-    convert = partial(_convert, cache=cache)
+    convert = partial(_convert_sized, cache=cache)
     if num_proc <= 1:
         results = map(convert, jobs)
         pool = None
     else:
         pool = Pool(num_proc)
         results = pool.imap_unordered(convert, jobs, chunksize=1)
+    # SIGTERM (a `kill`, a CI timeout) ends the build like Ctrl-C: through `finally`, which stops the
+    # workers; by default it would end this process alone and leave them converting.
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
     try:
-        for file_rows, file_failures, file_warnings in results:
+        for size, (file_rows, file_failures, file_warnings) in results:
             rows += file_rows
             failures += file_failures
             said += file_warnings
-            progress.update()
+            progress.update(size)
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         progress.close()
         if pool is not None:
             pool.terminate()

@@ -218,3 +218,41 @@ def test_python_warnings_of_a_reader_go_to_the_report(
     assert "overfull" not in capfd.readouterr().err
     said = {item["path"]: item["first"] for item in report.warnings}
     assert said["piece0.mid"] == ["measure 96 is overfull in piece0.mid"]
+
+
+def _children(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(c) for c in children.read_text().split()} if children.exists() else set()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+def test_sigterm_stops_the_build_and_its_workers(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    build = subprocess.Popen(
+        [sys.executable, "-m", "cadenza.cli", "corpus", "build", "--styles", "bach", "--num_proc", "2",
+         "--file_cache", "false", "--out", str(tmp_path / "c")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline:  # converting: the pool's two workers run
+        workers = _children(build.pid)
+        time.sleep(0.2)
+    assert len(workers) >= 2
+    time.sleep(1)
+    build.send_signal(signal.SIGTERM)
+    assert build.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in _state(w)]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (FileNotFoundError, IndexError):
+        return "gone"
