@@ -171,6 +171,7 @@ def compose(
     """
     from cadenza.data.loading import load_pieces_limited
     from cadenza.inference.composer import MAX_SEED
+    from cadenza.inference.render import piece_stem
 
     if style not in composer.styles:
         raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(composer.styles)}")
@@ -219,7 +220,7 @@ def compose(
             if piece.score.note_num() == 0:
                 raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
             report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
-            result.append(_render(piece, out_dir / f"v{i + 1}", f"cadenza-{style}-seed{this_seed}"))
+            result.append(_render(piece, out_dir / f"v{i + 1}", piece_stem(style, this_seed, 0)))
     report(1.0, desc="done")
     return result
 

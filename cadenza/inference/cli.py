@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
-from cadenza.inference.render import check_formats, output_folder, render
+from cadenza.inference.render import check_formats, output_folder, piece_stem, render
 
 
 @dataclass
@@ -94,7 +94,7 @@ def run_generate(args: GenerateArgs) -> None:
     if pieces[0].key is not None:  # on stderr: stdout lists the files written, one a line
         print(f"key: {pieces[0].key}", file=sys.stderr)
     for index, piece in enumerate(pieces):
-        stem = f"{piece.style}_{piece.seed}_{index}"
+        stem = piece_stem(piece.style, piece.seed, index)
         score = piece.score if args.whole_prompt else piece.excerpt()
         for path in render(score, args.out, stem, formats, piece.voices, piece.sound_style).values():
             print(path)

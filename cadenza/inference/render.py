@@ -229,6 +229,12 @@ def output_folder(path: str | Path) -> Path:
     return path
 
 
+def piece_stem(style: str, seed: int, index: int) -> str:
+    """A written piece's file name without extension, the same in the CLI and the app: short enough that a
+    download list shows it whole, and enough to write the piece again (style, seed, place in its batch)."""
+    return f"{style}_{seed}_{index}"
+
+
 def render(
     score: symusic.Score,
     out_dir: str | Path,

@@ -83,4 +83,4 @@ def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
     browser.find_element("css selector", "#evaluate").click()  # nothing uploaded: the piece just composed
     verdict = wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text and d)
     text = verdict.find_element("css selector", "#verdict").text
-    assert text.startswith("cadenza-bach-seed") and "judged as" in text and "copying:" in text
+    assert text.startswith("bach_") and "judged as" in text and "copying:" in text

@@ -133,7 +133,7 @@ def test_the_last_composed_piece_or_an_upload_is_judged(client, tmp_path):
     summary, probabilities, features, copying, passage, similar = client.predict(
         None, ui.AS_GUESSED, api_name="/evaluate"
     )  # nothing uploaded: the piece this session composed last
-    assert summary.startswith("**cadenza-bach-seed11.mid** — key: **")
+    assert summary.startswith("**bach_11_0.mid** — key: **")  # the name `cadenza generate --seed 11` writes
     assert {c["label"] for c in probabilities["confidences"]} == {"alpha", "beta"}  # the corpus's styles
     assert len(similar["data"]) == ui.SIMILAR_K and [row[0] for row in features["data"]][0] == "pitch_range"
     assert "n-grams found in the corpus" in copying
