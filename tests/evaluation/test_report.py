@@ -151,3 +151,16 @@ def test_a_run_s_model_is_labelled_by_its_run():
         and model_label("checkpoints/cadenza-base", 5) == "cadenza-base"
     )
     assert model_label("ngram", 4) == "4-gram"
+
+
+def test_evaluate_leaves_a_checkpoint_alone_unless_asked(tiny_model, tiny_corpus_dir, tmp_path):
+    model_dir = tmp_path / "shipped"
+    shutil.copytree(tiny_model, model_dir)
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
+    args = EvaluateArgs(
+        models=[str(model_dir)], corpus=tiny_corpus_dir, out=str(tmp_path / "r"), pieces_per_style=2,
+        bars=1, real_per_style=2, train_per_style=2, nll=False, ngram_order=2, num_proc=1,
+    )  # fmt: skip
+    assert args.update_card is False  # the default
+    run_evaluate(args)
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()} == before
