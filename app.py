@@ -84,16 +84,32 @@ def compose_tab(composer, shared: Shared) -> None:
                     )
                 slots += [audio, roll, files]
 
-    def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
-                prompt, style_profile, progress=gr.Progress()):  # fmt: skip
+    def pieces(progress, **settings) -> list[ui.Variation]:
         try:
-            result = ui.compose(
-                composer, style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
-                temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed,
-                variations=variations, prompt_midi=prompt, style_profile=style_profile, progress=progress,
-            )  # fmt: skip
+            return ui.compose(composer, progress=progress, **settings)
         except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
             raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+
+    # prompt=None makes it optional for API clients (Gradio reads that default); style_profile follows it.
+    def compose(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
+                prompt=None, style_profile=True, progress=gr.Progress()):  # fmt: skip
+        """The /compose API: the status line (with the seeds) and every variation's files (MIDI, MusicXML,
+        WAV, piano roll). Any argument but the style may be left out: the widgets' defaults apply."""
+        result = pieces(
+            progress, style=style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
+            temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed, variations=variations,
+            prompt_midi=prompt, style_profile=style_profile,
+        )  # fmt: skip
+        files = [f for v in result for f in [*v.downloads, str(v.png)]]
+        return ui.describe(result, variations), files, str(result[0].midi)
+
+    def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
+                prompt, style_profile, progress=gr.Progress()):  # fmt: skip
+        result = pieces(
+            progress, style=style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
+            temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed, variations=variations,
+            prompt_midi=prompt, style_profile=style_profile,
+        )  # fmt: skip
         updates = [ui.describe(result, variations), str(result[0].midi)]
         for i in range(ui.MAX_VARIATIONS):
             if i < len(result):
@@ -108,24 +124,15 @@ def compose_tab(composer, shared: Shared) -> None:
                 updates += [gr.update(value=None, visible=False)] * 3
         return updates
 
-    generate.click(
-        predict,
-        inputs=[
-            style,
-            bars,
-            tempo,
-            time_signature,
-            key,
-            temperature,
-            top_p,
-            seed,
-            random_seed,
-            variations,
-            prompt,
-            style_profile,
-        ],
-        outputs=[status, shared.last_generated, *slots],
-        api_name="compose",
+    inputs = [
+        style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations, prompt,
+        style_profile,
+    ]  # fmt: skip
+    # The page's event updates widgets (gr.update); the API's returns plain files, from hidden outputs.
+    generate.click(predict, inputs, [status, shared.last_generated, *slots], api_visibility="private")
+    api_status, api_files = gr.Markdown(visible=False), gr.File(file_count="multiple", visible=False)
+    gr.Button(visible=False).click(
+        compose, inputs, [api_status, api_files, shared.last_generated], api_name="compose"
     )
 
 
@@ -160,7 +167,7 @@ def evaluate_tab(composer, shared: Shared) -> None:
                 interactive=False,
             )
 
-    def predict(upload, last_generated, style, progress=gr.Progress()):
+    def predict(upload=None, last_generated=None, style=ui.AS_GUESSED, progress=gr.Progress()):
         try:
             result = ui.evaluate(shared.corpus, upload, last_generated, style, progress=progress)
         except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log

@@ -12,6 +12,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from cadenza import ui
+from tests.app.conftest import ROOT
 
 STYLES = ["bach", "irish_fiddle"]  # the tiny checkpoint's styles (conftest.STYLES)
 
@@ -28,57 +29,53 @@ def compose_args(style: str, seed: int = -1, random_seed: bool = True, variation
     )  # fmt: skip
 
 
-def compose(client: Client, *args, **kwargs):
-    """(status markdown, [(wav, png, [mid, musicxml, wav]) per shown variation])."""
-    return shown_of(client.predict(*compose_args(*args, **kwargs), api_name="/compose"))
+def compose(client: Client, *args, **kwargs) -> tuple[str, list[Path]]:
+    """(status markdown, every variation's files: MIDI, MusicXML, WAV, piano roll)."""
+    status, files = client.predict(*compose_args(*args, **kwargs), api_name="/compose")
+    return status, files_of(files)
 
 
-def shown_of(out: tuple):
-    status, slots = out[0], [unwrap(value) for value in out[1:]]
-    shown = [tuple(slots[i : i + 3]) for i in range(0, len(slots), 3) if slots[i]]
-    return status, shown
-
-
-def unwrap(value):
-    """A slot's value: the client hands back gr.update(...) outputs as dicts with their 'value'."""
-    if isinstance(value, dict) and value.get("__type__") == "update":
-        value = value.get("value")
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    if isinstance(value, dict):  # a file payload
-        return value.get("path") or value.get("url")
-    return value
+def files_of(files) -> list[Path]:
+    return [Path(f["path"] if isinstance(f, dict) else f) for f in files]
 
 
 def seeds_of(status: str) -> list[int]:
     return [int(s) for s in re.search(r"used: \*\*([\d, ]+)\*\*", status).group(1).split(",")]
 
 
-def midi_of(files: list[str]) -> Path:
-    (midi,) = [Path(f) for f in files if f.endswith(".mid")]
-    return midi
+def midis(files: list[Path]) -> list[Path]:
+    """The variations' MIDI files, in order."""
+    return [f for f in files if f.suffix == ".mid" and not f.stem.endswith("-whole")]
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_each_style_gives_a_playable_piece_with_all_files(client, style):
-    status, shown = compose(client, style, seed=1234, random_seed=False)
+    status, files = compose(client, style, seed=1234, random_seed=False)
     assert seeds_of(status) == [1234]
-    ((wav, png, files),) = shown
-    assert Path(wav).read_bytes()[:4] == b"RIFF"
-    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(Path(f).suffix for f in files) == [".mid", ".musicxml", ".wav"]
-    score = symusic.Score(str(midi_of(files)))
-    assert score.note_num() > 0
+    assert sorted(f.name for f in files) == [
+        f"{style}_1234_0.{ext}" for ext in ("mid", "musicxml", "png", "wav")
+    ]
+    by_suffix = {f.suffix: f for f in files}
+    assert by_suffix[".wav"].read_bytes()[:4] == b"RIFF"
+    assert by_suffix[".png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert symusic.Score(str(by_suffix[".mid"])).note_num() > 0
+
+
+def test_the_api_needs_only_a_style_and_returns_files(client):
+    status, files = client.predict(style=STYLES[0], bars=2, api_name="/compose")
+    assert "Generated 1 × 2 bars" in status
+    assert sorted(Path(f).suffix for f in files) == [".mid", ".musicxml", ".png", ".wav"]
+    assert all(Path(f).is_file() for f in files)
 
 
 def test_reported_seed_reproduces_the_piece(client):
-    status, shown = compose(client, STYLES[0], variations=2)
+    status, files = compose(client, STYLES[0], variations=2)
     seeds = seeds_of(status)
-    assert len(shown) == 2 and seeds[1] == seeds[0] + 1
-    first = midi_of(shown[1][2]).read_bytes()
+    assert len(midis(files)) == 2 and seeds[1] == seeds[0] + 1
+    first = midis(files)[1].read_bytes()
     status_again, again = compose(client, STYLES[0], seed=seeds[1], random_seed=False)
     assert seeds_of(status_again) == [seeds[1]]
-    assert midi_of(again[0][2]).read_bytes() == first
+    assert midis(again)[0].read_bytes() == first
 
 
 def test_corrupt_midi_is_refused_with_its_reason(client, tmp_path):
@@ -103,10 +100,10 @@ def test_a_slow_upload_holds_up_only_its_own_request(client, tmp_path):
     upload = handle_file(str(slow_abc(tmp_path / "slow.abc")))
     slow = client.submit(*compose_args(STYLES[0], prompt=upload), api_name="/compose")
     time.sleep(1)  # the upload is being read
-    status, shown = compose(client, STYLES[0])
-    assert len(shown) == 1 and not slow.done()  # composed while the upload was still being read
-    slow_status, slow_shown = shown_of(slow.result())
-    assert len(slow_shown) == 1  # and then the upload was continued
+    status, files = compose(client, STYLES[0])
+    assert len(midis(files)) == 1 and not slow.done()  # composed while the upload was still being read
+    slow_status, slow_files = slow.result()
+    assert len(midis(files_of(slow_files))) == 1  # and then the upload was continued
 
 
 def test_absurd_values_are_refused_by_name(client):
@@ -129,7 +126,7 @@ def test_absurd_values_are_refused_by_name(client):
 
 
 def test_the_last_composed_piece_or_an_upload_is_judged(client, tmp_path):
-    status, shown = compose(client, "bach", seed=11, random_seed=False)
+    status, files = compose(client, "bach", seed=11, random_seed=False)
     summary, probabilities, features, copying, passage, similar = client.predict(
         None, ui.AS_GUESSED, api_name="/evaluate"
     )  # nothing uploaded: the piece this session composed last
@@ -138,8 +135,17 @@ def test_the_last_composed_piece_or_an_upload_is_judged(client, tmp_path):
     assert len(similar["data"]) == ui.SIMILAR_K and [row[0] for row in features["data"]][0] == "pitch_range"
     assert "n-grams found in the corpus" in copying
     upload = tmp_path / "upload.mid"
-    upload.write_bytes(midi_of(shown[0][2]).read_bytes())
+    upload.write_bytes(midis(files)[0].read_bytes())
     summary = client.predict(handle_file(str(upload)), ui.AS_GUESSED, api_name="/evaluate")[0]
     assert summary.startswith("**upload.mid** — key: **")
     with pytest.raises(AppError, match="unknown style 'bach'; the corpus has: alpha, beta"):
         client.predict(None, "bach", api_name="/evaluate")
+
+
+def test_the_docs_client_example_runs(app_url):
+    text = (ROOT / "docs" / "app.md").read_text()
+    code = text.split("<!-- client example -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    code = code.replace('"http://127.0.0.1:7860/"', repr(app_url)).replace("bars=8", "bars=2")
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - the documented example, as a reader would paste it
+    assert [Path(f).suffix for f in scope["files"]].count(".mid") == 1 and "seed used" in scope["status"]
