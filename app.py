@@ -124,6 +124,9 @@ def compose_tab(composer, shared: Shared) -> None:
                 updates += [gr.update(value=None, visible=False)] * 3
         return updates
 
+    # A continuation takes tempo, meter, key and voices from its file: those widgets rest while one is set.
+    from_file = [tempo, time_signature, key, style_profile]
+    prompt.change(lambda f: [gr.update(interactive=f is None)] * len(from_file), prompt, from_file)
     inputs = [
         style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations, prompt,
         style_profile,

@@ -8,6 +8,7 @@ User-fixable problems raise `CadenzaError` with a one-line message, which the ap
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import tempfile
@@ -57,6 +58,7 @@ class Variation:
     wav: Path
     png: Path
     whole_midi: Path | None = None  # a continuation's whole prompt file and new bars
+    ignored: tuple[str, ...] = ()  # settings a continuation takes from its prompt file instead
 
     @property
     def downloads(self) -> list[str]:
@@ -186,13 +188,18 @@ def compose(
     key = _optional_choice(key)
     first_seed = resolve_seed(seed, random_seed)
     report = progress or (lambda *args, **kwargs: None)
-    prompt = None
+    prompt, ignored = None, ()
     if (path := check_prompt_file(prompt_midi)) is not None:
         report(0, desc=f"reading {path.name}")
         try:
             prompt = load_pieces_limited(path)[0]
         except InputFileError as err:  # name the upload by its own name, not the server's temp path
             raise InputFileError(path.name, err.problem) from None
+        # A continuation keeps the file's tempo, meter and key (and voices): choices made before the
+        # upload are set aside and the status says so, rather than failing every request.
+        chosen = {"tempo": tempo, "time signature": time_signature, "key": key}
+        ignored = tuple(name for name, value in chosen.items() if value is not None)
+        tempo = time_signature = key = None
     settings = dict(
         bars=bars, temperature=temperature, top_p=top_p, tempo=tempo, time_signature=time_signature,
         key=key, prompt_midi=prompt, use_profile=style_profile,
@@ -220,7 +227,8 @@ def compose(
             if piece.score.note_num() == 0:
                 raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
             report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
-            result.append(_render(piece, out_dir / f"v{i + 1}", piece_stem(style, this_seed, 0)))
+            variation = _render(piece, out_dir / f"v{i + 1}", piece_stem(style, this_seed, 0))
+            result.append(dataclasses.replace(variation, ignored=ignored))
     report(1.0, desc="done")
     return result
 
@@ -266,6 +274,8 @@ def describe(variations: list[Variation], asked: int | None = None) -> str:
     missing = int(asked or 0) - len(variations)
     if missing > 0:
         line += f" ({missing} more not composed: the {REQUEST_SECONDS} s limit per request was reached)"
+    if first.ignored:
+        line += f"; {' and '.join(first.ignored)} from the prompt file (the choice above was not used)"
     return line
 
 

@@ -49,3 +49,20 @@ def test_a_request_with_nothing_composed_in_time_is_refused_in_one_line(composer
         TimeLimitError, match=r"^composing took longer than 0 s, this app's limit per request"
     ):
         ui.compose(composer, STYLE, bars=2, out_dir=tmp_path)
+
+
+def test_a_continuation_sets_aside_tempo_meter_and_key_and_says_so(composer, tmp_path):
+    from tests.conftest import make_piece
+
+    prompt = tmp_path / "prompt.mid"
+    make_piece(3, bars=4, voices=2).dump_midi(str(prompt))
+    result = ui.compose(
+        composer, STYLE, bars=1, tempo=90, key="D minor", seed=5, random_seed=False, prompt_midi=prompt,
+        out_dir=tmp_path / "out",
+    )  # fmt: skip
+    assert result[0].ignored == ("tempo", "key")
+    assert "; tempo and key from the prompt file (the choice above was not used)" in ui.describe(result, 1)
+    plain = ui.compose(
+        composer, STYLE, bars=1, key="D minor", seed=5, random_seed=False, out_dir=tmp_path / "p"
+    )
+    assert plain[0].ignored == () and "prompt file" not in ui.describe(plain, 1)
