@@ -149,7 +149,18 @@ def write_wav(score: symusic.Score, path: Path) -> Path:
     return path
 
 
-def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) -> Path:
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MAX_LEGEND = 16  # voices named beside the roll; past that the list would be taller than the roll
+
+
+def note_name(pitch: int) -> str:
+    """60 -> "C4" (scientific pitch notation, middle C = C4)."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def pianoroll_figure(score: symusic.Score, title: str):
+    """A piano roll: one colour per voice, named in a legend beside (never over) the notes, bar lines,
+    and a pitch axis in note names (every C and G)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,7 +168,7 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
     from matplotlib.patches import Rectangle
 
     tpq = score.ticks_per_quarter
-    fig, ax = plt.subplots(figsize=(12, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(14, 5.5), dpi=100)
     colors = plt.get_cmap("tab10")
     pitches = []
     for index, track in enumerate(score.tracks):
@@ -168,17 +179,26 @@ def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) 
             )
             pitches.append(note.pitch)
         ax.plot([], [], color=color, linewidth=6, label=track.name or f"program {track.program}")
-    end = max(score.end() / tpq, 1.0)
     for bar in bar_starts(score):
         ax.axvline(bar / tpq, color="0.8", linewidth=0.6, zorder=0)
-    ax.set_xlim(0, end)
-    ax.set_ylim(min(pitches, default=60) - 2, max(pitches, default=72) + 2)
+    low, high = min(pitches, default=60) - 2, max(pitches, default=72) + 2
+    ax.set_xlim(0, max(score.end() / tpq, 1.0))
+    ax.set_ylim(low, high)
+    ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.grid(axis="y", color="0.92", linewidth=0.6)
     ax.set_xlabel("quarter notes")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title(title or path.stem)
-    if 0 < len(score.tracks) <= 8:  # beyond that the legend would hide the notes
-        ax.legend(loc="upper right", fontsize="small")
+    ax.set_title(title)
+    if 0 < len(score.tracks) <= MAX_LEGEND:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = pianoroll_figure(score, title or path.stem)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path

@@ -206,3 +206,19 @@ def test_a_continuation_renders_its_context_and_new_bars_unless_the_whole_file_i
     assert whole.note_num() > short.note_num()
     assert whole.end() - short.end() == 16 * whole.ticks_per_quarter  # the 4 bars before the prompt
     assert first_onsets(short) == first_onsets(whole) == 0
+
+
+def test_the_piano_roll_names_pitches_and_keeps_its_legend_off_the_notes(score):
+    from cadenza.inference.render import note_name, pianoroll_figure
+
+    assert note_name(60) == "C4" and note_name(70) == "Bb4" and note_name(21) == "A0"
+    fig = pianoroll_figure(score, "piece")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels and all(label[0] in "CG" and label[-1].isdigit() for label in labels)
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the roll, not over it
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        t.name or f"program {t.program}" for t in score.tracks
+    ]
