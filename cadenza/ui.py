@@ -237,12 +237,16 @@ def _render(piece, folder: Path, stem: str) -> Variation:
     """A composed piece's files. A continuation shows and plays the prompt's last bars and the new ones;
     the whole file is a separate download (a long upload would otherwise be rendered, and synthesized,
     whole)."""
-    from cadenza.inference.render import render
+    from cadenza.inference.render import piece_heading, render
 
-    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style)
+    heading = piece_heading(piece)
+    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style, heading)
     whole = None
     if piece.context_start:
-        whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style)["mid"]
+        whole = render(
+            piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style, heading
+        )
+        whole = whole["mid"]
     return Variation(
         seed=piece.seed,
         style=piece.style,
@@ -322,7 +326,7 @@ def evaluate(
     its style's ranges, the classifier's probabilities, its key, copying and the most similar pieces."""
     from cadenza.data.loading import load_pieces_limited
     from cadenza.evaluation import originality
-    from cadenza.inference.render import write_pianoroll
+    from cadenza.inference.render import Heading, write_pianoroll
 
     report = progress or (lambda *args, **kwargs: None)
     path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
@@ -343,7 +347,7 @@ def evaluate(
         out_dir = out_dir or request_dir()
         clip = originality.passage_score(source, p.corpus_line, p.corpus_start, p.notes)
         first, last = originality.passage_bars(source, p.corpus_line, p.corpus_start, p.notes)
-        png = write_pianoroll(clip, out_dir / "passage.png", f"{p.corpus_id}, bars {first}-{last}")
+        png = write_pianoroll(clip, out_dir / "passage.png", Heading(f"{p.corpus_id}, bars {first}-{last}"))
     text = originality.report(path.name, copying, verdict.style, verdict.human, score, source)
     report(1.0, desc="done")
     return Evaluation(

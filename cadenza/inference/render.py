@@ -2,9 +2,10 @@
 
 A generated track's program is a voice slot, not a sound (`cadenza.data.voices`), so `render` first
 dresses the score (`dress`): each track is named after its voice and given the program the style's voices
-play (`STYLE_SOUNDS`). Each writer is then a function of (dressed score, path). MusicXML goes through
-music21 from MIDI bytes, so its parts are the score's tracks; audio uses the General MIDI SoundFont that
-ships inside pretty_midi's wheel.
+play (`STYLE_SOUNDS`), with whole-number tempos. Each writer is then a function of (dressed score, path,
+heading): the heading (title, composer, key) is what the sheet music and the piano roll say above the
+notes. MusicXML is `notation.write_musicxml`; audio uses the General MIDI SoundFont that ships inside
+pretty_midi's wheel.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from miditok.constants import MIDI_INSTRUMENTS
 from cadenza.data.styles import OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
+from cadenza.inference.generator import Piece
+from cadenza.inference.notation import Heading, write_musicxml
 
 SAMPLE_RATE = 44_100
 MAX_AUDIO_SECONDS = 600
@@ -68,9 +71,12 @@ def dress(
     score: symusic.Score, voices: Iterable[Voice] | None = None, style: str | None = None
 ) -> symusic.Score:
     """A copy of `score` ready to write: each track named after its voice (`voice_name`, the voice found by
-    slot as in `track_voices`) and playing its sound in `style` (`voice_sound`). Tracks that end up sharing
-    a program stay separate tracks (and MusicXML parts)."""
+    slot as in `track_voices`) and playing its sound in `style` (`voice_sound`), its tempos rounded to
+    whole beats a minute (a tempo token's value, 121.29, is no tempo mark a musician writes). Tracks that
+    end up sharing a program stay separate tracks (and MusicXML parts)."""
     out = score.copy()
+    for tempo in out.tempos:
+        tempo.qpm = float(round(tempo.qpm))
     known = track_voices(score, voices or ())
     for number, (track, voice) in enumerate(zip(out.tracks, known, strict=True), start=1):
         track.name = voice_name(voice, number)
@@ -78,57 +84,12 @@ def dress(
     return out
 
 
-def write_midi(score: symusic.Score, path: Path) -> Path:
+def write_midi(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
     score.dump_midi(str(path))
     return path
 
 
-def write_musicxml(score: symusic.Score, path: Path) -> Path:
-    """music21's reading of the score's MIDI, with each part named after its track, one instrument, and
-    the clef that fits its notes."""
-    import music21
-
-    parsed = music21.converter.parse(score.dumps_midi(), format="midi")
-    tracks = [track for track in score.tracks if len(track.notes)]  # music21 makes no part of an empty one
-    for part, track in zip(parsed.parts, tracks, strict=True):
-        _name_part(part, track.name, int(track.program))
-        _set_clef(part)
-    parsed.write("musicxml", fp=str(path))
-    return path
-
-
-def _name_part(part, name: str, program: int) -> None:
-    """Give `part` one instrument called `name` that plays `program`. music21 makes two of a MIDI track:
-    one guessed from its name (a "Soprano" with program 53) and one from its program change (a "Choir"),
-    and MusicXML readers such as MuseScore would show the latter's name and abbreviation."""
-    from music21 import instrument, stream
-
-    for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
-        part.remove(old, recurse=True)
-    # The program's music21 class keeps the sound (MusicXML's instrument-sound); the names are the voice's.
-    voice = instrument.instrumentFromMidiProgram(program)
-    voice.partName = voice.instrumentName = name
-    voice.partAbbreviation = voice.instrumentAbbreviation = None
-    voice.midiProgram = program
-    part.partName = name
-    part.getElementsByClass(stream.Measure).first().insert(0, voice)
-
-
-def _set_clef(part) -> None:
-    """One clef for the whole part, chosen by music21 from its pitches. Treble-8vb is only offered to a
-    part that would otherwise be in bass clef, so a tenor reads in the clef choirs use while a low alto
-    stays in treble clef (music21 alone puts any part averaging below about F4 in treble-8vb)."""
-    from music21 import clef, stream
-
-    best = clef.bestClef(part, recurse=True)
-    if isinstance(best, clef.BassClef):
-        best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
-    for old in list(part.recurse().getElementsByClass(clef.Clef)):
-        part.remove(old, recurse=True)
-    part.getElementsByClass(stream.Measure).first().insert(0, best)
-
-
-def write_wav(score: symusic.Score, path: Path) -> Path:
+def write_wav(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
     """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, peak-normalized; at
     most the first MAX_AUDIO_SECONDS of the score (10 MB of audio a minute: a long prompt file once made a
     535 MB WAV)."""
@@ -195,10 +156,10 @@ def pianoroll_figure(score: symusic.Score, title: str):
     return fig
 
 
-def write_pianoroll(score: symusic.Score, path: Path, title: str | None = None) -> Path:
+def write_pianoroll(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
     import matplotlib.pyplot as plt
 
-    fig = pianoroll_figure(score, title or path.stem)
+    fig = pianoroll_figure(score, heading.title if heading else path.stem)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
@@ -218,7 +179,7 @@ def bar_starts(score: symusic.Score) -> list[int]:
     return lines
 
 
-WRITERS: dict[str, Callable[[symusic.Score, Path], Path]] = {
+WRITERS: dict[str, Callable[[symusic.Score, Path, Heading | None], Path]] = {
     "mid": write_midi,
     "musicxml": write_musicxml,
     "wav": write_wav,
@@ -255,6 +216,12 @@ def piece_stem(style: str, seed: int, index: int) -> str:
     return f"{style}_{seed}_{index}"
 
 
+def piece_heading(piece: Piece) -> Heading:
+    """A generated piece's title ("bach, seed 42"), composer ("cadenza") and key (its key token's; the
+    analysed key for a model without key tokens)."""
+    return Heading(title=f"{piece.style}, seed {piece.seed}", key=piece.key)
+
+
 def render(
     score: symusic.Score,
     out_dir: str | Path,
@@ -262,10 +229,11 @@ def render(
     formats: Iterable[str],
     voices: Iterable[Voice] | None = None,
     style: str | None = None,
+    heading: Heading | None = None,
 ) -> dict[str, Path]:
     """Write `score`, dressed for `voices` in `style` (see `dress`), as `<out_dir>/<stem>.<format>` for each
-    format; returns format -> path."""
+    format, under `heading` (the stem as title, and the analysed key, without one); returns format -> path."""
     formats = check_formats(formats)
     out_dir = output_folder(out_dir)
     dressed = dress(score, voices, style)
-    return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}") for f in formats}
+    return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}", heading) for f in formats}

@@ -1,0 +1,167 @@
+"""Sheet music: a generated Score as MusicXML a musician opens, and as SVG pages engraved by verovio.
+
+music21 reads the score's MIDI (it quantizes, splits overlapping notes into voices and makes measures);
+then `write_musicxml` corrects what a MIDI file cannot say or music21 guesses:
+- the heading: title and composer lines say what made the piece (`Heading`), not "Music21 Fragment";
+- the key: a key signature for the asked key (or music21's analysis of the notes), written with the
+  fewest accidentals of its enharmonic spellings (C# minor, not Db minor), and every pitch spelled in it
+  (`spell`): diatonic notes by the scale, chromatic ones as common practice writes them;
+- every part in the score's meter (`write_musicxml` says why music21 alone missed it) and with the same
+  number of measures (music21 ends each part at its own last note);
+- one clef per part that fits its range (a tenor in treble-8vb, as choirs read it), and its voice's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import symusic
+
+from cadenza.tokenization.tokenizer import parse_key
+
+STEPS = "CDEFGAB"
+STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# Semitones above the tonic -> scale steps above the tonic's letter. Diatonic notes follow the scale;
+# chromatic ones are spelled as the secondary dominants and mixture that bring them write them: in major
+# the raised 1st, 2nd, 4th and 5th (V/ii, V/iii, V/V, V/vi) and the lowered 7th (V/IV); in minor (on the
+# natural minor scale) the Neapolitan lowered 2nd, the raised 3rd (V/iv, a Picardy third), the raised 4th
+# (V/V), and the raised 6th and 7th of the melodic minor.
+DEGREES = {
+    "major": (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6),
+    "minor": (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6),
+}
+
+
+@dataclass(frozen=True)
+class Heading:
+    """What a score's title and composer lines say, and the key its signature shows ("A minor"; None:
+    music21's analysis of the notes)."""
+
+    title: str
+    composer: str = "cadenza"
+    key: str | None = None
+
+
+def spell(midi: int, tonic: str, mode: str) -> str:
+    """The name of MIDI pitch `midi` in the key of `tonic` (a music21 name: "F#", "E-") and `mode`, with
+    its octave: 61 in D major -> "C#4", in Ab major -> "D-4"; 60 in C# major -> "B#3"."""
+    tonic_pc = (STEP_PC[tonic[0]] + tonic.count("#") - tonic.count("-")) % 12
+    degree = DEGREES[mode][(midi - tonic_pc) % 12]
+    step = STEPS[(STEPS.index(tonic[0]) + degree) % 7]
+    alter = (midi - STEP_PC[step] + 6) % 12 - 6
+    octave = (midi - alter - STEP_PC[step]) // 12 - 1
+    return f"{step}{'#' * alter if alter > 0 else '-' * -alter}{octave}"
+
+
+def notation_key(text: str):
+    """music21's Key for "Db minor", "A major", "F#": of the tonic's enharmonic names, the one whose
+    signature has the fewest accidentals (Db minor is written C# minor); major when no mode is said."""
+    from music21 import key, pitch
+
+    tonic_pc, mode = parse_key(text)
+    names = {p.name for p in [pitch.Pitch(tonic_pc), *pitch.Pitch(tonic_pc).getAllCommonEnharmonics()]}
+    candidates = [key.Key(name, mode or "major") for name in sorted(names) if len(name) <= 2]
+    return min(candidates, key=lambda k: abs(k.sharps))
+
+
+def write_musicxml(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
+    """The score as MusicXML through music21, corrected as the module docstring says. The tracks' names
+    and programs (set by `render.dress`) name the parts and their instruments."""
+    import music21
+
+    heading = heading or Heading(title=path.stem)
+    # music21 copies the meter into every part only from a track without notes (a conductor track), while
+    # symusic writes its time signatures into the first track: alone, the other parts came out in 4/4.
+    midi = score.copy()
+    midi.tracks.insert(0, symusic.Track(name="conductor"))
+    parsed = music21.converter.parse(midi.dumps_midi(), format="midi")
+    tracks = [track for track in score.tracks if len(track.notes)]  # music21 makes no part of an empty one
+    parsed.metadata = music21.metadata.Metadata(title=heading.title, composer=heading.composer)
+    if heading.key is None:
+        analysed = parsed.analyze("key")
+        key = notation_key(f"{analysed.tonic.name} {analysed.mode}")
+    else:
+        key = notation_key(heading.key)
+    for part, track in zip(parsed.parts, tracks, strict=True):
+        _name_part(part, track.name, int(track.program))
+        _set_clef(part)
+        _set_key(part, key)
+    _fill_measures(parsed)
+    parsed.write("musicxml", fp=str(path))
+    return path
+
+
+def _name_part(part, name: str, program: int) -> None:
+    """Give `part` one instrument called `name` that plays `program`. music21 makes two of a MIDI track:
+    one guessed from its name (a "Soprano" with program 53) and one from its program change (a "Choir"),
+    and MusicXML readers such as MuseScore would show the latter's name and abbreviation."""
+    from music21 import instrument, stream
+
+    for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
+        part.remove(old, recurse=True)
+    # The program's music21 class keeps the sound (MusicXML's instrument-sound); the names are the voice's.
+    voice = instrument.instrumentFromMidiProgram(program)
+    voice.partName = voice.instrumentName = name
+    voice.partAbbreviation = voice.instrumentAbbreviation = None
+    voice.midiProgram = program
+    part.partName = name
+    part.getElementsByClass(stream.Measure).first().insert(0, voice)
+
+
+def _set_clef(part) -> None:
+    """One clef for the whole part, chosen by music21 from its pitches. Treble-8vb is only offered to a
+    part that would otherwise be in bass clef, so a tenor reads in the clef choirs use while a low alto
+    stays in treble clef (music21 alone puts any part averaging below about F4 in treble-8vb)."""
+    from music21 import clef, stream
+
+    best = clef.bestClef(part, recurse=True)
+    if isinstance(best, clef.BassClef):
+        best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
+    for old in list(part.recurse().getElementsByClass(clef.Clef)):
+        part.remove(old, recurse=True)
+    part.getElementsByClass(stream.Measure).first().insert(0, best)
+
+
+def _set_key(part, key) -> None:
+    """`key`'s signature at the start of `part` (and no other), and every pitch spelled in the key."""
+    from music21 import key as m21key
+    from music21 import stream
+
+    for old in list(part.recurse().getElementsByClass(m21key.KeySignature)):
+        part.remove(old, recurse=True)
+    part.getElementsByClass(stream.Measure).first().insert(0, m21key.Key(key.tonic.name, key.mode))
+    for element in part.recurse().notes:
+        for pitch in element.pitches:
+            pitch.nameWithOctave = spell(pitch.midi, key.tonic.name, key.mode)
+
+
+def _fill_measures(parsed) -> None:
+    """Give every part as many measures as the longest, the added ones a bar's rest in the meter then in
+    force, so a part that falls silent early still runs to the end of the piece."""
+    from music21 import note, stream
+
+    parts = list(parsed.parts)
+    count = max((len(part.getElementsByClass(stream.Measure)) for part in parts), default=0)
+    for part in parts:
+        measures = list(part.getElementsByClass(stream.Measure))
+        last = measures[-1]
+        for number in range(len(measures) + 1, count + 1):
+            measure = stream.Measure(number=number)
+            measure.append(note.Rest(quarterLength=last.barDuration.quarterLength, fullMeasure=True))
+            part.append(measure)
+
+
+def engrave(musicxml: Path, page_width: int = 2100) -> list[str]:
+    """`musicxml` engraved by verovio: one SVG string per page. Raises CadenzaError naming the file when
+    verovio cannot read it."""
+    import verovio
+
+    from cadenza.errors import CadenzaError
+
+    verovio.enableLog(verovio.LOG_OFF)
+    toolkit = verovio.toolkit()
+    toolkit.setOptions({"pageWidth": page_width, "adjustPageHeight": True, "scale": 40, "footer": "none"})
+    if not toolkit.loadFile(str(musicxml)):
+        raise CadenzaError(f"{musicxml}: verovio could not engrave this MusicXML")
+    return [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]

@@ -1,0 +1,114 @@
+"""MusicXML a musician opens: heading, key signature and spelling, equal measures, whole tempos, read back
+by music21 and engraved by verovio."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import music21
+import pytest
+import symusic
+import verovio
+
+from cadenza.data.voices import Voice
+from cadenza.inference.notation import Heading, engrave, notation_key, spell
+from cadenza.inference.render import render
+
+MEI = "{http://www.music-encoding.org/ns/mei}"
+
+
+@pytest.mark.parametrize(
+    ("midi", "key", "name"),
+    [
+        (61, ("D", "major"), "C#4"),  # diatonic
+        (61, ("A-", "major"), "D-4"),
+        (60, ("C#", "major"), "B#3"),  # the octave follows the letter
+        (59, ("G-", "major"), "C-4"),
+        (68, ("A", "minor"), "G#4"),  # the leading tone of a minor key
+        (66, ("A", "minor"), "F#4"),  # its raised 6th
+        (61, ("C", "minor"), "D-4"),  # the Neapolitan
+        (64, ("C", "minor"), "E4"),  # a Picardy third
+        (66, ("C", "major"), "F#4"),  # V/V
+        (70, ("C", "major"), "B-4"),  # V/IV
+        (74, ("F#", "major"), "C##5"),  # V/vi in F# major: A# C## E#
+    ],
+)
+def test_spell_names_a_pitch_in_its_key(midi, key, name):
+    assert spell(midi, *key) == name
+    assert music21.pitch.Pitch(name).midi == midi
+
+
+@pytest.mark.parametrize(
+    ("asked", "written"),
+    [
+        ("Db minor", ("C#", "minor")),
+        ("A# minor", ("B-", "minor")),
+        ("Db", ("D-", "major")),
+        ("C", ("C", "major")),
+    ],
+)
+def test_the_key_signature_takes_the_spelling_with_fewest_accidentals(asked, written):
+    key = notation_key(asked)
+    assert (key.tonic.name, key.mode) == written
+
+
+def uneven_score() -> symusic.Score:
+    """Three voices in 3/4 over four bars, the lower two falling silent in bars 2 and 3 (music21 alone writes
+    4/2/3 measures), a tempo token's odd value, and A minor's G# and F# beside naturals."""
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 3, 4))
+    score.tempos.append(symusic.Tempo(0, 121.29))
+    melody = [69, 71, 72, 74, 76, 77, 76, 74, 72, 71, 68, 69]  # A B C D E F E D C B G# A
+    lines = {0: melody, 1: [64, 62, 60, 66, 68, 69], 2: [45, 52, 57]}
+    for slot, pitches in lines.items():
+        track = symusic.Track(program=slot)
+        for step, pitch in enumerate(pitches):
+            track.notes.append(symusic.Note(step * 480, 480, pitch, 80))
+        score.tracks.append(track)
+    return score
+
+
+def test_musicxml_reads_back_as_a_musician_expects(tmp_path):
+    voices = [Voice(0, "Soprano"), Voice(1, "Alto"), Voice(2, "Bass")]
+    heading = Heading(title="bach, seed 7", key="A minor")
+    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], voices, "bach", heading)["musicxml"]
+    parsed = music21.converter.parse(str(path))
+    assert (parsed.metadata.bestTitle, parsed.metadata.composer) == ("bach, seed 7", "cadenza")
+    assert "Music21" not in path.read_text()
+    for part in parsed.parts:
+        assert len(part.getElementsByClass(music21.stream.Measure)) == 4
+        assert [ts.ratioString for ts in part.recurse().getElementsByClass(music21.meter.TimeSignature)] == [
+            "3/4"
+        ]
+        (signature,) = part.recurse().getElementsByClass(music21.key.KeySignature)
+        assert signature.sharps == 0 and getattr(signature, "mode", "minor") == "minor"
+    names = [n.pitch.name for n in parsed.parts[0].recurse().notes]
+    assert names == ["A", "B", "C", "D", "E", "F", "E", "D", "C", "B", "G#", "A"]
+    assert [n.pitch.name for n in parsed.parts[1].recurse().notes] == ["E", "D", "C", "F#", "G#", "A"]
+    marks = [part.recurse().getElementsByClass(music21.tempo.MetronomeMark) for part in parsed.parts]
+    assert [m.number for m in marks[0]] == [121]  # shown once, above the top part; the others only sound it
+    assert all(m.number is None for part_marks in marks[1:] for m in part_marks)
+
+
+def test_without_an_asked_key_the_signature_is_the_analysed_one(tmp_path):
+    score = uneven_score()
+    for track in score.tracks:  # up a whole tone: B minor, two sharps
+        for note in track.notes:
+            note.pitch += 2
+    path = render(score, tmp_path, "piece", ["musicxml"])["musicxml"]
+    parsed = music21.converter.parse(str(path))
+    (signature,) = parsed.parts[0].recurse().getElementsByClass(music21.key.KeySignature)
+    assert signature.sharps == 2
+    assert "A#" in [n.pitch.name for n in parsed.parts[0].recurse().notes]  # the leading tone, not Bb
+
+
+def test_verovio_engraves_every_part_in_every_measure(tmp_path):
+    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], heading=Heading("t", key="A minor"))
+    path = path["musicxml"]
+    toolkit = verovio.toolkit()
+    assert toolkit.loadFile(str(path))
+    measures = ET.fromstring(toolkit.getMEI()).iter(f"{MEI}measure")
+    staves = [len(measure.findall(f"{MEI}staff")) for measure in measures]
+    assert staves == [3, 3, 3, 3]
+    pages = engrave(path)
+    assert pages and all(page.lstrip().startswith("<svg") or "<svg" in page[:200] for page in pages)
