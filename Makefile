@@ -49,7 +49,7 @@ corpus: install
 # No dropout: with it PyTorch's CPU attention falls back from the fused flash kernel (measured 2-4x slower steps).
 BASE_CORPUS := build/corpus/embedded
 BASE_TRAIN := --bpe_vocab 4000 --n_layer 4 --n_embd 256 --n_head 4 --n_positions 512 --dropout 0.0 \
-	--batch_size 16 --lr 1.5e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 180 --eval_every 200 \
+	--batch_size 16 --lr 1.5e-3 --warmup_steps 100 --max_steps 100000 --max_minutes 150 --eval_every 200 \
 	--eval_batches 8 --save_every 100 --transpose 6 --style_alpha 0.5 --mixed_precision auto \
 	--save_dtype float16
 

@@ -79,10 +79,12 @@ def compose_tab(composer, shared: Shared) -> None:
                         files = gr.File(
                             label="Download", file_count="multiple", visible=i == 0, interactive=False
                         )
-                    roll = gr.Image(
-                        label="Piano roll", type="filepath", visible=i == 0, interactive=False, scale=2
-                    )
-                slots += [audio, roll, files]
+                    with gr.Column(scale=2):
+                        roll = gr.Image(
+                            label="Piano roll", type="filepath", visible=i == 0, interactive=False
+                        )
+                        sheet = gr.HTML(visible=i == 0, label="Sheet music")
+                slots += [audio, roll, sheet, files]
 
     def pieces(progress, **settings) -> list[ui.Variation]:
         try:
@@ -118,10 +120,11 @@ def compose_tab(composer, shared: Shared) -> None:
                 updates += [
                     gr.update(value=str(v.wav), label=label, visible=True),
                     gr.update(value=str(v.png), visible=True),
+                    gr.update(value=v.sheet, visible=True),
                     gr.update(value=v.downloads, visible=True),
                 ]
             else:
-                updates += [gr.update(value=None, visible=False)] * 3
+                updates += [gr.update(value=None, visible=False)] * 4
         return updates
 
     # A continuation takes tempo, meter, key and voices from its file: those widgets rest while one is set.

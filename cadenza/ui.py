@@ -9,6 +9,7 @@ User-fixable problems raise `CadenzaError` with a one-line message, which the ap
 from __future__ import annotations
 
 import dataclasses
+import html
 import random
 import shutil
 import tempfile
@@ -57,6 +58,7 @@ class Variation:
     musicxml: Path
     wav: Path
     png: Path
+    sheet: str = ""  # the MusicXML engraved: HTML for the tab's sheet-music view (`sheet_html`)
     whole_midi: Path | None = None  # a continuation's whole prompt file and new bars
     ignored: tuple[str, ...] = ()  # settings a continuation takes from its prompt file instead
 
@@ -237,15 +239,13 @@ def _render(piece, folder: Path, stem: str) -> Variation:
     """A composed piece's files. A continuation shows and plays the prompt's last bars and the new ones;
     the whole file is a separate download (a long upload would otherwise be rendered, and synthesized,
     whole)."""
-    from cadenza.inference.render import piece_heading, render
+    from cadenza.inference.render import piece_info, render
 
-    heading = piece_heading(piece)
-    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style, heading)
+    info = piece_info(piece)
+    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style, info)
     whole = None
     if piece.context_start:
-        whole = render(
-            piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style, heading
-        )
+        whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style, info)
         whole = whole["mid"]
     return Variation(
         seed=piece.seed,
@@ -255,8 +255,24 @@ def _render(piece, folder: Path, stem: str) -> Variation:
         musicxml=Path(files["musicxml"]),
         wav=Path(files["wav"]),
         png=Path(files["png"]),
+        sheet=sheet_html(Path(files["musicxml"])),
         whole_midi=whole,
     )
+
+
+SHEET_HEIGHT = 560  # pixels of sheet music in view; the rest scrolls
+
+
+def sheet_html(musicxml: Path) -> str:
+    """`musicxml` engraved by verovio, its pages one under another in a box that scrolls; where verovio
+    cannot, the box says so (the piece's files and audio are still good)."""
+    from cadenza.inference.notation import engrave
+
+    try:
+        pages = "".join(f'<div style="background:white">{svg}</div>' for svg in engrave(musicxml))
+    except CadenzaError as err:
+        pages = f"<p>No sheet music: {html.escape(str(err))}</p>"
+    return f'<div class="sheet-music" style="max-height:{SHEET_HEIGHT}px;overflow-y:auto">{pages}</div>'
 
 
 def error_line(err: Exception) -> str:
@@ -326,7 +342,7 @@ def evaluate(
     its style's ranges, the classifier's probabilities, its key, copying and the most similar pieces."""
     from cadenza.data.loading import load_pieces_limited
     from cadenza.evaluation import originality
-    from cadenza.inference.render import Heading, write_pianoroll
+    from cadenza.inference.render import ScoreInfo, write_pianoroll
 
     report = progress or (lambda *args, **kwargs: None)
     path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
@@ -347,7 +363,7 @@ def evaluate(
         out_dir = out_dir or request_dir()
         clip = originality.passage_score(source, p.corpus_line, p.corpus_start, p.notes)
         first, last = originality.passage_bars(source, p.corpus_line, p.corpus_start, p.notes)
-        png = write_pianoroll(clip, out_dir / "passage.png", Heading(f"{p.corpus_id}, bars {first}-{last}"))
+        png = write_pianoroll(clip, out_dir / "passage.png", ScoreInfo(f"{p.corpus_id}, bars {first}-{last}"))
     text = originality.report(path.name, copying, verdict.style, verdict.human, score, source)
     report(1.0, desc="done")
     return Evaluation(

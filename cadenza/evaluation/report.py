@@ -487,7 +487,7 @@ def card_section(label: str, report: dict) -> str:
 
 
 def update_card(card_path: Path, section: str) -> None:
-    """Replace the card's '## Evaluation' section (up to the next '## ' heading) or append one."""
+    """Replace the card's '## Evaluation' section (up to the next '## ' info) or append one."""
     text = card_path.read_text() if card_path.is_file() else ""
     pattern = re.compile(r"^## Evaluation\n.*?(?=^## |\Z)", re.S | re.M)
     block = section.rstrip("\n") + "\n\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
-from cadenza.inference.render import check_formats, output_folder, piece_heading, piece_stem, render
+from cadenza.inference.render import check_formats, output_folder, piece_info, piece_stem, render
 
 
 @dataclass
@@ -96,8 +96,8 @@ def run_generate(args: GenerateArgs) -> None:
     for index, piece in enumerate(pieces):
         stem = piece_stem(piece.style, piece.seed, index)
         score = piece.score if args.whole_prompt else piece.excerpt()
-        heading = piece_heading(piece)
-        for path in render(score, args.out, stem, formats, piece.voices, piece.sound_style, heading).values():
+        info = piece_info(piece, whole=args.whole_prompt)
+        for path in render(score, args.out, stem, formats, piece.voices, piece.sound_style, info).values():
             print(path)
 
 

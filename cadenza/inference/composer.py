@@ -256,6 +256,9 @@ class Composer:
             tokens = [*self.tokenizer.prefix(style, piece_key), *music, self.tokenizer.eos_id]
             score = self.tokenizer.decode(tokens)
             context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
+            new_start = 0
+            if prompt_midi is not None:  # the prompt's bars are whole: the new ones start on a bar line
+                new_start = _bar_start(score, (head + prompt).count(self.tokenizer.bar_id))
             pieces.append(
                 Piece(
                     score,
@@ -266,6 +269,7 @@ class Composer:
                     track_voices(score, voices),
                     sound_style,
                     context_start=context_start,
+                    new_start=new_start,
                     prompt_seen=_bars_seen(prompt, seen, self.tokenizer.bar_id)
                     if prompt_midi is not None
                     else None,

@@ -35,6 +35,7 @@ class Piece:
     # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
     # file): `excerpt` starts there. 0 for a fresh piece.
     context_start: int = 0
+    new_start: int = 0  # in a continuation, the tick in `score` where the new bars begin; 0 otherwise
     key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
 
     def excerpt(self) -> symusic.Score:

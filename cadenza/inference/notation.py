@@ -2,13 +2,14 @@
 
 music21 reads the score's MIDI (it quantizes, splits overlapping notes into voices and makes measures);
 then `write_musicxml` corrects what a MIDI file cannot say or music21 guesses:
-- the heading: title and composer lines say what made the piece (`Heading`), not "Music21 Fragment";
+- the heading: title and composer lines say what made the piece (`ScoreInfo`), not "Music21 Fragment";
 - the key: a key signature for the asked key (or music21's analysis of the notes), written with the
   fewest accidentals of its enharmonic spellings (C# minor, not Db minor), and every pitch spelled in it
   (`spell`): diatonic notes by the scale, chromatic ones as common practice writes them;
 - every part in the score's meter (`write_musicxml` says why music21 alone missed it) and with the same
   number of measures (music21 ends each part at its own last note);
-- one clef per part that fits its range (a tenor in treble-8vb, as choirs read it), and its voice's name.
+- one clef per part that fits its range (a tenor in treble-8vb, as choirs read it), and its voice's name;
+- in a continuation, "new bars" written above the top part where the model's music begins.
 """
 
 from __future__ import annotations
@@ -34,13 +35,18 @@ DEGREES = {
 
 
 @dataclass(frozen=True)
-class Heading:
-    """What a score's title and composer lines say, and the key its signature shows ("A minor"; None:
-    music21's analysis of the notes)."""
+class ScoreInfo:
+    """What a score's title and composer lines say, the key its signature shows ("A minor"; None: music21's
+    analysis of the notes), and in a continuation the tick where the new bars begin (marked on the sheet
+    music and the piano roll)."""
 
     title: str
     composer: str = "cadenza"
     key: str | None = None
+    seam: int | None = None
+
+
+SEAM_TEXT = "new bars"
 
 
 def spell(midi: int, tonic: str, mode: str) -> str:
@@ -65,29 +71,31 @@ def notation_key(text: str):
     return min(candidates, key=lambda k: abs(k.sharps))
 
 
-def write_musicxml(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
+def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:
     """The score as MusicXML through music21, corrected as the module docstring says. The tracks' names
     and programs (set by `render.dress`) name the parts and their instruments."""
     import music21
 
-    heading = heading or Heading(title=path.stem)
+    info = info or ScoreInfo(title=path.stem)
     # music21 copies the meter into every part only from a track without notes (a conductor track), while
     # symusic writes its time signatures into the first track: alone, the other parts came out in 4/4.
     midi = score.copy()
     midi.tracks.insert(0, symusic.Track(name="conductor"))
     parsed = music21.converter.parse(midi.dumps_midi(), format="midi")
     tracks = [track for track in score.tracks if len(track.notes)]  # music21 makes no part of an empty one
-    parsed.metadata = music21.metadata.Metadata(title=heading.title, composer=heading.composer)
-    if heading.key is None:
+    parsed.metadata = music21.metadata.Metadata(title=info.title, composer=info.composer)
+    if info.key is None:
         analysed = parsed.analyze("key")
         key = notation_key(f"{analysed.tonic.name} {analysed.mode}")
     else:
-        key = notation_key(heading.key)
+        key = notation_key(info.key)
     for part, track in zip(parsed.parts, tracks, strict=True):
         _name_part(part, track.name, int(track.program))
         _set_clef(part)
         _set_key(part, key)
     _fill_measures(parsed)
+    if info.seam:
+        _mark(parsed.parts[0], info.seam / score.ticks_per_quarter, SEAM_TEXT)
     parsed.write("musicxml", fp=str(path))
     return path
 
@@ -137,19 +145,36 @@ def _set_key(part, key) -> None:
 
 
 def _fill_measures(parsed) -> None:
-    """Give every part as many measures as the longest, the added ones a bar's rest in the meter then in
-    force, so a part that falls silent early still runs to the end of the piece."""
-    from music21 import note, stream
+    """Give every part the measures of the longest, the added ones a bar's rest (with the longest part's
+    meter changes), so a part that falls silent early still runs to the end of the piece. Each is placed at
+    its model's offset: appended instead, after a meter change, it overlapped the part's last measure and
+    music21's writer failed."""
+    import copy
+
+    from music21 import meter, note, stream
 
     parts = list(parsed.parts)
-    count = max((len(part.getElementsByClass(stream.Measure)) for part in parts), default=0)
+    longest = max(parts, key=lambda part: len(part.getElementsByClass(stream.Measure)))
+    reference = list(longest.getElementsByClass(stream.Measure))
     for part in parts:
-        measures = list(part.getElementsByClass(stream.Measure))
-        last = measures[-1]
-        for number in range(len(measures) + 1, count + 1):
-            measure = stream.Measure(number=number)
-            measure.append(note.Rest(quarterLength=last.barDuration.quarterLength, fullMeasure=True))
-            part.append(measure)
+        for model in reference[len(part.getElementsByClass(stream.Measure)) :]:
+            measure = stream.Measure(number=model.number)
+            for signature in model.getElementsByClass(meter.TimeSignature):
+                measure.insert(0, copy.deepcopy(signature))
+            measure.append(note.Rest(quarterLength=model.barDuration.quarterLength, fullMeasure=True))
+            part.insert(longest.elementOffset(model), measure)
+
+
+def _mark(part, offset: float, text: str) -> None:
+    """`text` above `part` at `offset` quarter notes from its start."""
+    from music21 import expressions, stream
+
+    for measure in part.getElementsByClass(stream.Measure):
+        if measure.offset <= offset < measure.offset + measure.barDuration.quarterLength:
+            words = expressions.TextExpression(text)
+            words.placement = "above"
+            measure.insert(offset - measure.offset, words)
+            return
 
 
 def engrave(musicxml: Path, page_width: int = 2100) -> list[str]:
@@ -161,6 +186,9 @@ def engrave(musicxml: Path, page_width: int = 2100) -> list[str]:
 
     verovio.enableLog(verovio.LOG_OFF)
     toolkit = verovio.toolkit()
+    # The wheel sets its fonts' folder for the importing thread only: in any other (a Gradio worker) the
+    # default is a path from verovio's build machine, and every file failed to load.
+    toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data"))
     toolkit.setOptions({"pageWidth": page_width, "adjustPageHeight": True, "scale": 40, "footer": "none"})
     if not toolkit.loadFile(str(musicxml)):
         raise CadenzaError(f"{musicxml}: verovio could not engrave this MusicXML")

@@ -3,7 +3,7 @@
 A generated track's program is a voice slot, not a sound (`cadenza.data.voices`), so `render` first
 dresses the score (`dress`): each track is named after its voice and given the program the style's voices
 play (`STYLE_SOUNDS`), with whole-number tempos. Each writer is then a function of (dressed score, path,
-heading): the heading (title, composer, key) is what the sheet music and the piano roll say above the
+info): the info (title, composer, key) is what the sheet music and the piano roll say above the
 notes. MusicXML is `notation.write_musicxml`; audio uses the General MIDI SoundFont that ships inside
 pretty_midi's wheel.
 """
@@ -23,7 +23,7 @@ from cadenza.data.styles import OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.generator import Piece
-from cadenza.inference.notation import Heading, write_musicxml
+from cadenza.inference.notation import SEAM_TEXT, ScoreInfo, write_musicxml
 
 SAMPLE_RATE = 44_100
 MAX_AUDIO_SECONDS = 600
@@ -84,12 +84,12 @@ def dress(
     return out
 
 
-def write_midi(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
+def write_midi(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:
     score.dump_midi(str(path))
     return path
 
 
-def write_wav(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
+def write_wav(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:
     """16-bit stereo WAV at 44.1 kHz: the SoundFont through symusic's synthesizer, peak-normalized; at
     most the first MAX_AUDIO_SECONDS of the score (10 MB of audio a minute: a long prompt file once made a
     535 MB WAV)."""
@@ -119,9 +119,10 @@ def note_name(pitch: int) -> str:
     return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def pianoroll_figure(score: symusic.Score, title: str):
+def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
     """A piano roll: one colour per voice, named in a legend beside (never over) the notes, bar lines,
-    and a pitch axis in note names (every C and G)."""
+    a pitch axis in note names (every C and G), and a continuation's `seam` (the tick where its new bars
+    begin) as a labelled line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,6 +144,9 @@ def pianoroll_figure(score: symusic.Score, title: str):
     for bar in bar_starts(score):
         ax.axvline(bar / tpq, color="0.8", linewidth=0.6, zorder=0)
     low, high = min(pitches, default=60) - 2, max(pitches, default=72) + 2
+    if seam:
+        ax.axvline(seam / tpq, color="black", linestyle="--", linewidth=1.5)
+        ax.text(seam / tpq, high, f" {SEAM_TEXT}", va="top", ha="left", fontsize="small")
     ax.set_xlim(0, max(score.end() / tpq, 1.0))
     ax.set_ylim(low, high)
     ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
@@ -156,10 +160,10 @@ def pianoroll_figure(score: symusic.Score, title: str):
     return fig
 
 
-def write_pianoroll(score: symusic.Score, path: Path, heading: Heading | None = None) -> Path:
+def write_pianoroll(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:
     import matplotlib.pyplot as plt
 
-    fig = pianoroll_figure(score, heading.title if heading else path.stem)
+    fig = pianoroll_figure(score, info.title if info else path.stem, info.seam if info else None)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
@@ -179,7 +183,7 @@ def bar_starts(score: symusic.Score) -> list[int]:
     return lines
 
 
-WRITERS: dict[str, Callable[[symusic.Score, Path, Heading | None], Path]] = {
+WRITERS: dict[str, Callable[[symusic.Score, Path, ScoreInfo | None], Path]] = {
     "mid": write_midi,
     "musicxml": write_musicxml,
     "wav": write_wav,
@@ -216,10 +220,12 @@ def piece_stem(style: str, seed: int, index: int) -> str:
     return f"{style}_{seed}_{index}"
 
 
-def piece_heading(piece: Piece) -> Heading:
-    """A generated piece's title ("bach, seed 42"), composer ("cadenza") and key (its key token's; the
-    analysed key for a model without key tokens)."""
-    return Heading(title=f"{piece.style}, seed {piece.seed}", key=piece.key)
+def piece_info(piece: Piece, whole: bool = False) -> ScoreInfo:
+    """A generated piece's title ("bach, seed 42"), composer ("cadenza"), key (its key token's; the
+    analysed key for a model without key tokens) and a continuation's seam, in `piece.excerpt()` (or in
+    the whole score)."""
+    seam = piece.new_start - (0 if whole else piece.context_start) if piece.new_start else None
+    return ScoreInfo(title=f"{piece.style}, seed {piece.seed}", key=piece.key, seam=seam)
 
 
 def render(
@@ -229,11 +235,11 @@ def render(
     formats: Iterable[str],
     voices: Iterable[Voice] | None = None,
     style: str | None = None,
-    heading: Heading | None = None,
+    info: ScoreInfo | None = None,
 ) -> dict[str, Path]:
     """Write `score`, dressed for `voices` in `style` (see `dress`), as `<out_dir>/<stem>.<format>` for each
-    format, under `heading` (the stem as title, and the analysed key, without one); returns format -> path."""
+    format, under `info` (the stem as title, and the analysed key, without one); returns format -> path."""
     formats = check_formats(formats)
     out_dir = output_folder(out_dir)
     dressed = dress(score, voices, style)
-    return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}", heading) for f in formats}
+    return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}", info) for f in formats}

@@ -62,6 +62,7 @@ def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_pat
     assert "seed" in browser.find_element(
         "css selector", 'audio[data-testid^="audio-player-Variation 1"]'
     ).get_attribute("data-testid")
+    assert browser.find_elements("css selector", ".sheet-music svg")  # the engraved score beside the roll
     browser.save_screenshot(str(tmp_path / "compose.png"))
     assert (tmp_path / "compose.png").stat().st_size > 0
 

@@ -66,3 +66,14 @@ def test_a_continuation_sets_aside_tempo_meter_and_key_and_says_so(composer, tmp
         composer, STYLE, bars=1, key="D minor", seed=5, random_seed=False, out_dir=tmp_path / "p"
     )
     assert plain[0].ignored == () and "prompt file" not in ui.describe(plain, 1)
+
+
+def test_each_variation_shows_its_sheet_music(composer, tmp_path):
+    (variation,) = ui.compose(
+        composer, STYLE, bars=2, key="D minor", seed=5, random_seed=False, out_dir=tmp_path
+    )
+    assert variation.sheet.startswith('<div class="sheet-music"') and "overflow-y:auto" in variation.sheet
+    import music21
+
+    measures = music21.converter.parse(variation.musicxml).parts[0].getElementsByClass(music21.stream.Measure)
+    assert variation.sheet.count('class="measure"') == len(measures) >= 2  # the MusicXML download engraved

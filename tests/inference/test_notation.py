@@ -1,4 +1,4 @@
-"""MusicXML a musician opens: heading, key signature and spelling, equal measures, whole tempos, read back
+"""MusicXML a musician opens: info, key signature and spelling, equal measures, whole tempos, read back
 by music21 and engraved by verovio."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import symusic
 import verovio
 
 from cadenza.data.voices import Voice
-from cadenza.inference.notation import Heading, engrave, notation_key, spell
+from cadenza.inference.notation import ScoreInfo, engrave, notation_key, spell
 from cadenza.inference.render import render
 
 MEI = "{http://www.music-encoding.org/ns/mei}"
@@ -70,8 +70,8 @@ def uneven_score() -> symusic.Score:
 
 def test_musicxml_reads_back_as_a_musician_expects(tmp_path):
     voices = [Voice(0, "Soprano"), Voice(1, "Alto"), Voice(2, "Bass")]
-    heading = Heading(title="bach, seed 7", key="A minor")
-    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], voices, "bach", heading)["musicxml"]
+    info = ScoreInfo(title="bach, seed 7", key="A minor")
+    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], voices, "bach", info)["musicxml"]
     parsed = music21.converter.parse(str(path))
     assert (parsed.metadata.bestTitle, parsed.metadata.composer) == ("bach, seed 7", "cadenza")
     assert "Music21" not in path.read_text()
@@ -103,7 +103,7 @@ def test_without_an_asked_key_the_signature_is_the_analysed_one(tmp_path):
 
 
 def test_verovio_engraves_every_part_in_every_measure(tmp_path):
-    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], heading=Heading("t", key="A minor"))
+    path = render(uneven_score(), tmp_path, "piece", ["musicxml"], info=ScoreInfo("t", key="A minor"))
     path = path["musicxml"]
     toolkit = verovio.toolkit()
     assert toolkit.loadFile(str(path))
@@ -112,3 +112,57 @@ def test_verovio_engraves_every_part_in_every_measure(tmp_path):
     assert staves == [3, 3, 3, 3]
     pages = engrave(path)
     assert pages and all(page.lstrip().startswith("<svg") or "<svg" in page[:200] for page in pages)
+
+
+def test_a_continuation_marks_where_its_new_bars_begin(tiny_checkpoint, prompt_midi, tmp_path):
+    from cadenza.inference.composer import Composer
+    from cadenza.inference.render import pianoroll_figure, piece_info
+
+    (piece,) = Composer.from_pretrained(tiny_checkpoint).generate(
+        "bach", bars=2, seed=3, prompt_midi=prompt_midi, prompt_bars=2
+    )
+    bar = 4 * piece.score.ticks_per_quarter  # the prompt file is in 4/4: its bars 5 and 6 are the prompt
+    assert (piece.context_start, piece.new_start) == (4 * bar, 6 * bar)
+    info = piece_info(piece)
+    assert info.seam == 2 * bar and piece_info(piece, whole=True).seam == 6 * bar
+    assert piece_info(piece.__class__(**{**vars(piece), "context_start": 0, "new_start": 0})).seam is None
+
+    path = render(piece.excerpt(), tmp_path, "piece", ["musicxml"], piece.voices, info=info)["musicxml"]
+    top = music21.converter.parse(str(path)).parts[0]
+    (words,) = top.recurse().getElementsByClass(music21.expressions.TextExpression)
+    assert words.content == "new bars" and words.getContextByClass(music21.stream.Measure).number == 3
+
+    fig = pianoroll_figure(piece.excerpt(), "piece", seam=info.seam)
+    (ax,) = fig.axes
+    assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [8.0]
+    assert [text.get_text().strip() for text in ax.texts] == ["new bars"]
+
+
+def test_a_random_model_with_a_new_meter_every_bar_still_engraves(tiny_checkpoint, tmp_path):
+    """The untrained model changes meter nearly every bar across a dozen parts: the writer once failed on
+    such pieces (appended measures overlapping the last one after a meter change)."""
+    from cadenza.inference.composer import Composer
+    from cadenza.inference.render import piece_info
+
+    composer = Composer.from_pretrained(tiny_checkpoint)
+    for seed in range(4):
+        (piece,) = composer.generate("bach", bars=8, seed=seed)
+        assert len({(ts.numerator, ts.denominator) for ts in piece.score.time_signatures}) > 2
+        info = piece_info(piece)
+        path = render(piece.score, tmp_path, f"s{seed}", ["musicxml"], piece.voices, "bach", info)["musicxml"]
+        toolkit = verovio.toolkit()
+        assert toolkit.loadFile(str(path))
+        staves = {
+            len(m.findall(f"{MEI}staff")) for m in ET.fromstring(toolkit.getMEI()).iter(f"{MEI}measure")
+        }
+        assert staves == {len(music21.converter.parse(str(path)).parts)}
+
+
+def test_verovio_engraves_from_any_thread(tmp_path):
+    """Gradio runs handlers in worker threads, where verovio's wheel once lost its fonts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = render(uneven_score(), tmp_path, "piece", ["musicxml"])["musicxml"]
+    with ThreadPoolExecutor(2) as pool:
+        pages = [pool.submit(engrave, path) for _ in range(4)]
+        assert all(future.result() for future in pages)
