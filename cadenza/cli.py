@@ -47,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "the corpus pieces most like a piece (rhythm, intervals, texture, harmony)",
     ),
     "evaluate ngram": (
-        "cadenza.evaluation.report",
+        "cadenza.evaluation.likelihood",
         "NGramArgs",
         "run_ngram",
         "the n-gram baseline NLL on a corpus",
@@ -74,16 +74,14 @@ def _find_command(argv: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    from cadenza.errors import CadenzaError
-
-    argv = sys.argv[1:] if argv is None else argv
+def parse(argv: list[str]):
+    """`argv` (without "cadenza") -> (its command's module, its options dataclass filled in), or None when
+    it names no command. Bad options exit through argparse (status 2, its message)."""
     found = _find_command(argv)
     if found is None:
-        print(_usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+        return None
     name, rest = found
-    module_name, args_name, func_name, help_ = COMMANDS[name]
+    module_name, args_name, _, help_ = COMMANDS[name]
     from transformers import HfArgumentParser
 
     module = importlib.import_module(module_name)
@@ -96,8 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_args_into_dataclasses(rest, return_remaining_strings=True)
     if unknown:  # argparse's own message and exit status 2, not HfArgumentParser's ValueError traceback
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return module, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cadenza.errors import CadenzaError
+
+    argv = sys.argv[1:] if argv is None else argv
+    parsed = parse(argv)
+    if parsed is None:
+        print(_usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    module, args = parsed
+    function = COMMANDS[_find_command(argv)[0]][2]
     try:
-        status = getattr(module, func_name)(args)
+        status = getattr(module, function)(args)
     except CadenzaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -239,14 +239,14 @@ def _render(piece, folder: Path, stem: str) -> Variation:
     """A composed piece's files. A continuation shows and plays the prompt's last bars and the new ones;
     the whole file is a separate download (a long upload would otherwise be rendered, and synthesized,
     whole)."""
-    from cadenza.inference.render import piece_info, render
+    from cadenza.inference.render import render_piece
 
-    info = piece_info(piece)
-    files = render(piece.excerpt(), folder, stem, RENDER_FORMATS, piece.voices, piece.sound_style, info)
-    whole = None
-    if piece.context_start:
-        whole = render(piece.score, folder, f"{stem}-whole", ["mid"], piece.voices, piece.sound_style, info)
-        whole = whole["mid"]
+    files = render_piece(piece, folder, stem, RENDER_FORMATS)
+    whole = (
+        render_piece(piece, folder, f"{stem}-whole", ["mid"], whole=True)["mid"]
+        if piece.context_start
+        else None
+    )
     return Variation(
         seed=piece.seed,
         style=piece.style,

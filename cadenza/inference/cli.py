@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
-from cadenza.inference.render import check_formats, output_folder, piece_info, piece_stem, render
+from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece
 
 
 @dataclass
@@ -95,9 +95,7 @@ def run_generate(args: GenerateArgs) -> None:
         print(f"key: {pieces[0].key}", file=sys.stderr)
     for index, piece in enumerate(pieces):
         stem = piece_stem(piece.style, piece.seed, index)
-        score = piece.score if args.whole_prompt else piece.excerpt()
-        info = piece_info(piece, whole=args.whole_prompt)
-        for path in render(score, args.out, stem, formats, piece.voices, piece.sound_style, info).values():
+        for path in render_piece(piece, args.out, stem, formats, whole=args.whole_prompt).values():
             print(path)
 
 

@@ -243,3 +243,13 @@ def render(
     out_dir = output_folder(out_dir)
     dressed = dress(score, voices, style)
     return {f: WRITERS[f](dressed, out_dir / f"{stem}.{f}", info) for f in formats}
+
+
+def render_piece(
+    piece: Piece, out_dir: str | Path, stem: str, formats: Iterable[str], whole: bool = False
+) -> dict[str, Path]:
+    """`render` for a generated piece: its voices, sound and heading (`piece_info`); a continuation's
+    prompt bars and new ones (`piece.excerpt()`), or with `whole` the whole prompt file and new bars."""
+    score = piece.score if whole else piece.excerpt()
+    info = piece_info(piece, whole=whole)
+    return render(score, out_dir, stem, formats, piece.voices, piece.sound_style, info)

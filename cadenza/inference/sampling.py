@@ -77,7 +77,10 @@ def sample(
             return model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
         # Positions are given, not read from the cache: a static cache's length is not known to the graph.
         position = torch.full((1, 1), ids.shape[1] - 1, device=ids.device)
-        out = step(input_ids=ids[:, -1:], cache=cache, use_cache=True, position_ids=position)
+        # A finished row is fed its first token, not its pad: its logits are thrown away, and at a pad
+        # transformers warns of padding without an attention mask, which a user cannot act on.
+        last = torch.where(ids[:, -1:] == pad_id, ids[:, :1], ids[:, -1:])
+        out = step(input_ids=last, cache=cache, use_cache=True, position_ids=position)
         return out.logits[:, -1, :]
 
     return sample_with(next_logits, ids, processors, stop, max_new_tokens, pad_id)
