@@ -36,8 +36,8 @@ test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check cadenza tests benchmarks app.py
-	$(BIN)/ruff format --check cadenza tests benchmarks app.py
+	$(BIN)/ruff check cadenza tests benchmarks docs app.py
+	$(BIN)/ruff format --check cadenza tests benchmarks docs app.py
 
 corpus: install
 	$(BIN)/cadenza corpus build

@@ -42,7 +42,7 @@ def compose_tab(composer, shared: Shared) -> None:
     choices = ui.compose_choices(composer)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style")
+            style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style", elem_id="style")
             bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
             with gr.Row():
                 tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
@@ -50,12 +50,12 @@ def compose_tab(composer, shared: Shared) -> None:
                     choices.time_signatures, value=ui.AS_GENERATED, label="Time signature"
                 )
             key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
-            with gr.Accordion("Sampling", open=False):
+            with gr.Accordion("Sampling", open=False, elem_id="sampling"):
                 temperature = gr.Slider(0.1, 2.0, value=choices.temperature, step=0.05, label="Temperature")
                 top_p = gr.Slider(0.1, 1.0, value=choices.top_p, step=0.01, label="Top-p")
                 with gr.Row():
-                    seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
-                    random_seed = gr.Checkbox(True, label="Random seed")
+                    seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id="seed")
+                    random_seed = gr.Checkbox(True, label="Random seed", elem_id="random-seed")
                 style_profile = gr.Checkbox(
                     True, label="Keep to the style's instruments and chord size (its corpus profile)"
                 )
@@ -72,18 +72,14 @@ def compose_tab(composer, shared: Shared) -> None:
             slots = []
             for i in range(ui.MAX_VARIATIONS):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=1, min_width=240):
-                        audio = gr.Audio(
-                            label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False
-                        )
-                        files = gr.File(
-                            label="Download", file_count="multiple", visible=i == 0, interactive=False
-                        )
-                    with gr.Column(scale=2):
-                        roll = gr.Image(
-                            label="Piano roll", type="filepath", visible=i == 0, interactive=False
-                        )
-                        sheet = gr.HTML(visible=i == 0, label="Sheet music")
+                    audio = gr.Audio(
+                        label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False
+                    )
+                    files = gr.File(
+                        label="Download", file_count="multiple", visible=i == 0, interactive=False
+                    )
+                roll = gr.Image(label="Piano roll", type="filepath", visible=i == 0, interactive=False)
+                sheet = gr.HTML(visible=i == 0, label="Sheet music")
                 slots += [audio, roll, sheet, files]
 
     def pieces(progress, **settings) -> list[ui.Variation]:

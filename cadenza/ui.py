@@ -269,7 +269,7 @@ def sheet_html(musicxml: Path) -> str:
     from cadenza.inference.notation import engrave
 
     try:
-        pages = "".join(f'<div style="background:white">{svg}</div>' for svg in engrave(musicxml))
+        pages = "".join(f'<div style="background:white;width:100%">{svg}</div>' for svg in engrave(musicxml))
     except CadenzaError as err:
         pages = f"<p>No sheet music: {html.escape(str(err))}</p>"
     return f'<div class="sheet-music" style="max-height:{SHEET_HEIGHT}px;overflow-y:auto">{pages}</div>'

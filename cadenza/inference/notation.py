@@ -189,7 +189,9 @@ def engrave(musicxml: Path, page_width: int = 2100) -> list[str]:
     # The wheel sets its fonts' folder for the importing thread only: in any other (a Gradio worker) the
     # default is a path from verovio's build machine, and every file failed to load.
     toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data"))
-    toolkit.setOptions({"pageWidth": page_width, "adjustPageHeight": True, "scale": 40, "footer": "none"})
+    # A viewBox lets the page scale to the width of whatever shows it (the app's column, a phone).
+    options = {"pageWidth": page_width, "adjustPageHeight": True, "footer": "none", "svgViewBox": True}
+    toolkit.setOptions(options)
     if not toolkit.loadFile(str(musicxml)):
         raise CadenzaError(f"{musicxml}: verovio could not engrave this MusicXML")
     return [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
