@@ -48,8 +48,7 @@ from cadenza.evaluation.classifier import (
 from cadenza.evaluation.classifier import HISTOGRAMS as CLASSIFIER_HISTOGRAMS
 from cadenza.evaluation.generators import NGRAM, load_generator
 from cadenza.evaluation.likelihood import likelihood, nll_markdown
-from cadenza.tokenization.chunking import split_bars
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 REAL = "real held-out"
 # The classifier's features plus the pitch-class histogram, which it leaves out (keys are shared between

@@ -39,9 +39,15 @@ from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
-from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, annotated_key, key_name, parse_key
+from cadenza.tokenization.tokenizer import (
+    CadenzaTokenizer,
+    Key,
+    annotated_key,
+    key_name,
+    parse_key,
+    split_bars,
+)
 
 MAX_BARS = 256
 MAX_NUM = 16

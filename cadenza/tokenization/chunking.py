@@ -9,18 +9,7 @@ from collections.abc import Container
 
 import numpy as np
 
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
-
-
-def split_bars(music: list[int], bar_starts: Container[int]) -> list[list[int]]:
-    """Group ids into bars, each starting with a token of `bar_starts` (`{Bar}` for base ids; with BPE,
-    `tokenizer.bar_starts`); tokens before the first bar stay alone."""
-    bars: list[list[int]] = []
-    for token in music:
-        if token in bar_starts or not bars:
-            bars.append([])
-        bars[-1].append(token)
-    return bars
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 
 def chunk_sequence(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 import symusic
@@ -95,6 +95,17 @@ def default_config() -> TokenizerConfig:
         time_signature_range={8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6], 2: [1, 2, 3, 4]},
         special_tokens=["PAD", "BOS", "EOS"],
     )
+
+
+def split_bars(music: list[int], bar_starts: Container[int]) -> list[list[int]]:
+    """Group ids into bars, each starting with a token of `bar_starts` (`{Bar}` for base ids; with BPE,
+    `tokenizer.bar_starts`); tokens before the first bar stay alone."""
+    bars: list[list[int]] = []
+    for token in music:
+        if token in bar_starts or not bars:
+            bars.append([])
+        bars[-1].append(token)
+    return bars
 
 
 class CadenzaTokenizer:
@@ -172,7 +183,7 @@ class CadenzaTokenizer:
         up to `vocab_size` ids in all."""
         if vocab_size <= len(self.remi.vocab):
             raise CadenzaError(f"a BPE vocabulary must exceed the {len(self.remi.vocab)} base tokens")
-        bars = [[self._bar_bytes(bar) for bar in self._music_bars(ids)] for ids in pieces]
+        bars = [[self._bar_bytes(bar) for bar in split_bars(ids, {self.bar_id})] for ids in pieces]
         self.remi.train(vocab_size=vocab_size, model="BPE", iterator=[b for b in bars if b])
         self._parts, self._bar_starts = None, None
 
@@ -194,7 +205,7 @@ class CadenzaTokenizer:
                 continue
             if run:
                 encoded = self.remi._model.encode(
-                    [self._bar_bytes(b) for b in self._music_bars(run)], is_pretokenized=True
+                    [self._bar_bytes(b) for b in split_bars(run, {self.bar_id})], is_pretokenized=True
                 )
                 out.extend(encoded.ids)
                 run = []
@@ -218,14 +229,6 @@ class CadenzaTokenizer:
         return token < len(self.remi.vocab) - len(self.added_tokens) and token not in (
             self.bos_id, self.eos_id, self.pad_id,
         )  # fmt: skip
-
-    def _music_bars(self, ids: list[int]) -> list[list[int]]:
-        bars: list[list[int]] = []
-        for token in ids:
-            if token == self.bar_id or not bars:
-                bars.append([])
-            bars[-1].append(token)
-        return bars
 
     def _bar_bytes(self, bar: list[int]) -> str:
         return "".join(chr(token + CHR_ID_START) for token in bar)  # miditok's byte of a base id

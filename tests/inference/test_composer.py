@@ -13,9 +13,15 @@ from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.data.loading import load_pieces_limited
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.composer import Composer, estimate_key, score_notes, transpose_interval
-from cadenza.tokenization.chunking import split_bars
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, annotated_key, key_name, note_tuples, parse_key
+from cadenza.tokenization.tokenizer import (
+    CadenzaTokenizer,
+    annotated_key,
+    key_name,
+    note_tuples,
+    parse_key,
+    split_bars,
+)
 from cadenza.training.model import ModelArgs, build_model
 from tests.conftest import keyless_tokenizer
 

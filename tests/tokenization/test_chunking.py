@@ -1,5 +1,5 @@
-from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks, split_bars
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 from tests.conftest import make_piece
 
 BOS, EOS, STYLE, BAR, CONT, KEY = 1, 2, 9, 5, 11, 12
