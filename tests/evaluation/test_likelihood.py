@@ -13,7 +13,7 @@ from cadenza.data.corpus import load_corpus
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.likelihood import corpus_chunks, model_nll, ngram_baseline
 from cadenza.training.data import Collator, lm_datasets
-from cadenza.training.train import evaluate
+from cadenza.training.loop import evaluate
 
 
 def test_model_nll_equals_the_training_evaluation(tiny_model, tiny_corpus_dir):

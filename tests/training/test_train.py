@@ -17,15 +17,8 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
 from cadenza.training.data import lm_datasets
-from cadenza.training.train import (
-    TrainArgs,
-    _tokenizer_for,
-    auto_mixed_precision,
-    budget_used,
-    complete_states,
-    lr_factor,
-    run_train,
-)
+from cadenza.training.loop import auto_mixed_precision, budget_used, complete_states, lr_factor
+from cadenza.training.train import TrainArgs, _tokenizer_for, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
 
@@ -272,3 +265,21 @@ def test_training_says_nothing_a_user_cannot_act_on(tiny_corpus_dir, tmp_path, c
     )
     said = capsys.readouterr().err + caplog.text
     assert "loss_type=None" not in said and "Removed shared tensor" not in said
+
+
+def test_early_stopping_ends_a_run_whose_val_loss_stops_improving(tiny_corpus_dir, tmp_path, monkeypatch):
+    from cadenza.training import loop
+
+    evals = iter([2.0, 1.5, 1.6, 1.7, 1.9, 9.0, 9.0])  # best at the 2nd eval, then 2 worse ones
+    monkeypatch.setattr(loop, "evaluate", lambda *args: next(evals))
+    out = tmp_path / "run"
+    args = TrainArgs(
+        corpus=tiny_corpus_dir, output_dir=str(out), max_steps=100, eval_every=2, save_every=100, patience=2,
+        **TINY,
+    )  # fmt: skip
+    run_train(args)
+    rows = _rows(out / "metrics.csv")
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]  # stopped at the 2nd eval without a better loss
+    assert float(rows[-1]["val_loss"]) == 1.9  # the last row is the whole validation set's
+    (state,) = complete_states(out / "states")
+    assert json.loads((state / "trainer_state.json").read_text())["best"] == 1.5  # kept for a resume
