@@ -100,7 +100,7 @@ class RemiGrammar:
             raise CadenzaError(f"max_chord must be at least 1 note, got {max_chord}")
         self.max_chord = max_chord
         self.vocab_size = max(vocab_size or 0, len(tokenizer))
-        base_size = len(tokenizer.vocab) - len(tokenizer.added_tokens)
+        base_size = tokenizer.base_size
         kind_of: dict[int, Kind] = {}
         self.position_of: dict[int, int] = {}
         self.bar_length_of: dict[int, int] = {}
@@ -178,7 +178,7 @@ class RemiGrammar:
         self._masks: dict[GrammarState, torch.Tensor] = {}
         # Merged tokens (BPE) in a trie of their base tokens: a state's mask advances through shared
         # prefixes once and drops a whole branch at its first illegal part.
-        self._parts = {i: tokenizer.parts(i) for i in range(len(tokenizer.vocab), len(tokenizer))}
+        self._parts = {i: tokenizer.parts(i) for i in tokenizer.merged_ids}
         self._trie: dict[int, _Node] = {}
         for i, parts in self._parts.items():
             if parts:

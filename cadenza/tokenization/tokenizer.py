@@ -115,13 +115,21 @@ class CadenzaTokenizer:
         self.remi = remi
         self._parts: list[tuple[int, ...]] | None = None  # base ids of each model id, built on first use
         self._bar_starts: frozenset[int] | None = None
-        self.added_tokens: list[str] = []
+        self.added_tokens: list[str] = []  # our tokens (style, key, markers), in the order of their ids
+        self._late: list[str] = []  # those added after BPE merges were learned: ids after the merged ones
         for token in added_tokens or []:
-            # A BPE tokenizer's file holds them already (its base vocabulary is saved whole); REMI's
-            # vocabulary of a plain one is rebuilt from its config, without them.
-            if token not in self.remi.vocab:
+            self._append(token)
+
+    def _append(self, token: str) -> None:
+        if token not in self.remi.vocab:
+            if self.is_bpe:
+                # miditok numbers merged tokens right after its base vocabulary, so a token added after
+                # the merges cannot join that vocabulary without renumbering them: it takes the next id
+                # after the merged ones instead (a model's reserved rows), outside miditok.
+                self._late.append(token)
+            else:  # a plain tokenizer's vocabulary is rebuilt from its config, without our tokens
                 self.remi.add_to_vocab(token)
-            self.added_tokens.append(token)
+        self.added_tokens.append(token)
 
     # --- construction and persistence -----------------------------------------------------------
     @classmethod
@@ -158,13 +166,11 @@ class CadenzaTokenizer:
         return Path(folder) / TOKENIZER_FILE
 
     def add_token(self, token: str) -> int:
-        """Append a token after every existing one (idempotent) and return its id."""
-        if token not in self.remi.vocab:
-            if self.is_bpe:  # a new base id would be a merged token's
-                raise CadenzaError(f"cannot add {token!r}: a BPE tokenizer's vocabulary is fixed")
-            self.remi.add_to_vocab(token)
-            self.added_tokens.append(token)
-        return self.remi.vocab[token]
+        """Append a token after every existing one (idempotent) and return its id: with BPE merges, after
+        the merged tokens, so no id a model has learned moves."""
+        if token not in self.vocab:
+            self._append(token)
+        return self.vocab[token]
 
     @property
     def fingerprint(self) -> str:
@@ -225,8 +231,18 @@ class CadenzaTokenizer:
             self._bar_starts = frozenset(i for i, parts in enumerate(table) if parts[:1] == (self.bar_id,))
         return self._bar_starts
 
+    @property
+    def merged_ids(self) -> range:
+        """The ids of BPE's merged tokens (empty without BPE)."""
+        return range(len(self.remi.vocab), len(self.remi))
+
+    @property
+    def base_size(self) -> int:
+        """miditok's REMI tokens, whose ids come first: every id below is music (or BOS/EOS/PAD)."""
+        return len(self.remi.vocab) - (len(self.added_tokens) - len(self._late))
+
     def _is_music(self, token: int) -> bool:
-        return token < len(self.remi.vocab) - len(self.added_tokens) and token not in (
+        return token < self.base_size and token not in (
             self.bos_id, self.eos_id, self.pad_id,
         )  # fmt: skip
 
@@ -251,12 +267,16 @@ class CadenzaTokenizer:
 
     # --- vocabulary ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        """Ids a model must know: the base vocabulary, and the merged tokens of a BPE tokenizer."""
-        return len(self.remi)
+        """Ids a model must know: the base vocabulary, the merged tokens of a BPE tokenizer, and tokens
+        added after the merges."""
+        return len(self.remi) + len(self._late)
 
     @property
     def vocab(self) -> dict[str, int]:
-        return self.remi.vocab
+        """Token -> id of every token but the merged ones."""
+        if not self._late:
+            return self.remi.vocab
+        return {**self.remi.vocab, **{token: len(self.remi) + i for i, token in enumerate(self._late)}}
 
     @property
     def styles(self) -> list[str]:
@@ -294,7 +314,7 @@ class CadenzaTokenizer:
 
     def key_of(self, token_id: int) -> Key | None:
         """The key a token stands for, or None for any other token."""
-        token = self.remi[token_id] if 0 <= token_id < len(self) else ""
+        token = self.token(token_id) if 0 <= token_id < len(self) else ""
         if not token.startswith(KEY_PREFIX):
             return None
         tonic, mode = token[len(KEY_PREFIX) :].split("_")
@@ -320,11 +340,16 @@ class CadenzaTokenizer:
 
     def style_id(self, style: str) -> int:
         token = STYLE_PREFIX + style
-        if token not in self.remi.vocab:
+        if token not in self.vocab:
             raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(self.styles)}")
-        return self.remi.vocab[token]
+        return self.vocab[token]
 
     def token(self, token_id: int) -> str:
+        """A token's name; a merged token's is its parts' joined by "+" ("Pitch_60+Duration_1.0.8")."""
+        if token_id >= len(self.remi):
+            return self._late[token_id - len(self.remi)]
+        if token_id in self.merged_ids:
+            return "+".join(self.remi[part] for part in self.parts(token_id))
         return self.remi[token_id]
 
     # --- encoding -----------------------------------------------------------------------------

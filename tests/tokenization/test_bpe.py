@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from cadenza.checkpoint import save_checkpoint
-from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples
@@ -50,8 +49,29 @@ def test_saved_merges_merge_the_same(bpe, tmp_path):
     loaded = CadenzaTokenizer.load(bpe.save(tmp_path))
     assert loaded.is_bpe and len(loaded) == VOCAB and loaded.merge(ids) == bpe.merge(ids)
     assert loaded.styles == bpe.styles and loaded.vocab == bpe.vocab
-    with pytest.raises(CadenzaError, match="a BPE tokenizer's vocabulary is fixed"):
-        loaded.add_style("jazz")
+
+
+def test_a_style_added_after_the_merges_takes_the_next_id_and_moves_none(bpe, tmp_path):
+    """A fine-tune's new style goes into the rows after the merged tokens (a model's reserved rows)."""
+    tokenizer = CadenzaTokenizer.load(bpe.save(tmp_path / "base"))
+    before = {tokenizer.token(i): i for i in range(len(tokenizer))}
+    jazz = tokenizer.add_style("jazz")
+    assert jazz == VOCAB and len(tokenizer) == VOCAB + 1 and tokenizer.add_style("jazz") == jazz
+    assert all(tokenizer.token(i) == token for token, i in before.items())
+    assert tokenizer.styles == ["bach", "folk", "jazz"] and tokenizer.token(jazz) == "Style_jazz"
+    assert tokenizer.fingerprint != bpe.fingerprint
+
+    loaded = CadenzaTokenizer.load(tokenizer.save(tmp_path / "adapter"))
+    assert loaded.style_id("jazz") == jazz and len(loaded) == VOCAB + 1
+    piece = make_piece(53, bars=3, voices=2)
+    ids = loaded.merge(loaded.encode(piece, "jazz", key=(5, "major")))
+    assert ids[1] == jazz and note_tuples(loaded.decode(ids)) == note_tuples(
+        bpe.decode(bpe.encode(piece, "bach"))
+    )
+    grammar = RemiGrammar(loaded)
+    assert grammar.errors(ids) == 0 and grammar.errors(loaded.merge(bpe.encode(piece, "bach"))) == 0
+    state = grammar.advance(grammar.start_state(), loaded.bos_id)
+    assert grammar.is_legal(state, jazz) and not grammar.is_legal(state, loaded.bar_id)
 
 
 def test_merged_sequences_are_grammatical_and_the_mask_is_the_walk(bpe):
