@@ -1,5 +1,5 @@
 """Checkpoints in the Hugging Face layout: config.json + model.safetensors + generation_config.json (the
-sampling defaults) + tokenizer.json (+ README card).
+sampling defaults) + tokenizer.json (+ README card); and LoRA adapters, which name the base they need.
 
 `AutoModelForCausalLM.from_pretrained(folder)` loads the model; `CadenzaTokenizer.load(folder)` the
 tokenizer. Weights are read with safetensors only, never pickle.
@@ -7,6 +7,9 @@ tokenizer. Weights are read with safetensors only, never pickle.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -66,3 +69,58 @@ def load_checkpoint(
             "they do not belong together",
         )
     return model.eval(), tokenizer
+
+
+# --- LoRA adapters --------------------------------------------------------------------------------
+# An adapter folder: peft's adapter_config.json + adapter_model.safetensors, the base tokenizer extended
+# with the adapter's style (tokenizer.json), its style profile, its card, and ADAPTER_FILE naming the style
+# and the base it was trained on.
+ADAPTER_FILE = "cadenza_adapter.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TOKENIZER_FILE, ADAPTER_FILE)
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    style: str
+    base: str  # the base checkpoint's folder when the adapter was trained
+    base_fingerprint: str  # `base_fingerprint` of that folder
+
+
+def base_fingerprint(folder: str | Path) -> str:
+    """A hash of a checkpoint's tokenizer and weights: an adapter is only good on the very base it was
+    trained on (a retrained base with the same layout would load it silently and play nonsense)."""
+    folder = require_checkpoint(folder)
+    digest = hashlib.sha256(CadenzaTokenizer.load(folder).fingerprint.encode())
+    with (folder / WEIGHTS_FILE).open("rb") as weights:
+        digest.update(hashlib.file_digest(weights, "sha256").digest())
+    return digest.hexdigest()
+
+
+def save_adapter_info(info: AdapterInfo, folder: str | Path) -> Path:
+    path = Path(folder) / ADAPTER_FILE
+    path.write_text(json.dumps(asdict(info), indent=2) + "\n")
+    return path
+
+
+def read_adapter(folder: str | Path) -> AdapterInfo:
+    """The adapter in `folder`, with a clear error for a folder that is not one."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(folder, "adapter folder not found")
+    missing = [name for name in ADAPTER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise InputFileError(folder, f"not a cadenza adapter: missing {', '.join(missing)}")
+    try:
+        return AdapterInfo(**json.loads((folder / ADAPTER_FILE).read_text()))
+    except (ValueError, TypeError) as err:
+        raise InputFileError(folder / ADAPTER_FILE, f"unreadable adapter description ({err})") from None
+
+
+def check_adapter_base(adapter: str | Path, info: AdapterInfo, base: str | Path) -> None:
+    """Refuse an adapter trained on another base than the checkpoint in `base`."""
+    if base_fingerprint(base) != info.base_fingerprint:
+        raise InputFileError(
+            adapter,
+            f"made for another base model (trained on {info.base}, which has changed or is not {base}); "
+            "fine-tune it again on this base",
+        )

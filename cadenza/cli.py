@@ -21,6 +21,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "convert the embedded music21 corpus (or --input DIR) into a dataset with splits",
     ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
+    "finetune": (
+        "cadenza.training.finetune",
+        "FinetuneArgs",
+        "run_finetune",
+        "a LoRA adapter that writes a folder of scores' style under a new style tag",
+    ),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
     "profile": (
         "cadenza.inference.profiles",

@@ -79,6 +79,7 @@ class LoopResult:
     minutes: float
     tokens: int  # non-padding tokens the model was trained on
     val_loss: float  # on the whole validation set, at the end
+    first_val_loss: float  # at step 0, before any training (`eval_batches` of it; NaN in an older state)
     best_val_loss: float  # the lowest periodic one (what early stopping watched)
     stopped_early: bool
 
@@ -215,7 +216,7 @@ def run_loop(
         betas=(0.9, 0.95),
     )
     # What a resumed run must get back besides the weights: its counters and its early-stopping record.
-    clock = {"step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0}
+    clock = {"step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan}
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda _: lr_factor(clock["step"], clock["elapsed"], args)
     )
@@ -261,6 +262,10 @@ def run_loop(
                 shutil.rmtree(old)
         accelerator.wait_for_everyone()
 
+    if clock["step"] == 0:  # where a fresh run starts from: a fine-tune's "before"
+        clock["first"] = evaluate(model, val_loader, accelerator, args.eval_batches)
+        log({"step": 0, "minutes": 0.0, "lr": "", "train_loss": "", "val_loss": round(clock["first"], 4),
+             "val_ppl": round(math.exp(clock["first"]), 3), "tokens_seen": 0})  # fmt: skip
     model.train()
     start = time.monotonic() - clock["elapsed"]
     running = []
@@ -338,6 +343,7 @@ def run_loop(
         minutes=round(clock["elapsed"] / 60, 1),
         tokens=clock["tokens"],
         val_loss=val_loss,
+        first_val_loss=clock["first"],
         best_val_loss=min(clock["best"], val_loss),
         stopped_early=stopped_early,
     )

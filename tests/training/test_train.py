@@ -76,8 +76,8 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
     )
     final = run_train(args)
     rows = _rows(out / "metrics.csv")
-    assert [int(r["step"]) for r in rows] == [10, 20, 30]
-    assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"]) - 0.3
+    assert [int(r["step"]) for r in rows] == [0, 10, 20, 30]  # step 0: before any training
+    assert float(rows[-1]["val_loss"]) < float(rows[1]["val_loss"]) - 0.3 < float(rows[0]["val_loss"])
 
     model, tokenizer = load_checkpoint(final)
     assert tokenizer.styles == ["alpha", "beta"]
@@ -97,7 +97,7 @@ def test_train_learns_saves_a_loadable_checkpoint_and_resumes(tiny_corpus_dir, t
     args.resume, args.max_steps = True, 35
     run_train(args)
     rows = _rows(out / "metrics.csv")
-    assert [int(r["step"]) for r in rows] == [10, 20, 30, 35]
+    assert [int(r["step"]) for r in rows] == [0, 10, 20, 30, 35]
     assert int(rows[-1]["tokens_seen"]) > int(rows[-2]["tokens_seen"])
     assert [p.name for p in complete_states(states)] == ["step_30", "step_35"]
 
@@ -270,7 +270,7 @@ def test_training_says_nothing_a_user_cannot_act_on(tiny_corpus_dir, tmp_path, c
 def test_early_stopping_ends_a_run_whose_val_loss_stops_improving(tiny_corpus_dir, tmp_path, monkeypatch):
     from cadenza.training import loop
 
-    evals = iter([2.0, 1.5, 1.6, 1.7, 1.9, 9.0, 9.0])  # best at the 2nd eval, then 2 worse ones
+    evals = iter([3.0, 2.0, 1.5, 1.6, 1.7, 1.9, 9.0])  # step 0, best at the 2nd eval, then 2 worse ones
     monkeypatch.setattr(loop, "evaluate", lambda *args: next(evals))
     out = tmp_path / "run"
     args = TrainArgs(
@@ -279,7 +279,7 @@ def test_early_stopping_ends_a_run_whose_val_loss_stops_improving(tiny_corpus_di
     )  # fmt: skip
     run_train(args)
     rows = _rows(out / "metrics.csv")
-    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]  # stopped at the 2nd eval without a better loss
+    assert [int(r["step"]) for r in rows] == [0, 2, 4, 6, 8]  # stopped at the 2nd eval without a better loss
     assert float(rows[-1]["val_loss"]) == 1.9  # the last row is the whole validation set's
     (state,) = complete_states(out / "states")
     assert json.loads((state / "trainer_state.json").read_text())["best"] == 1.5  # kept for a resume

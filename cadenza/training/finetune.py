@@ -1,0 +1,233 @@
+"""`cadenza finetune`: a LoRA adapter that teaches the base model one composer's style under a new tag.
+
+The recipe: the folder becomes a corpus (`cadenza corpus build --input`: bad files skipped and listed,
+train/validation/test split by piece); the base tokenizer gets `Style_<name>`, which takes the next free
+id (a model's reserved row, so no learned id moves); peft wraps the base with LoRA on the attention and MLP
+projections and makes that one embedding row trainable (`trainable_token_indices`: GPT-2 ties its output
+layer to the embeddings, and peft keeps the tie); then the shared loop (`loop.run_loop`). The adapter
+folder holds peft's adapter_model.safetensors and adapter_config.json, the extended tokenizer, the style's
+profile, a card, and the base's fingerprint (`checkpoint.AdapterInfo`). `--merge true` also writes a
+standalone checkpoint (`<output_dir>/merged`) that `cadenza generate --model` loads.
+
+Why trainable tokens and not `modules_to_save=["wte"]`: the latter saves a copy of the whole embedding
+matrix in the adapter (4,096 x 256 floats, 4 MB for the base), the former one row (1 KB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from cadenza.checkpoint import (
+    AdapterInfo,
+    base_fingerprint,
+    load_checkpoint,
+    require_checkpoint,
+    save_adapter_info,
+    save_checkpoint,
+)
+from cadenza.errors import CadenzaError
+from cadenza.inference.profiles import load_profiles, save_profiles, style_profiles
+from cadenza.tokenization.chunking import Transposer
+from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer, validate_style_name
+from cadenza.training.data import Collator, StyleSampler, lm_datasets
+from cadenza.training.loop import LoopArgs, check_loop_args, check_output_dir, make_accelerator, run_loop
+from cadenza.training.model import LOSS_TYPE
+
+MERGED_DIR = "merged"
+
+
+@dataclass
+class FinetuneArgs(LoopArgs):
+    # The loop's defaults, sized for a folder of scores and a few minutes on 2 cores.
+    output_dir: str | None = field(default=None, metadata={"help": "the adapter folder (adapters/<style>)"})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
+    warmup_steps: int = 20
+    max_steps: int = field(default=2000, metadata={"help": "optimizer steps budget"})
+    max_minutes: float = field(default=10.0, metadata={"help": "wall-clock budget (0 = none)"})
+    eval_every: int = field(default=50, metadata={"help": "evaluate every N steps"})
+    save_every: int = field(default=50, metadata={"help": "save the full training state every N steps"})
+    patience: int = field(
+        default=4, metadata={"help": "stop after this many evaluations without a better val loss (0 = never)"}
+    )
+    # The recipe's own.
+    input: str | None = field(default=None, metadata={"help": "folder of one composer's scores (required)"})
+    style: str | None = field(default=None, metadata={"help": "the new style's name (required)"})
+    base: str = field(default="checkpoints/cadenza-base", metadata={"help": "the base checkpoint"})
+    corpus_out: str | None = field(
+        default=None, metadata={"help": "where the folder's corpus is built (default build/corpus/<style>)"}
+    )
+    rank: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator (scale = alpha / rank)"})
+    lora_dropout: float = 0.05
+    target_modules: str = field(
+        default="c_attn,c_proj,c_fc",
+        metadata={"help": "comma list of GPT-2 modules LoRA adapts (attention in/out, MLP in/out)"},
+    )
+    transpose: int = field(default=3, metadata={"help": "random transposition of +-N semitones"})
+    merge: bool = field(default=False, metadata={"help": "also write a standalone merged checkpoint"})
+    num_proc: int = 2
+
+
+def check_args(args: FinetuneArgs) -> None:
+    check_loop_args(args)
+    if not args.input or not args.style:
+        raise CadenzaError("cadenza finetune needs --input FOLDER and --style NAME")
+    validate_style_name(args.style)
+    if not Path(args.input).is_dir():
+        raise CadenzaError(f"{args.input}: folder not found")
+    if args.rank < 1 or args.lora_alpha < 1 or not 0 <= args.lora_dropout < 1 or args.transpose < 0:
+        raise CadenzaError(
+            "--rank and --lora_alpha must be at least 1, --lora_dropout in [0, 1), --transpose >= 0"
+        )
+    require_checkpoint(args.base)
+
+
+def lora_model(model, args: FinetuneArgs, style_id: int):
+    """`model` wrapped by peft: LoRA on `args.target_modules`, and the new style's embedding row trained."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=args.rank,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=[name.strip() for name in args.target_modules.split(",") if name.strip()],
+        fan_in_fan_out=True,  # GPT-2's projections are Conv1D: weights stored (in, out)
+        trainable_token_indices=[style_id],
+        task_type="CAUSAL_LM",
+    )
+    with warnings.catch_warnings():  # transformers' rename of is_gradient_checkpointing, reached via peft
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, config)
+
+
+def run_finetune(args: FinetuneArgs) -> Path:
+    from cadenza.data.corpus import CorpusBuildArgs, build_corpus, load_corpus
+
+    check_args(args)
+    args.output_dir = args.output_dir or str(Path("adapters") / args.style)
+    check_output_dir(args)
+    out = Path(args.output_dir)
+    base_tokenizer = CadenzaTokenizer.load(args.base)
+    if args.style in base_tokenizer.styles:
+        raise CadenzaError(f"style {args.style!r} is one of the base's; name the new style differently")
+    accelerator = make_accelerator(args)
+    corpus_dir = args.corpus_out or str(Path("build/corpus") / args.style)
+    with accelerator.main_process_first():
+        if accelerator.is_main_process:
+            report = build_corpus(CorpusBuildArgs(input=args.input, style=args.style, out=corpus_dir))
+            accelerator.print(report.summary())
+            out.mkdir(parents=True, exist_ok=True)
+            tokenizer = CadenzaTokenizer.load(args.base)
+            tokenizer.add_style(args.style)
+            tokenizer.save(out)
+    accelerator.wait_for_everyone()
+    corpus = load_corpus(corpus_dir)
+    if len(corpus["train"]) == 0 or len(corpus["validation"]) == 0:
+        raise CadenzaError(
+            f"{args.input}: too few readable pieces to fine-tune on ({len(corpus['train'])} for training, "
+            f"{len(corpus['validation'])} for validation); give it more scores"
+        )
+    tokenizer_path = str(out / TOKENIZER_FILE)
+    tokenizer = CadenzaTokenizer.load(tokenizer_path)
+    style_id = tokenizer.style_id(args.style)
+    model, _ = load_checkpoint(args.base)
+    if len(tokenizer) > model.config.vocab_size:
+        raise CadenzaError(
+            f"{args.base}: no reserved row left for a new style (all {model.config.vocab_size} used)"
+        )
+    model.loss_type = LOSS_TYPE
+    model = lora_model(model.float().train(), args, style_id)
+    trainable, total = model.get_nb_trainable_parameters()
+    accelerator.print(f"trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+
+    with accelerator.main_process_first():
+        data = lm_datasets(corpus, tokenizer_path, model.config.n_positions, args.num_proc)
+    lengths = [len(ids) for ids in data["train"]["input_ids"]]
+    sampler = StyleSampler(data["train"]["style"], lengths, {args.style: 1.0}, args.seed)
+    train_loader = DataLoader(
+        data["train"],
+        batch_size=args.batch_size,
+        sampler=sampler,
+        collate_fn=Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose),
+    )
+    val_loader = DataLoader(
+        data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
+    )
+    result = run_loop(accelerator, model, train_loader, val_loader, args)
+
+    if accelerator.is_main_process:
+        model = result.model
+        train = corpus["train"]
+        voices = train["voices"] if "voices" in train.column_names else None
+        profile = style_profiles(train["midi"], train["style"], voices)
+        metrics = {
+            "train pieces": len(train),
+            "validation pieces": len(corpus["validation"]),
+            "steps": result.steps,
+            "minutes": result.minutes,
+            "stopped early": result.stopped_early,
+            "train tokens seen": result.tokens,
+            "trainable parameters": trainable,
+            "all parameters": total,
+            "val NLL per token before (nats)": round(result.first_val_loss, 4),
+            "val NLL per token after (nats)": round(result.val_loss, 4),
+        }
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save(out)
+        save_profiles(profile, out)
+        info = AdapterInfo(style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base))
+        save_adapter_info(info, out)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        command = (
+            " ".join(["cadenza", *sys.argv[1:]]) if sys.argv[1:2] == ["finetune"] else " ".join(sys.argv)
+        )
+        (out / "README.md").write_text(adapter_card(args, metrics, command, out))
+        accelerator.print(
+            f"adapter saved to {out} ({(out / 'adapter_model.safetensors').stat().st_size / 1e6:.2f} MB; "
+            f"val NLL {result.first_val_loss:.4f} -> {result.val_loss:.4f})"
+        )
+        if args.merge:
+            merged = model.merge_and_unload().to(getattr(torch, args.save_dtype))
+            save_checkpoint(merged, tokenizer, out / MERGED_DIR, adapter_card(args, metrics, command, out))
+            save_profiles({**load_profiles(args.base), **profile}, out / MERGED_DIR)
+            accelerator.print(f"merged checkpoint saved to {out / MERGED_DIR}")
+    accelerator.end_training()
+    return out
+
+
+def adapter_card(args: FinetuneArgs, metrics: dict, command: str, out: Path) -> str:
+    drop = 1 - metrics["val NLL per token after (nats)"] / metrics["val NLL per token before (nats)"]
+    lines = [
+        f"# cadenza LoRA adapter: {args.style}",
+        "",
+        f"Fine-tuned {date.today().isoformat()} from `{args.base}` on the scores in `{args.input}` by "
+        "cadenza's own pipeline. Generate with",
+        "",
+        f"    cadenza generate --adapter {out} --bars 8",
+        "",
+        "## Command",
+        "",
+        f"    {command}",
+        "",
+        "## Training",
+        "",
+        *[f"- {k}: {v}" for k, v in metrics.items()],
+        f"- val NLL change: {-drop:+.1%}" if math.isfinite(drop) else "",
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(asdict(args), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
