@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,3 +127,12 @@ def check_adapter_base(adapter: str | Path, info: AdapterInfo, base: str | Path)
             f"made for another base model (trained on {info.base}, which has changed or is not {base}); "
             "fine-tune it again on this base",
         )
+
+
+@contextmanager
+def peft_quietly() -> Iterator[None]:
+    """peft's model wrapping reaches transformers' deprecated `is_gradient_checkpointing`, whose
+    FutureWarning a user cannot act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield

@@ -9,11 +9,18 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece
 
+DEFAULT_STYLE = "bach"
+
 
 @dataclass
 class GenerateArgs:
     model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder"})
-    style: str = field(default="bach", metadata={"help": "style tag the model knows"})
+    style: str | None = field(
+        default=None, metadata={"help": "style tag the model knows (default: bach, or the adapter's style)"}
+    )
+    adapter: str | None = field(
+        default=None, metadata={"help": "a LoRA adapter folder (cadenza finetune) made for --model"}
+    )
     bars: int = field(default=8, metadata={"help": "bars to write (1-256)"})
     num: int = field(default=1, metadata={"help": "pieces to write in one batch (1-16)"})
     temperature: float | None = field(
@@ -67,8 +74,9 @@ def run_generate(args: GenerateArgs) -> None:
     formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
     output_folder(args.out)
     composer = Composer.from_pretrained(args.model, compile=args.compile)
+    adapter_style = composer.load_adapter(args.adapter) if args.adapter else None
     pieces = composer.generate(
-        args.style,
+        args.style or adapter_style or DEFAULT_STYLE,
         bars=args.bars,
         num=args.num,
         temperature=args.temperature,

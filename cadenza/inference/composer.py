@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +31,11 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from cadenza.checkpoint import SAMPLING, load_checkpoint
+from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
 from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
-from cadenza.errors import CadenzaError, TimeLimitError
+from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
@@ -120,6 +122,9 @@ class Composer:
         """What decoding needs besides the network; a composer over another model (the n-gram baseline)
         binds it too. `sampling` holds the default temperature, top_p and top_k."""
         self.sampling = sampling
+        self.path: Path | None = None  # the checkpoint (or adapter) folder, when loaded from one
+        self.adapter: str | None = None  # the adapter this composer plays, over a shared PeftModel
+        self._adapters: dict[str, Composer] = {}  # style -> a composer for each adapter served
         self._grammars: dict[tuple, RemiGrammar] = {}
         self.tokenizer = tokenizer
         self.profiles = profiles or {}
@@ -144,11 +149,14 @@ class Composer:
         model.config.use_cache = True
         if not model.generation_config.do_sample:  # saved before checkpoints carried sampling defaults
             model.generation_config.update(**SAMPLING)
-        return cls(model, tokenizer, load_profiles(path), compile=compile)
+        composer = cls(model, tokenizer, load_profiles(path), compile=compile)
+        composer.path = Path(path)
+        return composer
 
     @property
     def styles(self) -> list[str]:
-        return self.tokenizer.styles
+        """The base's styles, then those of the adapters it serves."""
+        return [*self.tokenizer.styles, *self._adapters] if self.adapter is None else [self.adapter]
 
     @property
     def time_signatures(self) -> list[str]:
@@ -184,7 +192,14 @@ class Composer:
         `programs` (General MIDI numbers) and `max_chord` (notes one program may start at once) narrow the
         grammar; unset, they come from the style's profile (see `profiles`), except in a continuation,
         where the prompt decides. `use_profile=False` samples from the model and the grammar alone.
+
+        An adapter's style (`load_adapter`) is written by that adapter's composer, over the shared model.
         """
+        if style in self._adapters:
+            return self._adapters[style].generate(
+                style, bars, num, temperature, top_k, top_p, seed, tempo, time_signature, key, prompt_midi,
+                prompt_bars, constrained, programs, max_chord, use_profile, max_time,
+            )  # fmt: skip
         _check_range("bars", bars, 1, MAX_BARS)
         _check_range("num", num, 1, MAX_NUM)
         temperature = self.sampling.temperature if temperature is None else temperature
@@ -431,7 +446,53 @@ class Composer:
     ) -> torch.Tensor:
         """`ids` plus up to `max_new` sampled ids per row: the one step another model (the n-gram baseline)
         replaces to decode under the same grammar, warpers and stopping rules."""
-        return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
+        with self._weights():
+            return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
+
+    @contextmanager
+    def _weights(self) -> Iterator[None]:
+        """The model as this composer plays it: its adapter active, or the base alone (adapters off)."""
+        from peft import PeftModel
+
+        if not isinstance(self.model, PeftModel):
+            yield
+        elif self.adapter is not None:
+            self.model.set_adapter(self.adapter)
+            yield
+        else:
+            with self.model.disable_adapter():
+                yield
+
+    # --- LoRA adapters ---------------------------------------------------------------------------
+    def load_adapter(self, folder: str | Path) -> str:
+        """Serve the adapter in `folder` (made by `cadenza finetune` on this composer's base) under its
+        style, which `generate` and `styles` then know. The base is loaded once: every adapter shares it,
+        and switching between them reloads nothing. Returns the style."""
+        from peft import PeftModel
+
+        info = read_adapter(folder)
+        if self.path is not None:
+            check_adapter_base(folder, info, self.path)
+        if info.style in self.styles:
+            raise CadenzaError(f"{folder}: style {info.style!r} is served already")
+        if self.compiled is not None:
+            raise CadenzaError("compiled decoding does not serve adapters yet; load without compile")
+        tokenizer = CadenzaTokenizer.load(folder)
+        if len(tokenizer) > self.model.config.vocab_size:
+            raise InputFileError(folder, "its tokenizer does not fit this base model's rows")
+        with peft_quietly():
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(folder), adapter_name=info.style)
+            else:
+                self.model = PeftModel.from_pretrained(
+                    self.model, str(folder), adapter_name=info.style
+                ).eval()
+        for composer in self._adapters.values():  # the first adapter wrapped the model they all share
+            composer.model = self.model
+        served = Composer(self.model, tokenizer, {**self.profiles, **load_profiles(folder)})
+        served.adapter, served.path = info.style, Path(folder)
+        self._adapters[info.style] = served
+        return info.style
 
     def _window(self, music: list[int]) -> list[int]:
         """The most recent music that fits half the context (in the model's tokens) and starts

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,6 +29,7 @@ from cadenza.checkpoint import (
     AdapterInfo,
     base_fingerprint,
     load_checkpoint,
+    peft_quietly,
     require_checkpoint,
     save_adapter_info,
     save_checkpoint,
@@ -104,8 +104,7 @@ def lora_model(model, args: FinetuneArgs, style_id: int):
         trainable_token_indices=[style_id],
         task_type="CAUSAL_LM",
     )
-    with warnings.catch_warnings():  # transformers' rename of is_gradient_checkpointing, reached via peft
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with peft_quietly():
         return get_peft_model(model, config)
 
 
