@@ -83,10 +83,39 @@ PYTHON_EXAMPLES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def tiny_adapters(tiny_checkpoint, tmp_path_factory) -> dict[str, Path]:
+    """The adapters docs/finetune.md loads, fine-tuned a few steps on the tiny checkpoint."""
+    from cadenza.training.finetune import FinetuneArgs, run_finetune
+    from tests.conftest import make_piece
+
+    root = tmp_path_factory.mktemp("adapters")
+    made = {}
+    for offset, style in enumerate(("airs", "schumann")):
+        folder = root / f"{style}-scores"
+        folder.mkdir()
+        for i in range(12):
+            make_piece(100 * offset + i, bars=4, voices=1 + offset).dump_midi(str(folder / f"{i}.mid"))
+        made[style] = run_finetune(
+            FinetuneArgs(
+                input=str(folder), style=style, base=str(tiny_checkpoint), output_dir=str(root / style),
+                corpus_out=str(root / f"{style}-corpus"), max_steps=2, eval_every=2, batch_size=4, num_proc=1,
+            )
+        )  # fmt: skip
+    return made
+
+
 @pytest.mark.parametrize(("doc", "code"), PYTHON_EXAMPLES, ids=[d for d, _ in PYTHON_EXAMPLES])
-def test_each_python_example_runs(doc, code, tiny_checkpoint, tmp_path, monkeypatch):
+def test_each_python_example_runs(doc, code, tiny_checkpoint, tmp_path, monkeypatch, request):
     monkeypatch.chdir(tmp_path)
     code = code.replace('"checkpoints/cadenza-base"', repr(str(tiny_checkpoint)))
-    code = re.sub(r"bars=16", "bars=2", code).replace('"irish_fiddle"', '"bach"')
-    exec(compile(code, doc, "exec"), {})
-    assert {p.suffix for p in (tmp_path / "out").iterdir()} == {".mid", ".musicxml", ".png", ".wav"}
+    code = re.sub(r"bars=(8|16)", "bars=2", code).replace('"irish_fiddle"', '"bach"')
+    if "load_adapter" in code:
+        for style, folder in request.getfixturevalue("tiny_adapters").items():
+            code = code.replace(f'"adapters/{style}"', repr(str(folder)))
+    namespace: dict = {}
+    exec(compile(code, doc, "exec"), namespace)
+    if "render" in code:
+        assert {p.suffix for p in (tmp_path / "out").iterdir()} == {".mid", ".musicxml", ".png", ".wav"}
+    if "load_adapter" in code:
+        assert namespace["airs"][0].style == "airs" and namespace["chorale"][0].style == "bach"
