@@ -27,6 +27,7 @@ from cadenza.errors import CadenzaError  # noqa: E402
 
 DEFAULT_MODEL = "checkpoints/cadenza-base"
 DEFAULT_CORPUS = "build/corpus/embedded"
+DEFAULT_ADAPTERS = "adapters"
 IN_FLIGHT = 16
 PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 
@@ -35,6 +36,8 @@ PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 class Shared:
     last_generated: gr.State  # the MIDI file of the last piece this browser session composed
     corpus: str
+    adapters: str  # where fine-tuned adapters are saved, and served from at start-up
+    compose_style: gr.Dropdown | None = None  # the Compose tab's style list, which a fine-tune extends
 
 
 # --- Compose tab -----------------------------------------------------------------------------------
@@ -43,6 +46,7 @@ def compose_tab(composer, shared: Shared) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style", elem_id="style")
+            shared.compose_style = style
             bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
             with gr.Row():
                 tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
@@ -147,8 +151,10 @@ def evaluate_tab(composer, shared: Shared) -> None:
                 file_types=PROMPT_TYPES,
                 type="filepath",
             )
-            style = gr.Dropdown(
-                [ui.AS_GUESSED, *composer.styles], value=ui.AS_GUESSED, label="Judge it as the style"
+            style = gr.Dropdown(  # the classifier knows the base's styles, not an adapter's
+                [ui.AS_GUESSED, *composer.tokenizer.styles],
+                value=ui.AS_GUESSED,
+                label="Judge it as the style",
             )
             judge = gr.Button("Evaluate", variant="primary", elem_id="evaluate")
             probabilities = gr.Label(label="Which style it sounds like (style classifier)", num_top_classes=4)
@@ -191,14 +197,47 @@ def evaluate_tab(composer, shared: Shared) -> None:
     )
 
 
+# --- Fine-tune tab ----------------------------------------------------------------------------------
+def finetune_tab(composer, shared: Shared) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            uploads = gr.File(
+                label="One composer's scores: MIDI / MusicXML / ABC / kern files, or a zip of them",
+                file_types=[*PROMPT_TYPES, ".zip"],
+                file_count="multiple",
+                type="filepath",
+            )
+            name = gr.Textbox(label="New style name (lowercase letters, digits, _)", elem_id="tune-style")
+            size = gr.Radio(list(ui.RUN_SIZES), value=ui.DEFAULT_RUN_SIZE, label="Length of the run")
+            start = gr.Button("Fine-tune", variant="primary", elem_id="finetune")
+        with gr.Column(scale=2):
+            status = gr.Markdown(
+                "A LoRA adapter learns the style of the uploaded scores under the new name; it is saved and "
+                "then offered in the Compose tab (docs/finetune.md).",
+                elem_id="tune-status",
+            )
+
+    def tune(files, style, run_size, progress=gr.Progress()):
+        try:
+            for step in ui.finetune(
+                composer, files or [], style, run_size, shared.adapters, ui.request_dir()
+            ):
+                progress(step.fraction, desc="fine-tuning")
+                yield step.text, gr.update(choices=composer.styles)
+        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+
+    start.click(tune, [uploads, name, size], [status, shared.compose_style], api_name="finetune")
+
+
 # Each later feature adds (title, builder) here.
-TABS = [("Compose", compose_tab), ("Evaluate", evaluate_tab)]
+TABS = [("Compose", compose_tab), ("Evaluate", evaluate_tab), ("Fine-tune", finetune_tab)]
 
 
-def build_demo(composer, corpus: str = DEFAULT_CORPUS) -> gr.Blocks:
+def build_demo(composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS) -> gr.Blocks:
     with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download, judge.")
-        shared = Shared(gr.State(None), corpus)
+        shared = Shared(gr.State(None), corpus, adapters)
         with gr.Tabs():
             for title, build in TABS:
                 with gr.Tab(title):
@@ -214,6 +253,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cadenza web app")
     parser.add_argument(
         "--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder"
+    )
+    parser.add_argument(
+        "--adapters",
+        default=os.environ.get("CADENZA_ADAPTERS", DEFAULT_ADAPTERS),
+        help="folder of LoRA adapters to serve, where the Fine-tune tab saves new ones",
     )
     parser.add_argument(
         "--corpus",
@@ -270,7 +314,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_port(args.host, args.port)
     composer = load_composer(args.model, args.compile)
-    demo = build_demo(composer, args.corpus)
+    for problem in ui.load_adapters(composer, args.adapters):
+        print(f"cadenza: adapter not served: {problem}", flush=True)
+    demo = build_demo(composer, args.corpus, args.adapters)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(
         server_name=args.host,

@@ -83,6 +83,8 @@ def start_app(model: Path, port: int, log: Path, corpus: Path | None = None) -> 
             "--host",
             "127.0.0.1",
             *(["--corpus", str(corpus)] if corpus else []),
+            "--adapters",  # never the repository's own adapters folder
+            str(log.parent / "adapters"),
         ],
         cwd=ROOT,
         env=env,

@@ -149,3 +149,23 @@ def test_the_docs_client_example_runs(app_url):
     scope: dict = {}
     exec(code, scope)  # noqa: S102 - the documented example, as a reader would paste it
     assert [Path(f).suffix for f in scope["files"]].count(".mid") == 1 and "seed used" in scope["status"]
+
+
+def test_the_finetune_api_refuses_bad_requests_in_one_line(client, tmp_path):
+    import zipfile
+
+    from tests.conftest import make_piece
+
+    tune = tmp_path / "tune.mid"
+    make_piece(1, bars=2, voices=1).dump_midi(str(tune))
+    with pytest.raises(AppError, match="invalid style name 'Bad Name'"):
+        client.predict([handle_file(str(tune))], "Bad Name", ui.DEFAULT_RUN_SIZE, api_name="/finetune")
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("notes.txt", "no music here")
+    with pytest.raises(AppError, match=r"no score files among the uploads \(bundle.zip/notes.txt"):
+        client.predict([handle_file(str(bundle))], "airs", ui.DEFAULT_RUN_SIZE, api_name="/finetune")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("no music here")
+    with pytest.raises(AppError, match="Invalid file type"):  # Gradio checks the types first
+        client.predict([handle_file(str(notes))], "airs", ui.DEFAULT_RUN_SIZE, api_name="/finetune")
