@@ -20,6 +20,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_corpus_build",
         "convert the embedded music21 corpus (or --input DIR) into a dataset with splits",
     ),
+    "corpus merge": (
+        "cadenza.data.corpus",
+        "CorpusMergeArgs",
+        "run_corpus_merge",
+        "join built corpora into one (a fine-tuned style beside the embedded ones, for cadenza evaluate)",
+    ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "finetune": (
         "cadenza.training.finetune",

@@ -570,6 +570,58 @@ def load_corpus(path: str | Path):
     return corpus
 
 
+@dataclass
+class CorpusMergeArgs:
+    inputs: list[str] = field(default_factory=list, metadata={"help": "corpus folders to join (two or more)"})
+    out: str | None = field(default=None, metadata={"help": "output folder (required)"})
+
+
+def merge_corpora(args: CorpusMergeArgs) -> CorpusReport:
+    """One corpus of several built ones, split by split (a fine-tuned style's folder beside the embedded
+    corpus, so that `cadenza evaluate` judges the new style against the old ones). Each style must come
+    from one input only; the reports' figures are carried over."""
+    from datasets import DatasetDict, concatenate_datasets
+
+    if len(args.inputs) < 2 or not args.out:
+        raise CadenzaError("cadenza corpus merge needs --inputs A B [...] and --out FOLDER")
+    out = Path(args.out)
+    if any(out.resolve() == Path(p).resolve() for p in args.inputs):
+        raise CadenzaError(f"{out}: the output cannot be one of the inputs")
+    started = time.perf_counter()
+    corpora = [load_corpus(path) for path in args.inputs]
+    owner: dict[str, str] = {}
+    for path, corpus in zip(args.inputs, corpora, strict=True):
+        for style in sorted({s for split in SPLITS for s in corpus[split]["style"]}):
+            if style in owner:
+                raise CadenzaError(f"style {style!r} is in both {owner[style]} and {path}")
+            owner[style] = path
+    merged = DatasetDict({split: concatenate_datasets([c[split] for c in corpora]) for split in SPLITS})
+    counts = {
+        style: {split: merged[split]["style"].count(style) for split in SPLITS}
+        for style in sorted(owner, key=_style_order)
+    }
+    # What the builds said about their files, where they kept a report.
+    reports = [json.loads(p.read_text()) for p in (Path(i) / REPORT_FILE for i in args.inputs) if p.is_file()]
+    report = CorpusReport(
+        out=str(out),
+        files=sum(r["files"] for r in reports),
+        counts=counts,
+        failures=[f for r in reports for f in r["failures"]],
+        duplicates=sum(r["duplicates"] for r in reports),
+        seconds=time.perf_counter() - started,
+        styles={style: stats for r in reports for style, stats in r.get("styles", {}).items()},
+    )
+    manifest = hashlib.sha256(
+        "".join(_saved_manifest(Path(p)) or p for p in args.inputs).encode()
+    ).hexdigest()
+    _write_atomically(out, merged, report, manifest)
+    return report
+
+
+def run_corpus_merge(args: CorpusMergeArgs) -> None:
+    print(merge_corpora(args).summary())
+
+
 def run_corpus_build(args: CorpusBuildArgs) -> None:
     """CLI entry: build and print the report (also saved as report.json in the corpus folder)."""
     print(build_corpus(args).summary())

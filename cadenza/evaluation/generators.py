@@ -8,7 +8,9 @@ A generator has `styles` and `generate(style, bars=, num=, seed=, key=, time_sig
   checkpoint's tokenizer and decoded by `NGramComposer` under that checkpoint's grammar, style profiles,
   sampling settings and key handling, so that the two differ only in the model.
 
-LoRA adapters and the GAN/VAE baselines join here when they land.
+- an adapter folder (`cadenza finetune`): the base it was trained on, serving it.
+
+The GAN/VAE baselines join here when they land.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
+from cadenza.checkpoint import ADAPTER_FILE, read_adapter
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
 from cadenza.inference.composer import Composer
@@ -68,10 +71,21 @@ def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc:
     return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context, model.generation_config)
 
 
+def is_adapter(name: str | Path) -> bool:
+    return (Path(name) / ADAPTER_FILE).is_file()
+
+
 def load_generator(name: str, corpus, reference: str | Path, order: int = 5, num_proc: int = 2) -> Generator:
-    """A checkpoint folder's composer, or with `name` "ngram" the n-gram baseline beside `reference`."""
+    """A checkpoint folder's composer; an adapter folder's (its base, serving it: the base's styles and
+    the adapter's); or with `name` "ngram" the n-gram baseline beside `reference`."""
     if name == NGRAM:
         return fit_ngram_composer(reference, corpus, order, num_proc)
+    if is_adapter(name):
+        composer = Composer.from_pretrained(read_adapter(name).base)
+        composer.load_adapter(name)
+        return composer
     if not Path(name).is_dir():
-        raise CadenzaError(f"{name}: not a checkpoint folder (or {NGRAM!r} for the n-gram baseline)")
+        raise CadenzaError(
+            f"{name}: not a checkpoint or adapter folder (or {NGRAM!r} for the n-gram baseline)"
+        )
     return Composer.from_pretrained(name)

@@ -96,14 +96,16 @@ def ngram_baseline(
     split: str = "validation",
     num_proc: int = 2,
     use_cache: bool = True,
+    subset: str = "",
 ) -> dict:
-    """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk)."""
+    """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk).
+    `subset` names the styles `corpus` was cut to when it is not the whole corpus at `corpus_path`."""
     if max_len < MIN_CHUNK:
         raise CadenzaError(f"chunk length must be at least {MIN_CHUNK} tokens, got {max_len}")
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
     key_text = (
         f"v{NGRAM_VERSION}-{corpus_hash(corpus_path)}-{tokenizer_hash(tokenizer)}"
-        f"-n{order}-len{max_len}-{split}"
+        f"-n{order}-len{max_len}-{split}" + (f"-styles:{subset}" if subset else "")
     )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     cache = Path(corpus_path) / CACHE_DIR / f"ngram-{key}.json"
@@ -213,6 +215,21 @@ def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokeni
     }
 
 
+def known_styles(corpus, styles: list[str]) -> tuple[object, str]:
+    """`corpus` cut to the pieces of `styles` (a merged corpus holds styles a base model never learned),
+    and the styles kept as a cache label; the corpus itself and "" when it has no other style."""
+    from datasets import DatasetDict
+
+    present = {style for part in corpus.values() for style in part["style"]}
+    if present <= set(styles):
+        return corpus, ""
+    kept = set(styles)
+    cut = DatasetDict(
+        {name: part.filter(lambda s: s in kept, input_columns="style") for name, part in corpus.items()}
+    )
+    return cut, ",".join(sorted(present & kept))
+
+
 def likelihood(
     model_dir: str | Path,
     corpus_path: str | Path,
@@ -229,9 +246,12 @@ def likelihood(
     if split not in corpus:
         raise CadenzaError(f"no split {split!r} in {corpus_path}")
     model, tokenizer = load_checkpoint(model_dir)
+    corpus, subset = known_styles(corpus, tokenizer.styles)
     tokenizer_path = str(Path(model_dir) / "tokenizer.json")
     max_len = int(model.config.n_positions)
-    ngram = ngram_baseline(corpus_path, corpus, tokenizer_path, order, max_len, split, num_proc, use_cache)
+    ngram = ngram_baseline(
+        corpus_path, corpus, tokenizer_path, order, max_len, split, num_proc, use_cache, subset
+    )
     chunks = corpus_chunks(corpus[split], tokenizer_path, max_len, num_proc)
     values = model_token_nll(model, chunks, tokenizer.pad_id, batch_size)
     nll, count = mean_nll(values)
@@ -242,7 +262,9 @@ def likelihood(
     plain = None
     if tokenizer.is_bpe:  # the n-gram on plain REMI too: the classic baseline, per note
         plain_path = str(corpus_tokenizer(corpus, Path(corpus_path) / CACHE_DIR))
-        plain = ngram_baseline(corpus_path, corpus, plain_path, order, max_len, split, num_proc, use_cache)
+        plain = ngram_baseline(
+            corpus_path, corpus, plain_path, order, max_len, split, num_proc, use_cache, subset
+        )
     return {
         "split": split,
         "ngram_remi": plain,

@@ -46,7 +46,7 @@ from cadenza.evaluation.classifier import (
     feature_matrix,
 )
 from cadenza.evaluation.classifier import HISTOGRAMS as CLASSIFIER_HISTOGRAMS
-from cadenza.evaluation.generators import NGRAM, load_generator
+from cadenza.evaluation.generators import NGRAM, is_adapter, load_generator
 from cadenza.evaluation.likelihood import likelihood, nll_markdown
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
@@ -511,7 +511,7 @@ def _check(args: EvaluateArgs, corpus_styles: list[str]) -> tuple[list[str], str
     unknown = sorted(set(args.styles) - set(corpus_styles))
     if unknown:
         raise CadenzaError(f"unknown style {unknown[0]!r}; the corpus has: {', '.join(corpus_styles)}")
-    checkpoints = [m for m in args.models if m != NGRAM]
+    checkpoints = [m for m in args.models if m != NGRAM and not is_adapter(m)]
     reference = args.reference or (checkpoints[0] if checkpoints else None)
     if reference is None:
         raise CadenzaError(f"{NGRAM!r} needs a checkpoint's tokenizer: name one with --reference")
@@ -576,7 +576,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
         samples = generate_pieces(generator, styles, real, args)
         rows[label], styles_of[label] = features(samples), [s.style for s in samples]
         sets[label] = judge(label, samples, rows[label], styles_of[label])
-        if args.nll and name != NGRAM:
+        if args.nll and name != NGRAM and not is_adapter(name):  # an adapter's: benchmarks/finetune.py
             likelihoods[label] = likelihood(
                 name, args.corpus, corpus, args.split, args.ngram_order, args.batch_size, args.num_proc
             )
@@ -596,7 +596,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     (out / "report.md").write_text(markdown(report))
     if args.update_card:
         for name in args.models:
-            if name != NGRAM:
+            if name != NGRAM and not is_adapter(name):
                 label = model_label(name, args.ngram_order)
                 update_card(Path(name) / "README.md", card_section(label, report))
     print(headline_table({label: data["summary"]["all"] for label, data in sets.items()}))

@@ -58,7 +58,7 @@ def test_load_generator(tiny_model, tiny_corpus_dir):
         == ngram.generate("alpha", bars=1, key="D minor")[0].key
         == "D minor"
     )
-    with pytest.raises(CadenzaError, match="nowhere: not a checkpoint folder"):
+    with pytest.raises(CadenzaError, match="nowhere: not a checkpoint or adapter folder"):
         load_generator("nowhere", corpus, tiny_model)
     with pytest.raises(CadenzaError, match="n-gram vocabulary 3 != tokenizer's"):
         composer = load_generator(tiny_model, corpus, tiny_model)

@@ -164,3 +164,47 @@ def test_evaluate_leaves_a_checkpoint_alone_unless_asked(tiny_model, tiny_corpus
     assert args.update_card is False  # the default
     run_evaluate(args)
     assert {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()} == before
+
+
+def test_an_adapter_is_judged_beside_its_base_on_a_merged_corpus(tiny_model, tiny_corpus_dir, tmp_path):
+    """A fine-tuned style: its folder's corpus merged with the base's (`cadenza corpus merge`), so the
+    classifier learns the new style too; the adapter is evaluated as its base serving it."""
+    from cadenza.data.corpus import CorpusBuildArgs, CorpusMergeArgs, build_corpus, load_corpus, merge_corpora
+    from cadenza.training.finetune import FinetuneArgs, run_finetune
+
+    folder = tmp_path / "waltzes"
+    folder.mkdir()
+    for i in range(24):
+        make_piece(700 + i, bars=4, voices=1, numerator=3).dump_midi(str(folder / f"w{i}.mid"))
+    build_corpus(CorpusBuildArgs(input=str(folder), style="waltz", out=str(tmp_path / "waltz-corpus")))
+    merged = tmp_path / "merged"
+    report = merge_corpora(
+        CorpusMergeArgs(inputs=[tiny_corpus_dir, str(tmp_path / "waltz-corpus")], out=str(merged))
+    )
+    assert list(report.counts) == ["alpha", "beta", "waltz"] and sum(report.counts["waltz"].values()) == 24
+    assert (
+        len(load_corpus(merged)["train"])
+        == len(load_corpus(tiny_corpus_dir)["train"]) + report.counts["waltz"]["train"]
+    )
+    with pytest.raises(Exception, match="style 'waltz' is in both"):
+        merge_corpora(
+            CorpusMergeArgs(inputs=[str(merged), str(tmp_path / "waltz-corpus")], out=str(tmp_path / "m2"))
+        )
+
+    adapter = run_finetune(
+        FinetuneArgs(
+            input=str(folder), style="waltz", base=tiny_model, output_dir=str(tmp_path / "adapter"),
+            corpus_out=str(tmp_path / "waltz-corpus"), max_steps=2, eval_every=2, batch_size=4, num_proc=1,
+        )
+    )  # fmt: skip
+    args = EvaluateArgs(
+        models=[str(adapter), tiny_model], corpus=str(merged), out=str(tmp_path / "r"), pieces_per_style=2,
+        bars=1, real_per_style=2, train_per_style=4, ngram_order=2, num_proc=1,
+    )  # fmt: skip
+    result = run_evaluate(args)
+    assert result["styles"] == ["alpha", "beta", "waltz"]
+    assert result["classifier"]["labels"] == ["alpha", "beta", "waltz"]  # it learned the new style too
+    adapter_styles = [piece["style"] for piece in result["sets"]["adapter"]["pieces"]]
+    assert adapter_styles.count("waltz") == 2 and adapter_styles.count("alpha") == 2  # base styles too
+    base_label = model_label(tiny_model, 2)
+    assert set(result["likelihood"]) == {base_label}  # the base's NLL; an adapter's: benchmarks/finetune.py
