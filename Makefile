@@ -44,7 +44,7 @@ corpus: install
 
 # The base model's recipe (v2): the whole embedded corpus (13k pieces; ~7 minutes to build on 2 cores, see
 # docs/corpus.md), BPE merges learned on its train split, key tokens, every style weighed by --style_alpha
-# and transposed across all 12 keys (docs/training.md), then a CPU-sized run whose 180-minute budget spans
+# and transposed across all 12 keys (docs/training.md), then a CPU-sized run whose 150-minute budget spans
 # sessions: run `make train-base` again and it resumes from runs/base (delete that folder to start over).
 # No dropout: with it PyTorch's CPU attention falls back from the fused flash kernel (measured 2-4x slower steps).
 BASE_CORPUS := build/corpus/embedded

@@ -94,6 +94,9 @@ def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = No
         _set_clef(part)
         _set_key(part, key)
     _fill_measures(parsed)
+    for part in list(parsed.parts)[1:]:  # music21 hides the copies, MuseScore still printed one per part
+        for mark in list(part.recurse().getElementsByClass(music21.tempo.MetronomeMark)):
+            part.remove(mark, recurse=True)
     if info.seam:
         _mark(parsed.parts[0], info.seam / score.ticks_per_quarter, SEAM_TEXT)
     parsed.write("musicxml", fp=str(path))

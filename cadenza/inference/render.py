@@ -70,14 +70,16 @@ def voice_sound(voice: Voice, style: str | None) -> int:
 def dress(
     score: symusic.Score, voices: Iterable[Voice] | None = None, style: str | None = None
 ) -> symusic.Score:
-    """A copy of `score` ready to write: each track named after its voice (`voice_name`, the voice found by
-    slot as in `track_voices`) and playing its sound in `style` (`voice_sound`), its tempos rounded to
-    whole beats a minute (a tempo token's value, 121.29, is no tempo mark a musician writes). Tracks that
-    end up sharing a program stay separate tracks (and MusicXML parts)."""
+    """A copy of `score` ready to write: tracks in slot order, each named after its voice (`voice_name`,
+    the voice found by slot as in `track_voices`) and playing its sound in `style` (`voice_sound`), tempos
+    rounded to whole beats a minute (a tempo token's value, 121.29, is no tempo mark a musician writes).
+    Tracks that end up sharing a program stay separate tracks (and MusicXML parts)."""
     out = score.copy()
+    # A model writes voices in any order; a score lists them by slot (soprano first, as the corpus has them).
+    out.tracks.sort(key=lambda track: track.program)
     for tempo in out.tempos:
         tempo.qpm = float(round(tempo.qpm))
-    known = track_voices(score, voices or ())
+    known = track_voices(out, voices or ())
     for number, (track, voice) in enumerate(zip(out.tracks, known, strict=True), start=1):
         track.name = voice_name(voice, number)
         track.program = voice_sound(voice, style)

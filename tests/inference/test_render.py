@@ -141,6 +141,9 @@ def test_dress_names_and_sounds_each_track_from_its_voice():
     assert [p for _, p in dressed("irish_fiddle")] == [40] * 4
     assert [t.program for t in score.tracks] == [0, 1, 2, 3]  # a copy: the slots are untouched
     assert [t.name for t in dress(score).tracks] == ["Voice 1", "Voice 2", "Voice 3", "Voice 4"]
+    shuffled = score.copy()  # a model writes voices in any order: the score lists them by slot
+    shuffled.tracks.sort(key=lambda track: -track.program)
+    assert [(t.name, t.program) for t in dress(shuffled, voices, "my_style").tracks] == dressed("my_style")
 
 
 def test_a_continuation_keeps_the_prompt_files_names_and_instruments(tiny_checkpoint, tmp_path, capsys):
