@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +38,15 @@ from cadenza.inference.profiles import load_profiles, save_profiles, style_profi
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer, validate_style_name
 from cadenza.training.data import Collator, StyleSampler, lm_datasets
-from cadenza.training.loop import LoopArgs, check_loop_args, check_output_dir, make_accelerator, run_loop
+from cadenza.training.loop import (
+    LoopArgs,
+    check_loop_args,
+    check_output_dir,
+    command_line,
+    make_accelerator,
+    run_card,
+    run_loop,
+)
 from cadenza.training.model import LOSS_TYPE
 
 MERGED_DIR = "merged"
@@ -186,17 +193,15 @@ def run_finetune(args: FinetuneArgs) -> Path:
         info = AdapterInfo(style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base))
         save_adapter_info(info, out)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        command = (
-            " ".join(["cadenza", *sys.argv[1:]]) if sys.argv[1:2] == ["finetune"] else " ".join(sys.argv)
-        )
-        (out / "README.md").write_text(adapter_card(args, metrics, command, out))
+        card = adapter_card(args, metrics, command_line("finetune"), out)
+        (out / "README.md").write_text(card)
         accelerator.print(
             f"adapter saved to {out} ({(out / 'adapter_model.safetensors').stat().st_size / 1e6:.2f} MB; "
             f"val NLL {result.first_val_loss:.4f} -> {result.val_loss:.4f})"
         )
         if args.merge:
             merged = model.merge_and_unload().to(getattr(torch, args.save_dtype))
-            save_checkpoint(merged, tokenizer, out / MERGED_DIR, adapter_card(args, metrics, command, out))
+            save_checkpoint(merged, tokenizer, out / MERGED_DIR, card)
             save_profiles({**load_profiles(args.base), **profile}, out / MERGED_DIR)
             accelerator.print(f"merged checkpoint saved to {out / MERGED_DIR}")
     accelerator.end_training()
@@ -205,28 +210,13 @@ def run_finetune(args: FinetuneArgs) -> Path:
 
 def adapter_card(args: FinetuneArgs, metrics: dict, command: str, out: Path) -> str:
     drop = 1 - metrics["val NLL per token after (nats)"] / metrics["val NLL per token before (nats)"]
-    lines = [
+    header = [
         f"# cadenza LoRA adapter: {args.style}",
         "",
         f"Fine-tuned {date.today().isoformat()} from `{args.base}` on the scores in `{args.input}` by "
         "cadenza's own pipeline. Generate with",
         "",
         f"    cadenza generate --adapter {out} --bars 8",
-        "",
-        "## Command",
-        "",
-        f"    {command}",
-        "",
-        "## Training",
-        "",
-        *[f"- {k}: {v}" for k, v in metrics.items()],
-        f"- val NLL change: {-drop:+.1%}" if math.isfinite(drop) else "",
-        "",
-        "## Configuration",
-        "",
-        "```json",
-        json.dumps(asdict(args), indent=2),
-        "```",
-        "",
     ]
-    return "\n".join(lines)
+    shown = {**metrics, "val NLL change": f"{-drop:+.1%}"} if math.isfinite(drop) else metrics
+    return run_card(header, command, shown, args)

@@ -16,8 +16,9 @@ import json
 import logging
 import math
 import shutil
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -94,6 +95,37 @@ class _TiedWeightsNote(logging.Filter):
 
 
 logging.getLogger("accelerate.utils.other").addFilter(_TiedWeightsNote())
+
+
+def command_line(command: str) -> str:
+    """How this run was started, as a user types it: "cadenza <command> <options>" when the console script
+    ran `command`, else the process's own command line (`accelerate launch ...`, a benchmark)."""
+    if sys.argv[1 : 1 + len(command.split())] == command.split():
+        return " ".join(["cadenza", *sys.argv[1:]])
+    return " ".join(sys.argv)
+
+
+def run_card(header: list[str], command: str, metrics: dict, args: LoopArgs) -> str:
+    """A run's README: `header` (title and what it is), then the command, the figures and the options."""
+    lines = [
+        *header,
+        "",
+        "## Command",
+        "",
+        f"    {command}",
+        "",
+        "## Training",
+        "",
+        *[f"- {k}: {v}" for k, v in metrics.items()],
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(asdict(args), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def check_loop_args(args: LoopArgs) -> None:

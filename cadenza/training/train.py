@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -36,7 +35,9 @@ from cadenza.training.loop import (
     LoopArgs,
     check_loop_args,
     check_output_dir,
+    command_line,
     make_accelerator,
+    run_card,
     run_loop,
 )
 from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model
@@ -109,27 +110,12 @@ def _initial_model(args: TrainArgs, tokenizer: CadenzaTokenizer):
 
 
 def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
-    lines = [
+    header = [
         "# cadenza model",
         "",
         f"Trained {date.today().isoformat()} by cadenza's own pipeline on `{args.corpus}`.",
-        "",
-        "## Command",
-        "",
-        f"    {command}",
-        "",
-        "## Training",
-        "",
-        *[f"- {k}: {v}" for k, v in metrics.items()],
-        "",
-        "## Configuration",
-        "",
-        "```json",
-        json.dumps(asdict(args), indent=2),
-        "```",
-        "",
     ]
-    return "\n".join(lines)
+    return run_card(header, command, metrics, args)
 
 
 def check_args(args: TrainArgs) -> None:
@@ -192,10 +178,7 @@ def run_train(args: TrainArgs) -> Path:
                 for style in tokens
             },
         }
-        command = (
-            "cadenza train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv)
-        )
-        save_checkpoint(model, tokenizer, final, model_card(args, metrics, command))
+        save_checkpoint(model, tokenizer, final, model_card(args, metrics, command_line("train")))
         train = corpus["train"]
         voices = train["voices"] if "voices" in train.column_names else None
         save_profiles(style_profiles(train["midi"], train["style"], voices), final)
