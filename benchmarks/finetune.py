@@ -10,6 +10,12 @@ pieces of the folder (the validation split `cadenza finetune` made) per note:
 - "base, best tag": the base with whichever of its own styles fits the pieces best (what a user had before);
 - "adapter": the base with the adapter.
 Then `--steps` optimizer steps of LoRA and of full fine-tuning on the same batches, timed: tokens/s.
+
+    python benchmarks/finetune.py --input <folder> --style airs --sweep true --max_steps 300
+
+The sweep that chose `cadenza finetune`'s defaults: the same folder fine-tuned under each setting of
+SWEEP for a fixed number of steps (no time budget, so a busy machine changes nothing but the minutes),
+each adapter's held-out NLL per note and size in one table.
 """
 
 from __future__ import annotations
@@ -58,6 +64,53 @@ def tokens_per_second(model, loader: DataLoader, steps: int) -> float:
     return tokens / (time.perf_counter() - started)
 
 
+# (rank, lora_alpha, lr, target modules): the rank at a fixed scale alpha / rank = 2, the learning rate
+# around the default, and LoRA on attention alone (the LoRA paper's choice) against attention and MLP.
+SWEEP = [
+    (4, 8, 1e-3, "c_attn,c_proj,c_fc"),
+    (8, 16, 1e-3, "c_attn,c_proj,c_fc"),
+    (16, 32, 1e-3, "c_attn,c_proj,c_fc"),
+    (8, 16, 3e-4, "c_attn,c_proj,c_fc"),
+    (8, 16, 3e-3, "c_attn,c_proj,c_fc"),
+    (8, 16, 1e-3, "c_attn"),
+]
+
+
+def adapter_nll(base: str, adapter: Path, chunks: list[list[int]], tokenizer: CadenzaTokenizer) -> float:
+    from peft import PeftModel
+
+    with peft_quietly():
+        adapted = PeftModel.from_pretrained(load_checkpoint(base)[0], str(adapter)).eval()
+    return per_note(adapted, chunks, tokenizer)
+
+
+def sweep(args: argparse.Namespace, out: Path) -> None:
+    rows = []
+    window = load_checkpoint(args.base)[0].config.n_positions
+    for rank, alpha, lr, targets in SWEEP:
+        run = out / f"r{rank}-lr{lr:g}-{targets.replace(',', '+')}"
+        tune = FinetuneArgs(
+            input=args.input, style=args.style, base=args.base, output_dir=str(run),
+            corpus_out=str(out / "corpus"), max_minutes=0, max_steps=args.max_steps, rank=rank,
+            lora_alpha=alpha, lr=lr, target_modules=targets, resume=(run / "states").is_dir(),
+        )  # fmt: skip
+        if not (run / "adapter_model.safetensors").is_file():
+            run_finetune(tune)
+        tokenizer = CadenzaTokenizer.load(run)
+        chunks = corpus_chunks(
+            load_corpus(out / "corpus")["validation"], str(run / TOKENIZER_FILE), window, 1
+        )
+        metrics = json.loads((run / "metrics.json").read_text())
+        size = (run / "adapter_model.safetensors").stat().st_size / 1e6
+        rows.append((rank, alpha, lr, targets, adapter_nll(args.base, run, chunks, tokenizer), size, metrics))
+    print(f"{args.style}: {args.max_steps} steps each\n")
+    print("| rank | alpha | lr | LoRA on | val NLL per note | adapter MB | steps kept | minutes |")
+    print("|---:|---:|---:|---|---:|---:|---:|---:|")
+    for rank, alpha, lr, targets, nll, size, m in rows:
+        kept = m.get("weights kept from step", m["steps"])
+        print(f"| {rank} | {alpha} | {lr:g} | {targets} | {nll:.3f} | {size:.2f} | {kept} | {m['minutes']} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -71,8 +124,11 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--lora_alpha", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="timed steps of LoRA and of full fine-tuning")
+    parser.add_argument("--sweep", type=lambda s: s.lower() == "true", default=False)
     args = parser.parse_args()
     out = Path(args.out or f"runs/finetune-{args.style}")
+    if args.sweep:
+        return sweep(args, out)
     corpus_dir = out.parent / f"{out.name}-corpus"
     tune = FinetuneArgs(
         input=args.input, style=args.style, base=args.base, output_dir=str(out), corpus_out=str(corpus_dir),
@@ -93,11 +149,7 @@ def main() -> None:
         for s in base_tokenizer.styles
     }
     best = min(by_style, key=by_style.get)
-    from peft import PeftModel
-
-    with peft_quietly():
-        adapted = PeftModel.from_pretrained(load_checkpoint(args.base)[0], str(out)).eval()
-    after = per_note(adapted, chunks, tokenizer)
+    after = adapter_nll(args.base, out, chunks, tokenizer)
 
     data = lm_datasets(corpus, str(out / TOKENIZER_FILE), base.config.n_positions, 1)
     loader = DataLoader(

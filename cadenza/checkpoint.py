@@ -84,9 +84,11 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TOKENIZER_F
 
 @dataclass(frozen=True)
 class AdapterInfo:
-    style: str
+    style: str  # the style it teaches; a lyrics adapter's name
     base: str  # the base checkpoint's folder when the adapter was trained
     base_fingerprint: str  # `base_fingerprint` of that folder
+    lyrics: bool = False  # it writes songs (the lyric tokens), in the base's styles
+    vocab_size: int = 0  # the rows it needs, when more than the base has (the base is resized to load it)
 
 
 def base_fingerprint(folder: str | Path) -> str:

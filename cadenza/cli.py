@@ -26,6 +26,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_corpus_merge",
         "join built corpora into one (a fine-tuned style beside the embedded ones, for cadenza evaluate)",
     ),
+    "corpus songs": (
+        "cadenza.data.songs",
+        "SongCorpusArgs",
+        "run_song_corpus",
+        "every texted melody of a built corpus, with its syllables on its notes (for lyrics to melody)",
+    ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "finetune": (
         "cadenza.training.finetune",

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
 
 from cadenza.errors import one_line
 
 # music21's MIDI resolution: every tuplet the corpus uses lands on a whole tick.
 TICKS_PER_QUARTER = 10080
 DEFAULT_VELOCITY = 90  # music21's realized volume without dynamics
+HYPHEN = "-"  # ends a lyric event whose word goes on (the karaoke convention of MIDI lyrics)
+WRITTEN_HYPHENS = ("-", "\xad", "\u00fa")
 
 
 @dataclass
@@ -56,6 +58,82 @@ def stream_to_score(m21) -> StreamScore:
         names.append(str(name))
         programs.append(program)
     return StreamScore(score, names, programs, warnings)
+
+
+def song_scores(m21, min_syllables: int = 8) -> list[Score]:
+    """Each texted part of a parsed score as a song: one monophonic track (a chord's top note), its
+    syllables as lyric events on the notes they are sung on, the first part's meter and the score's tempo.
+
+    The written timeline, repeats not played out: the lyrics of the first verse belong to the written
+    notes (a played-out repeat would sing them twice, or shift them onto the wrong notes). A syllable's
+    event reads "Ky-" when its word goes on, "e" at a word's end; a note without one is a melisma's.
+    """
+    if m21.atSoundingPitch is False:
+        m21 = m21.toSoundingPitch()
+    parts = list(m21.parts) or [m21]
+    songs = []
+    for part in parts:
+        syllables = _first_verse(part)
+        if len(syllables) < min_syllables:
+            continue
+        score = Score(TICKS_PER_QUARTER)
+        _add_conductor(score, m21, part)
+        track = Track(name=str(part.partName or ""), program=0)
+        line: dict[float, tuple[float, int, int]] = {}
+        for onset, end, pitch, velocity in _joined_notes(part):  # sorted: a chord's top note comes last
+            line[onset] = (end, pitch, velocity)
+        onsets = sorted(line)
+        for onset, following in zip(onsets, [*onsets[1:], None], strict=True):
+            end, pitch, velocity = line[onset]
+            end = min(end, following) if following is not None else end
+            track.notes.append(Note(_ticks(onset), max(_ticks(end) - _ticks(onset), 1), pitch, velocity))
+            if onset in syllables:
+                track.lyrics.append(TextMeta(_ticks(onset), syllables[onset]))
+        score.tracks.append(track)
+        songs.append(score)
+    return songs
+
+
+def lyric_event(syllable: str, word_end: bool) -> str:
+    """The text of a syllable's lyric event."""
+    return syllable if word_end else syllable + HYPHEN
+
+
+def song_syllables(score: Score) -> list[tuple[str, bool] | None]:
+    """Per note of a song (its first track with notes, in time order): (syllable, word ends here), or None
+    for a melisma's note. The lyric events may sit on any track: symusic reads a MIDI file's lyrics into
+    a track of their own."""
+    events = {lyric.time: lyric.text for track in score.tracks for lyric in track.lyrics}
+    notes = next((track.notes for track in score.tracks if len(track.notes)), [])
+    out: list[tuple[str, bool] | None] = []
+    for note in sorted(notes, key=lambda n: (n.time, n.pitch)):
+        text = events.get(note.time)
+        goes_on = text is not None and text.endswith(HYPHEN) and len(text) > 1
+        out.append(None if text is None else (text[: -1 if goes_on else None], not goes_on))
+    return out
+
+
+def is_song(score: Score) -> bool:
+    return any(len(track.lyrics) for track in score.tracks)
+
+
+def _first_verse(part) -> dict[float, str]:
+    """Onset -> lyric event text of the part's first verse (the lowest verse number on each note),
+    hyphenated as `song_scores` says."""
+    syllables = {}
+    for element in part.flatten().notes:
+        if not element.lyrics or element.duration.isGrace:
+            continue
+        verse = min(element.lyrics, key=lambda lyric: lyric.number or 0)
+        text = (verse.text or verse.rawText or "").strip()
+        # Some sources (the Monteverdi madrigals) mark a word that goes on inside the text, with a
+        # trailing "-", a soft hyphen or an "ú", and call every syllable "single".
+        marked = text.endswith(WRITTEN_HYPHENS) and len(text) > 1
+        text = text.rstrip("".join(WRITTEN_HYPHENS)) if marked else text
+        if text:
+            goes_on = marked or verse.syllabic in ("begin", "middle")
+            syllables[float(element.offset)] = lyric_event(text, not goes_on)
+    return syllables
 
 
 def _played_out(m21, warnings: list[str]):

@@ -13,6 +13,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
+from cadenza.tokenization.tokenizer import MELISMA_TOKEN
 
 
 class GrammarLogitsProcessor(LogitsProcessor):
@@ -25,9 +26,18 @@ class GrammarLogitsProcessor(LogitsProcessor):
     call.
     """
 
-    def __init__(self, grammar: RemiGrammar, min_bars: int = 0) -> None:
+    def __init__(
+        self,
+        grammar: RemiGrammar,
+        min_bars: int = 0,
+        lyrics: list[list[int]] | None = None,
+        melisma: bool = False,
+    ) -> None:
         self.grammar = grammar
         self.min_bars = min_bars
+        self.lyrics = lyrics
+        self.melisma = melisma
+        self.sung: list[list[int]] = []  # per row: (syllables done, bytes of the next one written)
         self.states: list[GrammarState] = []
         self.bars: list[int] = []
         self.noted: list[bool] = []
@@ -40,6 +50,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
             self.states = [self.grammar.start_state()] * input_ids.shape[0]
             self.bars = [0] * input_ids.shape[0]
             self.noted = [False] * input_ids.shape[0]
+            self.sung = [[0, 0] for _ in range(input_ids.shape[0])]
         for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
             state = self.states[row]
             for token in tokens:
@@ -48,6 +59,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
                     bars, notes = self.grammar.counts(token)
                     self.bars[row] += bars
                     self.noted[row] |= notes > 0
+                    if self.lyrics is not None and new.kind in (Kind.CHAR, Kind.SYLLABLE):
+                        self._sing(row, token)
                 state = new
             self.states[row] = state
         self.seen = input_ids.shape[1]
@@ -55,8 +68,10 @@ class GrammarLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._advance(input_ids)
         rows = []
-        for bars, noted, state in zip(self.bars, self.noted, self.states, strict=True):
+        for row, (bars, noted, state) in enumerate(zip(self.bars, self.noted, self.states, strict=True)):
             mask = self.grammar.allowed(state)
+            if self.lyrics is not None:
+                mask = self._forced(row, state, mask)
             if state.kind != Kind.END:
                 banned = []
                 if bars < self.min_bars or not noted:
@@ -69,6 +84,34 @@ class GrammarLogitsProcessor(LogitsProcessor):
             rows.append(mask)
         mask = torch.stack(rows).to(scores.device)[:, : scores.shape[-1]]
         return scores.masked_fill(~mask, float("-inf"))
+
+    # --- lyrics forced in order (a song's grammar) ---------------------------------------------------
+    def _sing(self, row: int, token: int) -> None:
+        done, written = self.sung[row]
+        if done < len(self.lyrics) and token == self.lyrics[done][written]:
+            written += 1
+            done, written = (done + 1, 0) if written == len(self.lyrics[done]) else (done, written)
+        self.sung[row] = [done, written]
+
+    def _forced(self, row: int, state: GrammarState, mask: torch.Tensor) -> torch.Tensor:
+        """The grammar's mask narrowed to the lyrics: inside a syllable its next byte; where a lyric item
+        may start, the next syllable (or a melisma once one was sung, when allowed) or a bar line; after
+        the last syllable's note, the end."""
+        done, written = self.sung[row]
+        if state.kind == Kind.CHAR:
+            keep = [self.lyrics[done][written]]
+        elif state.kind in (Kind.TIMESIG, Kind.DURATION):
+            if done == len(self.lyrics):
+                keep = [self.eos_id]
+            else:
+                keep = [self.lyrics[done][0], *self.bar_starts]
+                if self.melisma and done > 0:
+                    keep.append(self.grammar.tokenizer.vocab[MELISMA_TOKEN])
+        else:
+            return mask
+        narrowed = torch.zeros_like(mask)
+        narrowed[keep] = True
+        return mask & narrowed
 
 
 class BarStoppingCriteria(StoppingCriteria):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import symusic
 
+from cadenza.data.streams import is_song, song_syllables
 from cadenza.tokenization.tokenizer import parse_key
 
 STEPS = "CDEFGAB"
@@ -94,6 +95,8 @@ def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = No
         _set_clef(part)
         _set_key(part, key)
     _fill_measures(parsed)
+    if is_song(score):
+        _set_lyrics(parsed.parts[0], score)
     for part in list(parsed.parts)[1:]:  # music21 hides the copies, MuseScore still printed one per part
         for mark in list(part.recurse().getElementsByClass(music21.tempo.MetronomeMark)):
             part.remove(mark, recurse=True)
@@ -101,6 +104,30 @@ def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = No
         _mark(parsed.parts[0], info.seam / score.ticks_per_quarter, SEAM_TEXT)
     parsed.write("musicxml", fp=str(path))
     return path
+
+
+def _set_lyrics(part, score: symusic.Score) -> None:
+    """A song's syllables under its notes, in order (music21's reading of the MIDI quantizes onsets, so
+    they are matched by order, not by time), with MusicXML's syllabic (begin / middle / end / single) from
+    whether the word goes on before and after; a note tied on from the last bar carries none."""
+    from music21 import note
+
+    sung, going_on = [], False
+    for item in song_syllables(score):
+        if item is None:
+            sung.append(None)
+            continue
+        text, word_end = item
+        syllabic = ("middle" if going_on else "begin") if not word_end else ("end" if going_on else "single")
+        sung.append(note.Lyric(text=text, syllabic=syllabic))
+        going_on = not word_end
+    heads = sorted(
+        (n for n in part.recurse().notes if n.tie is None or n.tie.type == "start"),
+        key=lambda n: n.getOffsetInHierarchy(part),
+    )
+    for element, lyric in zip(heads, sung, strict=False):
+        if lyric is not None:
+            element.lyrics = [lyric]
 
 
 def _name_part(part, name: str, program: int) -> None:

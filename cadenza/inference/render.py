@@ -19,6 +19,7 @@ import numpy as np
 import symusic
 from miditok.constants import MIDI_INSTRUMENTS
 
+from cadenza.data.streams import is_song, lyric_event, song_syllables
 from cadenza.data.styles import OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
@@ -146,6 +147,13 @@ def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
     for bar in bar_starts(score):
         ax.axvline(bar / tpq, color="0.8", linewidth=0.6, zorder=0)
     low, high = min(pitches, default=60) - 2, max(pitches, default=72) + 2
+    if is_song(score):  # each syllable under the note it is sung on
+        low -= 2
+        notes = sorted(next(t.notes for t in score.tracks if len(t.notes)), key=lambda n: (n.time, n.pitch))
+        for note, item in zip(notes, song_syllables(score), strict=True):
+            if item is not None:
+                text = lyric_event(*item)
+                ax.text(note.time / tpq, note.pitch - 1.0, text, va="top", fontsize="x-small", rotation=30)
     if seam:
         ax.axvline(seam / tpq, color="black", linestyle="--", linewidth=1.5)
         ax.text(seam / tpq, high, f" {SEAM_TEXT}", va="top", ha="left", fontsize="small")

@@ -15,6 +15,12 @@ PAD, BOS, Style and other added tokens never appear inside a piece. At one posit
 come in one run (miditok writes each track's notes of a time step together), so a program whose run has
 ended cannot come back before the next Position.
 
+Songs (`song=True`, a tokenizer with lyric tokens): every note follows one lyric item, a syllable's bytes
+closed by `Syllable_Hyphen` or `Syllable_WordEnd`, or `Syllable_Melisma`; one note per position:
+
+    TimeSig, Duration -> Char | Melisma | Bar | EOS     Char -> Char | Hyphen | WordEnd
+    Hyphen, WordEnd, Melisma -> Position (later in the bar)     Tempo -> Program
+
 Two optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
 instruments a piece may use, and `max_chord`, how many notes one program may start at one position
 (1 = every voice is a single line).
@@ -38,7 +44,15 @@ from typing import NamedTuple
 import torch
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
+from cadenza.tokenization.tokenizer import (
+    CHAR_PREFIX,
+    HYPHEN_TOKEN,
+    KEY_PREFIX,
+    MELISMA_TOKEN,
+    STYLE_PREFIX,
+    WORD_END_TOKEN,
+    CadenzaTokenizer,
+)
 
 POSITIONS_PER_BEAT = 8
 # Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
@@ -62,6 +76,8 @@ class Kind(IntEnum):
     DURATION = 10
     END = 11
     KEY = 12
+    CHAR = 13  # a byte of a syllable
+    SYLLABLE = 14  # a lyric item's end: Hyphen, WordEnd, or Melisma (a note without a new syllable)
 
 
 @dataclass(slots=True)
@@ -91,8 +107,13 @@ class RemiGrammar:
         time_signature: str | None = None,
         programs: Iterable[int] | None = None,
         max_chord: int | None = None,
+        song: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
+        if song and not tokenizer.has_lyrics:
+            raise CadenzaError("this tokenizer has no lyric tokens: songs need a lyrics adapter's")
+        self.song = song
+        self._lyric_starts: list[int] = []
         self._eos_id = tokenizer.eos_id
         if programs is not None:
             programs = _known_programs(tokenizer, programs)
@@ -110,6 +131,10 @@ class RemiGrammar:
                 kind_of[i] = Kind.STYLE
             elif token.startswith(KEY_PREFIX) and i >= base_size:
                 kind_of[i] = Kind.KEY
+            elif song and token.startswith(CHAR_PREFIX):
+                kind_of[i] = Kind.CHAR
+            elif song and token in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN):
+                kind_of[i] = Kind.SYLLABLE
             elif i >= base_size:
                 continue
             elif prefix == "Position":
@@ -166,10 +191,23 @@ class RemiGrammar:
             # A finished row keeps being fed PAD by `generate`; EOS stays legal so the mask is never empty.
             Kind.END: {tokenizer.pad_id, tokenizer.eos_id},
         }
+        if song:  # a lyric item before every note, one note per position
+            chars = ids_of(Kind.CHAR)
+            starts = chars | {tokenizer.vocab[MELISMA_TOKEN]}
+            self._lyric_starts = sorted(starts)
+            ends = {tokenizer.vocab[HYPHEN_TOKEN], tokenizer.vocab[WORD_END_TOKEN]}
+            follows |= {
+                Kind.TIMESIG: starts | {tokenizer.bar_id} | eos,
+                Kind.DURATION: starts | {tokenizer.bar_id} | eos,
+                Kind.TEMPO: ids_of(Kind.PROGRAM),
+                Kind.CHAR: chars | ends,
+                Kind.SYLLABLE: set(),
+            }
         self.kind_masks = torch.zeros(len(Kind), self.vocab_size, dtype=torch.bool)
         for kind, ids in follows.items():
             self.kind_masks[kind, sorted(ids)] = True
-        self.takes_position = torch.tensor([k in (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION) for k in Kind])
+        position_after = (Kind.SYLLABLE,) if song else (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION)
+        self.takes_position = torch.tensor([k in position_after for k in Kind])
         # Value of each Position id, -1 elsewhere: positions for a batch are one comparison away.
         self.position_values = torch.full((self.vocab_size,), -1, dtype=torch.long)
         for i, p in self.position_of.items():
@@ -193,11 +231,22 @@ class RemiGrammar:
     def is_legal(self, state: GrammarState, token_id: int) -> bool:
         if token_id in self._parts:
             return self._walk(state, token_id) is not None
+        if self._bar_is_full(state) and token_id in self._lyric_starts:
+            return False
         if token_id in self._follows[state.kind]:
             return token_id not in self.banned_programs(state)
         return (
             self.takes_position[state.kind].item()
             and state.position < self.position_of.get(token_id, -1) < state.bar_length
+        )
+
+    def _bar_is_full(self, state: GrammarState) -> bool:
+        """A song's note sits on the bar's last position: a lyric item there would have no later position
+        for its note, so the next one goes after the bar line."""
+        return (
+            self.song
+            and state.kind in (Kind.TIMESIG, Kind.DURATION)
+            and state.position >= state.bar_length - 1
         )
 
     def banned_programs(self, state: GrammarState) -> frozenset[int]:
@@ -218,6 +267,8 @@ class RemiGrammar:
                 values = self.position_values
                 mask |= (values > state.position) & (values < state.bar_length)
             mask[list(self.banned_programs(state))] = False
+            if self._bar_is_full(state):
+                mask[self._lyric_starts] = False
             if self._trie:
                 merged: list[int] = []
                 for first in mask.nonzero().flatten().tolist():

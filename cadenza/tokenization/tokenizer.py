@@ -17,9 +17,18 @@ starts with `Bar`. Merged ids come after the base vocabulary, whose ids do not c
 merged ids (`merge` before it, `unmerge` after); everything else, grammar states included, works on base
 ids: `encode` gives base ids and `decode` / `music_ids` take either.
 
-Our tokens (the marker and styles now; lyrics and controls later) are appended after miditok's
-vocabulary in the order they were added and stored in the same tokenizer.json, so adding a style never
-renumbers a token that a trained model already knows.
+Our tokens (the marker, styles, keys and lyrics) are appended after miditok's vocabulary in the order
+they were added and stored in the same tokenizer.json, so adding a style never renumbers a token that a
+trained model already knows.
+
+Songs (`add_lyrics`): a texted melody's notes each follow one lyric item, written before the note's
+Position: a syllable spelled as its UTF-8 bytes (`Char_00` ... `Char_FF`) closed by `Syllable_Hyphen`
+(its word goes on) or `Syllable_WordEnd`, or `Syllable_Melisma` for a note that carries no new syllable.
+Bytes rather than characters or a syllable vocabulary: any language and spelling is open to them with 256
+tokens, nothing a user types is out of vocabulary, and a syllable costs about 4 tokens (German and Italian
+syllables are 2-4 letters). Placing the item before the note lets the model choose the note's time and
+pitch knowing the syllable (a stressed syllable on a strong beat, a cadence after a comma), and keeps the
+note's own tokens whole for BPE.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import symusic
 from miditok import REMI, TokenizerConfig
 from miditok.constants import CHR_ID_START
 
+from cadenza.data.streams import is_song, lyric_event, song_syllables
 from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
 
@@ -41,6 +51,11 @@ TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
 KEY_PREFIX = "Key_"
 CONTINUE_TOKEN = "Continue_None"
+CHAR_PREFIX = "Char_"  # one token per UTF-8 byte of a syllable
+HYPHEN_TOKEN = "Syllable_Hyphen"  # the syllable's word goes on
+WORD_END_TOKEN = "Syllable_WordEnd"  # the syllable ends its word
+MELISMA_TOKEN = "Syllable_Melisma"  # the note carries no new syllable
+LYRIC_TOKENS = (*[f"{CHAR_PREFIX}{b:02X}" for b in range(256)], HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN)
 _ADDED_KEY = "cadenza_added_tokens"
 _WORD_MARK = "\u2581"  # Metaspace's mark at the start of each pre-tokenized bar
 TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # by pitch class
@@ -117,10 +132,18 @@ class CadenzaTokenizer:
         self._bar_starts: frozenset[int] | None = None
         self.added_tokens: list[str] = []  # our tokens (style, key, markers), in the order of their ids
         self._late: list[str] = []  # those added after BPE merges were learned: ids after the merged ones
+        self._vocab: dict[str, int] | None = None
+        self._size: int | None = None  # len(self.remi), kept: miditok counts a trained vocabulary each call
         for token in added_tokens or []:
             self._append(token)
 
+    def _remi_len(self) -> int:
+        if self._size is None:
+            self._size = len(self.remi)
+        return self._size
+
     def _append(self, token: str) -> None:
+        self._vocab, self._size = None, None
         if token not in self.remi.vocab:
             if self.is_bpe:
                 # miditok numbers merged tokens right after its base vocabulary, so a token added after
@@ -191,7 +214,7 @@ class CadenzaTokenizer:
             raise CadenzaError(f"a BPE vocabulary must exceed the {len(self.remi.vocab)} base tokens")
         bars = [[self._bar_bytes(bar) for bar in split_bars(ids, {self.bar_id})] for ids in pieces]
         self.remi.train(vocab_size=vocab_size, model="BPE", iterator=[b for b in bars if b])
-        self._parts, self._bar_starts = None, None
+        self._parts, self._bar_starts, self._vocab, self._size = None, None, None, None
 
     def parts(self, token_id: int) -> tuple[int, ...]:
         """The base ids a (merged) id stands for; a base id stands for itself."""
@@ -213,7 +236,9 @@ class CadenzaTokenizer:
                 encoded = self.remi._model.encode(
                     [self._bar_bytes(b) for b in split_bars(run, {self.bar_id})], is_pretokenized=True
                 )
-                out.extend(encoded.ids)
+                # A run that does not open a bar (a song's note after its syllable) starts with the
+                # pre-tokenizer's word mark alone, a token that stands for nothing: dropped.
+                out.extend(i for i in encoded.ids if self.parts(i))
                 run = []
             if token is not None:
                 out.append(token)
@@ -234,7 +259,7 @@ class CadenzaTokenizer:
     @property
     def merged_ids(self) -> range:
         """The ids of BPE's merged tokens (empty without BPE)."""
-        return range(len(self.remi.vocab), len(self.remi))
+        return range(len(self.remi.vocab), self._remi_len())
 
     @property
     def base_size(self) -> int:
@@ -254,7 +279,7 @@ class CadenzaTokenizer:
             table = [(i,) for i in range(len(self.remi.vocab))]
             if self.is_bpe:
                 model = self.remi._model
-                for i in range(len(self.remi.vocab), len(self.remi)):
+                for i in range(len(self.remi.vocab), self._remi_len()):
                     # "▁" is the word mark of the pre-tokenizer miditok trains with, not a token: alone, it
                     # stands for nothing (the grammar never allows it)
                     chars = model.id_to_token(i).replace(_WORD_MARK, "")
@@ -265,18 +290,94 @@ class CadenzaTokenizer:
     def add_style(self, style: str) -> int:
         return self.add_token(STYLE_PREFIX + validate_style_name(style))
 
+    def add_lyrics(self) -> None:
+        """The lyric tokens (see the module's text): 256 bytes and three markers."""
+        for token in LYRIC_TOKENS:
+            self.add_token(token)
+
+    # --- lyrics -------------------------------------------------------------------------------
+    @property
+    def has_lyrics(self) -> bool:
+        return MELISMA_TOKEN in self.vocab
+
+    @property
+    def lyric_ids(self) -> list[int]:
+        return [self.vocab[token] for token in LYRIC_TOKENS] if self.has_lyrics else []
+
+    def syllable_ids(self, syllable: str, word_end: bool) -> list[int]:
+        """The lyric item of one syllable; an empty syllable is a melisma's item."""
+        if not syllable:
+            return [self.vocab[MELISMA_TOKEN]]
+        ends = self.vocab[WORD_END_TOKEN if word_end else HYPHEN_TOKEN]
+        return [*(self.vocab[f"{CHAR_PREFIX}{b:02X}"] for b in syllable.encode()), ends]
+
+    def lyrics_of(self, ids: list[int]) -> list[tuple[str, bool] | None]:
+        """Per note of a sequence (each Pitch token, in order): the lyric item before it, as (syllable,
+        word ends), or None (a melisma, or no item). Bytes that are not UTF-8 read as U+FFFD."""
+        if not self.has_lyrics:
+            return []
+        first_char, hyphen = self.vocab[f"{CHAR_PREFIX}00"], self.vocab[HYPHEN_TOKEN]
+        word_end, pitches = self.vocab[WORD_END_TOKEN], self._pitch_ids()
+        out: list[tuple[str, bool] | None] = []
+        spelled, pending = bytearray(), None
+        for token in self.unmerge(ids):
+            if token == self.eos_id:
+                break
+            if first_char <= token < first_char + 256:
+                spelled.append(token - first_char)
+            elif token in (hyphen, word_end):
+                pending, spelled = (spelled.decode(errors="replace"), token == word_end), bytearray()
+            elif token in pitches:
+                out.append(pending)
+                pending = None
+        return out
+
+    def _pitch_ids(self) -> frozenset[int]:
+        return frozenset(i for token, i in self.remi.vocab.items() if token.startswith("Pitch_"))
+
+    def _with_lyrics(self, ids: list[int], score: symusic.Score) -> list[int]:
+        """REMI ids of a song with each note's lyric item inserted before the note (its Position)."""
+        items = song_syllables(score)
+        pitches = self._pitch_ids()
+        tempos = {i for t, i in self.remi.vocab.items() if t.startswith("Tempo_")}
+        positions = {i for t, i in self.remi.vocab.items() if t.startswith("Position_")}
+        programs = {i for t, i in self.remi.vocab.items() if t.startswith("Program_")}
+        # miditok writes the first tempo at the piece's start even when the first note comes later: a
+        # position without a note, which a song has no place for (the tempo is on the first note too).
+        rest = [i for i in range(len(ids) - 2) if ids[i] in positions and ids[i + 1] in tempos]
+        rest = {j for i in rest if ids[i + 2] not in programs for j in (i, i + 1)}
+        ids = [token for i, token in enumerate(ids) if i not in rest]
+        at = [i for i, token in enumerate(ids) if token in pitches]
+        if len(at) != len(items):
+            raise CadenzaError(
+                f"a song must be one line of notes: {len(items)} notes in its track, {len(at)} in "
+                "its tokens (a chord, or notes out of the tokenizer's range)"
+            )
+        out = list(ids)
+        for index, item in zip(reversed(at), reversed(items), strict=True):
+            start = index - 1  # the note's Program token, after its Position and a tempo change
+            while start > 0 and out[start - 1] in tempos:
+                start -= 1
+            if start > 0 and out[start - 1] in positions:
+                start -= 1
+            out[start:start] = self.syllable_ids(*item) if item else self.syllable_ids("", True)
+        return out
+
     # --- vocabulary ---------------------------------------------------------------------------
     def __len__(self) -> int:
         """Ids a model must know: the base vocabulary, the merged tokens of a BPE tokenizer, and tokens
         added after the merges."""
-        return len(self.remi) + len(self._late)
+        return self._remi_len() + len(self._late)
 
     @property
     def vocab(self) -> dict[str, int]:
         """Token -> id of every token but the merged ones."""
         if not self._late:
             return self.remi.vocab
-        return {**self.remi.vocab, **{token: len(self.remi) + i for i, token in enumerate(self._late)}}
+        if self._vocab is None:
+            first = self._remi_len()
+            self._vocab = {**self.remi.vocab, **{t: first + i for i, t in enumerate(self._late)}}
+        return self._vocab
 
     @property
     def styles(self) -> list[str]:
@@ -346,15 +447,18 @@ class CadenzaTokenizer:
 
     def token(self, token_id: int) -> str:
         """A token's name; a merged token's is its parts' joined by "+" ("Pitch_60+Duration_1.0.8")."""
-        if token_id >= len(self.remi):
-            return self._late[token_id - len(self.remi)]
+        if token_id >= self._remi_len():
+            return self._late[token_id - self._remi_len()]
         if token_id in self.merged_ids:
             return "+".join(self.remi[part] for part in self.parts(token_id))
         return self.remi[token_id]
 
     # --- encoding -----------------------------------------------------------------------------
     def encode_music(self, score: symusic.Score) -> list[int]:
-        """REMI base ids of a score's notes, tempos and time signatures (quantized on the way)."""
+        """REMI base ids of a score's notes, tempos and time signatures (quantized on the way); with lyric
+        tokens, a song's (a score whose first track has lyric events) lyric items too."""
+        if self.has_lyrics and is_song(score):
+            return self._with_lyrics(self.remi.encode(_tempos_on_notes(score), encode_ids=False).ids, score)
         return list(self.remi.encode(score, encode_ids=False).ids)
 
     def encode(self, score: symusic.Score, style: str, key: Key | None = None) -> list[int]:
@@ -382,7 +486,27 @@ class CadenzaTokenizer:
         music = self.music_ids(ids)
         if not music:
             return symusic.Score(self.remi.time_division)
-        return self.remi.decode(music)
+        score = self.remi.decode(music)
+        lyrics = self.lyrics_of(ids)
+        if any(lyrics) and score.tracks:
+            track = score.tracks[0]
+            notes = sorted(track.notes, key=lambda n: (n.time, n.pitch))
+            for note, item in zip(notes, lyrics, strict=False):
+                if item is not None:
+                    track.lyrics.append(symusic.TextMeta(note.time, lyric_event(*item)))
+        return score
+
+
+def _tempos_on_notes(score: symusic.Score) -> symusic.Score:
+    """A song's tempo changes moved onto the next note: a change on a rest would be a position without a
+    note, which a song's grammar has no place for."""
+    onsets = sorted({note.time for track in score.tracks for note in track.notes})
+    if not onsets or all(tempo.time in onsets for tempo in score.tempos):
+        return score
+    moved = score.copy()
+    for tempo in moved.tempos:
+        tempo.time = next((t for t in onsets if t >= tempo.time), onsets[-1])
+    return moved
 
 
 def preprocess(tokenizer: CadenzaTokenizer, score: symusic.Score) -> symusic.Score:

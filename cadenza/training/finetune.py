@@ -11,6 +11,12 @@ standalone checkpoint (`<output_dir>/merged`) that `cadenza generate --model` lo
 
 Why trainable tokens and not `modules_to_save=["wte"]`: the latter saves a copy of the whole embedding
 matrix in the adapter (4,096 x 256 floats, 4 MB for the base), the former one row (1 KB).
+
+Songs (`--corpus build/corpus/songs --lyrics true --style songs`): the same recipe on a built corpus of
+texted melodies (`cadenza corpus songs`) in the base's own styles. The tokenizer gets the 259 lyric tokens
+(`CadenzaTokenizer.add_lyrics`), more than the base's reserved rows: the embeddings grow to the next
+multiple of 64 rows (4,096 -> 4,352 for the shipped base, 93 rows left free) and the lyric rows are the
+trainable tokens (259 x 256 floats, 265 KB).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles, save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer, validate_style_name
-from cadenza.training.data import Collator, StyleSampler, lm_datasets
+from cadenza.training.data import Collator, StyleSampler, lm_datasets, style_tokens, style_weights
 from cadenza.training.loop import (
     LoopArgs,
     check_loop_args,
@@ -50,6 +56,7 @@ from cadenza.training.loop import (
 from cadenza.training.model import LOSS_TYPE
 
 MERGED_DIR = "merged"
+ROWS_MULTIPLE = 64  # embeddings grown for the lyric tokens keep a row count that GPUs tile well
 
 
 @dataclass
@@ -66,8 +73,13 @@ class FinetuneArgs(LoopArgs):
         default=4, metadata={"help": "stop after this many evaluations without a better val loss (0 = never)"}
     )
     # The recipe's own.
-    input: str | None = field(default=None, metadata={"help": "folder of one composer's scores (required)"})
+    input: str | None = field(default=None, metadata={"help": "folder of one composer's scores"})
     style: str | None = field(default=None, metadata={"help": "the new style's name (required)"})
+    corpus: str | None = field(
+        default=None,
+        metadata={"help": "train on this built corpus (in the base's styles) instead of an --input folder"},
+    )
+    lyrics: bool = field(default=False, metadata={"help": "add and train the lyric tokens (songs)"})
     base: str = field(default="checkpoints/cadenza-base", metadata={"help": "the base checkpoint"})
     corpus_out: str | None = field(
         default=None, metadata={"help": "where the folder's corpus is built (default build/corpus/<style>)"}
@@ -86,11 +98,11 @@ class FinetuneArgs(LoopArgs):
 
 def check_args(args: FinetuneArgs) -> None:
     check_loop_args(args)
-    if not args.input or not args.style:
-        raise CadenzaError("cadenza finetune needs --input FOLDER and --style NAME")
+    if not args.style or bool(args.input) == bool(args.corpus):
+        raise CadenzaError("cadenza finetune needs --style NAME and one of --input FOLDER or --corpus CORPUS")
     validate_style_name(args.style)
-    if not Path(args.input).is_dir():
-        raise CadenzaError(f"{args.input}: folder not found")
+    if not Path(args.input or args.corpus).is_dir():
+        raise CadenzaError(f"{args.input or args.corpus}: folder not found")
     if args.rank < 1 or args.lora_alpha < 1 or not 0 <= args.lora_dropout < 1 or args.transpose < 0:
         raise CadenzaError(
             "--rank and --lora_alpha must be at least 1, --lora_dropout in [0, 1), --transpose >= 0"
@@ -98,8 +110,8 @@ def check_args(args: FinetuneArgs) -> None:
     require_checkpoint(args.base)
 
 
-def lora_model(model, args: FinetuneArgs, style_id: int):
-    """`model` wrapped by peft: LoRA on `args.target_modules`, and the new style's embedding row trained."""
+def lora_model(model, args: FinetuneArgs, new_ids: list[int]):
+    """`model` wrapped by peft: LoRA on `args.target_modules`, and the new tokens' embedding rows trained."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
@@ -108,7 +120,7 @@ def lora_model(model, args: FinetuneArgs, style_id: int):
         lora_dropout=args.lora_dropout,
         target_modules=[name.strip() for name in args.target_modules.split(",") if name.strip()],
         fan_in_fan_out=True,  # GPT-2's projections are Conv1D: weights stored (in, out)
-        trainable_token_indices=[style_id],
+        trainable_token_indices=new_ids,
         task_type="CAUSAL_LM",
     )
     with peft_quietly():
@@ -126,39 +138,50 @@ def run_finetune(args: FinetuneArgs) -> Path:
     if args.style in base_tokenizer.styles:
         raise CadenzaError(f"style {args.style!r} is one of the base's; name the new style differently")
     accelerator = make_accelerator(args)
-    corpus_dir = args.corpus_out or str(Path("build/corpus") / args.style)
+    corpus_dir = args.corpus or args.corpus_out or str(Path("build/corpus") / args.style)
     with accelerator.main_process_first():
         if accelerator.is_main_process:
-            report = build_corpus(CorpusBuildArgs(input=args.input, style=args.style, out=corpus_dir))
-            accelerator.print(report.summary())
+            if args.input:
+                report = build_corpus(CorpusBuildArgs(input=args.input, style=args.style, out=corpus_dir))
+                accelerator.print(report.summary())
             out.mkdir(parents=True, exist_ok=True)
             tokenizer = CadenzaTokenizer.load(args.base)
-            tokenizer.add_style(args.style)
+            tokenizer.add_lyrics() if args.lyrics else tokenizer.add_style(args.style)
             tokenizer.save(out)
     accelerator.wait_for_everyone()
     corpus = load_corpus(corpus_dir)
     if len(corpus["train"]) == 0 or len(corpus["validation"]) == 0:
         raise CadenzaError(
-            f"{args.input}: too few readable pieces to fine-tune on ({len(corpus['train'])} for training, "
-            f"{len(corpus['validation'])} for validation); give it more scores"
+            f"{args.input or args.corpus}: too few readable pieces to fine-tune on ({len(corpus['train'])} "
+            f"for training, {len(corpus['validation'])} for validation); give it more scores"
         )
+    styles = set(corpus["train"]["style"])
+    unknown = sorted(styles - {*base_tokenizer.styles, args.style})
+    if unknown:
+        raise CadenzaError(f"{corpus_dir}: styles the base does not know: {', '.join(unknown)}")
     tokenizer_path = str(out / TOKENIZER_FILE)
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
-    style_id = tokenizer.style_id(args.style)
+    new_ids = tokenizer.lyric_ids if args.lyrics else [tokenizer.style_id(args.style)]
     model, _ = load_checkpoint(args.base)
+    grown_rows = 0  # the embeddings' rows when grown beyond the base's
     if len(tokenizer) > model.config.vocab_size:
-        raise CadenzaError(
-            f"{args.base}: no reserved row left for a new style (all {model.config.vocab_size} used)"
-        )
+        if not args.lyrics:
+            raise CadenzaError(
+                f"{args.base}: no reserved row left for a new style (all {model.config.vocab_size} used)"
+            )
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=ROWS_MULTIPLE, mean_resizing=False)
+        grown_rows = model.config.vocab_size
     model.loss_type = LOSS_TYPE
-    model = lora_model(model.float().train(), args, style_id)
+    model = lora_model(model.float().train(), args, new_ids)
     trainable, total = model.get_nb_trainable_parameters()
     accelerator.print(f"trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
 
     with accelerator.main_process_first():
         data = lm_datasets(corpus, tokenizer_path, model.config.n_positions, args.num_proc)
     lengths = [len(ids) for ids in data["train"]["input_ids"]]
-    sampler = StyleSampler(data["train"]["style"], lengths, {args.style: 1.0}, args.seed)
+    # Each style as often as its tokens come (one style for a composer's folder).
+    weights = style_weights(style_tokens(data["train"]["style"], lengths), alpha=1.0)
+    sampler = StyleSampler(data["train"]["style"], lengths, weights, args.seed)
     train_loader = DataLoader(
         data["train"],
         batch_size=args.batch_size,
@@ -181,6 +204,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
             "steps": result.steps,
             "minutes": result.minutes,
             "stopped early": result.stopped_early,
+            "weights kept from step": result.best_step,
             "train tokens seen": result.tokens,
             "trainable parameters": trainable,
             "all parameters": total,
@@ -190,7 +214,10 @@ def run_finetune(args: FinetuneArgs) -> Path:
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save(out)
         save_profiles(profile, out)
-        info = AdapterInfo(style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base))
+        info = AdapterInfo(
+            style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base),
+            lyrics=args.lyrics, vocab_size=grown_rows,
+        )  # fmt: skip
         save_adapter_info(info, out)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         card = adapter_card(args, metrics, command_line("finetune"), out)

@@ -6,7 +6,10 @@ It follows accelerate's examples (`complete_nlp_example.py`): plain Python aroun
 launch`. AdamW over the model's trainable parameters; the learning rate warms up, then follows a cosine
 over whichever budget (steps or minutes) runs out first; validation every `eval_every` steps (and early
 stopping when asked); the whole training state saved every `save_every` steps, renamed into place once
-whole, and resumed with `--resume true`; a progress bar that counts toward the budget.
+whole, and resumed with `--resume true`; a progress bar that counts toward the budget. With early
+stopping, the weights of the best evaluation are kept on disk and are what the run returns (Keras's
+`restore_best_weights`, transformers' `load_best_model_at_end`): a small folder over-fits within a few
+evaluations, and the last weights are then the worst ones seen.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -31,6 +35,7 @@ from cadenza.errors import CadenzaError
 from cadenza.training.model import token_nll
 
 STATE_FILE = "trainer_state.json"
+BEST_FILE = "best_trainable.safetensors"  # early stopping's best weights (trainable parameters only)
 BAR_STEPS = 1000  # the progress bar counts thousandths of the budget
 LOG_FILE = "metrics.csv"
 SAVE_DTYPES = ("float32", "float16", "bfloat16")
@@ -83,6 +88,7 @@ class LoopResult:
     first_val_loss: float  # at step 0, before any training (`eval_batches` of it; NaN in an older state)
     best_val_loss: float  # the lowest periodic one (what early stopping watched)
     stopped_early: bool
+    best_step: int  # the step whose weights were returned (the last step unless early stopping restored)
 
 
 class _TiedWeightsNote(logging.Filter):
@@ -228,6 +234,19 @@ def _step(path: Path) -> int:
     return int(path.name.rpartition("_")[2])
 
 
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The trainable parameters' values, copied to the CPU (all weights when pretraining, the adapter's
+    when fine-tuning: a few hundred KB)."""
+    return {n: p.detach().float().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def restore_trainable(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+
+
 def run_loop(
     accelerator: Accelerator,
     model: torch.nn.Module,
@@ -249,6 +268,7 @@ def run_loop(
     )
     # What a resumed run must get back besides the weights: its counters and its early-stopping record.
     clock = {"step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan}
+    clock["best_step"] = 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda _: lr_factor(clock["step"], clock["elapsed"], args)
     )
@@ -340,7 +360,11 @@ def run_loop(
             if step % args.eval_every == 0 and not out_of_budget:
                 val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
                 clock["stale"] = 0 if val_loss < clock["best"] else clock["stale"] + 1
-                clock["best"] = min(clock["best"], val_loss)
+                if val_loss < clock["best"]:
+                    clock["best"], clock["best_step"] = val_loss, step
+                    if args.patience and accelerator.is_main_process:
+                        states.mkdir(parents=True, exist_ok=True)
+                        save_file(trainable_state(accelerator.unwrap_model(model)), states / BEST_FILE)
                 stopped_early = bool(args.patience) and clock["stale"] >= args.patience
             if out_of_budget or stopped_early:
                 val_loss = evaluate(model, val_loader, accelerator, 0)  # the whole validation set
@@ -369,6 +393,13 @@ def run_loop(
             f"stopped early at step {clock['step']}: no better val loss in {args.patience} evals"
         )
     accelerator.wait_for_everyone()
+    best_step = clock["step"]
+    if args.patience and val_loss > clock["best"] and (states / BEST_FILE).is_file():
+        restore_trainable(accelerator.unwrap_model(model), load_file(states / BEST_FILE))
+        val_loss, best_step = evaluate(model, val_loader, accelerator, 0), clock["best_step"]
+        accelerator.print(
+            f"kept the weights of step {best_step}, the best evaluation (val loss {val_loss:.4f})"
+        )
     return LoopResult(
         model=accelerator.unwrap_model(model),
         steps=clock["step"],
@@ -378,4 +409,5 @@ def run_loop(
         first_val_loss=clock["first"],
         best_val_loss=min(clock["best"], val_loss),
         stopped_early=stopped_early,
+        best_step=best_step,
     )

@@ -171,6 +171,7 @@ def run_train(args: TrainArgs) -> Path:
             "train rows": len(data["train"]),
             "train tokens seen": result.tokens,
             "tokens per step (rows)": args.batch_size * args.grad_accum * accelerator.num_processes,
+            "weights kept from step": result.best_step,
             "final val NLL per token (nats)": round(result.val_loss, 4),
             "final val perplexity": round(math.exp(result.val_loss), 3),
             f"style shares of train tokens (corpus -> trained on, alpha {args.style_alpha})": {

@@ -9,6 +9,7 @@ import pytest
 import torch
 from datasets import Dataset, load_from_disk
 from miditok import REMI
+from safetensors.torch import load_file
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
@@ -17,7 +18,7 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
 from cadenza.training.data import lm_datasets
-from cadenza.training.loop import auto_mixed_precision, budget_used, complete_states, lr_factor
+from cadenza.training.loop import BEST_FILE, auto_mixed_precision, budget_used, complete_states, lr_factor
 from cadenza.training.train import TrainArgs, _tokenizer_for, run_train
 
 TINY = dict(n_layer=1, n_embd=32, n_head=2, n_positions=128, batch_size=4, warmup_steps=2, num_proc=1)
@@ -283,3 +284,10 @@ def test_early_stopping_ends_a_run_whose_val_loss_stops_improving(tiny_corpus_di
     assert float(rows[-1]["val_loss"]) == 1.9  # the last row is the whole validation set's
     (state,) = complete_states(out / "states")
     assert json.loads((state / "trainer_state.json").read_text())["best"] == 1.5  # kept for a resume
+    # The run returns the weights of step 4, the best evaluation, not the last (over-fitted) ones.
+    best = load_file(out / "states" / BEST_FILE)
+    saved = load_checkpoint(out / "model")[0].state_dict()
+    assert best and all(torch.equal(saved[name], value) for name, value in best.items())
+    last = load_file(state / "model.safetensors")
+    assert not all(torch.equal(last[name], value) for name, value in best.items() if name in last)
+    assert "weights kept from step: 4" in (out / "model" / "README.md").read_text()

@@ -1,0 +1,181 @@
+"""Songs: lyrics set to a melody, and lyrics-plus-melody pairs, by the base model with a lyrics adapter.
+
+A lyrics adapter (`cadenza finetune --corpus build/corpus/songs --lyrics true`, shipped as
+`adapters/songs`) teaches the base the lyric tokens (see `tokenization.tokenizer`): a texted melody writes
+each note after its syllable. `Singer` is a `Composer` over the base with that adapter, decoding under the
+song grammar (`RemiGrammar(song=True)`: one lyric item before every note, one note at a time):
+
+- `sing(lyrics, style)`: the user's text, syllabified (`data.syllables`), forced in order: where a lyric
+  item may start the next syllable's bytes are the only choice (or a melisma, when allowed, or a bar line
+  for a rest), so every syllable gets exactly one note onset, in order, and the piece ends after the last
+  syllable's note. The model chooses when and what each note is, knowing its syllable.
+- `song(style)`: lyrics and melody sampled together, under the same grammar.
+
+A song is one melody in the model's 512-token context: about 8 tokens a syllable, so at most
+`MAX_SYLLABLES` syllables a song (a chorale's verse is 40-50); a longer text is set verse by verse.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import symusic
+import torch
+from transformers import StoppingCriteriaList
+
+from cadenza.checkpoint import check_adapter_base, load_checkpoint, peft_quietly, read_adapter
+from cadenza.data.syllables import Syllable, syllabify
+from cadenza.data.voices import Voice
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.composer import MAX_SEED, Composer, _check_range
+from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.generator import Piece
+from cadenza.inference.profiles import load_profiles
+from cadenza.inference.render import track_voices
+from cadenza.inference.sampling import sampling_warpers
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, parse_key
+
+MAX_SYLLABLES = 60
+SONG_VOICE = Voice(slot=0, name="Voice")
+
+
+class Singer(Composer):
+    @classmethod
+    def from_adapter(cls, folder: str | Path, base: str | Path | None = None) -> Singer:
+        """The base checkpoint (`base`, else the one the adapter was trained on) with the lyrics adapter
+        in `folder`; the base's embeddings grow to the adapter's rows first."""
+        from peft import PeftModel
+
+        info = read_adapter(folder)
+        if not info.lyrics:
+            raise InputFileError(folder, "not a lyrics adapter (it teaches a style: load it with a Composer)")
+        base = Path(base or info.base)
+        check_adapter_base(folder, info, base)
+        model, _ = load_checkpoint(base)
+        if info.vocab_size > model.config.vocab_size:
+            model.resize_token_embeddings(info.vocab_size, mean_resizing=False)
+        model.config.use_cache = True
+        with peft_quietly():
+            model = PeftModel.from_pretrained(model, str(folder)).eval()
+        singer = cls(model, CadenzaTokenizer.load(folder), load_profiles(base))
+        singer.path = Path(folder)
+        return singer
+
+    def sing(
+        self,
+        lyrics: str,
+        style: str,
+        language: str = "en",
+        key: str | None = None,
+        melisma: bool = False,
+        tempo: float | None = None,
+        time_signature: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> tuple[Piece, list[Syllable], str]:
+        """A melody for `lyrics` in `style`: (the piece, the syllables it sings, the syllabifier's note to
+        the user, "" when it has none). `melisma` lets a syllable last several notes."""
+        split = syllabify(lyrics, language, MAX_SYLLABLES)
+        forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in split.syllables]
+        piece = self._song(
+            style, key, forced, melisma, tempo, time_signature, temperature, top_k, top_p, seed
+        )
+        sung = [item for item in self.tokenizer.lyrics_of(piece.tokens) if item is not None]
+        if len(sung) != len(split.syllables):  # the context ran out before the last syllable
+            raise CadenzaError(
+                f"the melody ran out of room after {len(sung)} of {len(split.syllables)} syllables; "
+                "set the text in shorter parts"
+            )
+        return piece, split.syllables, split.note
+
+    def song(
+        self,
+        style: str,
+        key: str | None = None,
+        tempo: float | None = None,
+        time_signature: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Piece:
+        """Lyrics and melody sampled together in `style`."""
+        return self._song(style, key, None, True, tempo, time_signature, temperature, top_k, top_p, seed)
+
+    def _song(
+        self,
+        style: str,
+        key: str | None,
+        forced: list[list[int]] | None,
+        melisma: bool,
+        tempo: float | None,
+        time_signature: str | None,
+        temperature: float | None,
+        top_k: int | None,
+        top_p: float | None,
+        seed: int | None,
+    ) -> Piece:
+        temperature = self.sampling.temperature if temperature is None else temperature
+        top_k = self.sampling.top_k if top_k is None else top_k
+        top_p = self.sampling.top_p if top_p is None else top_p
+        if seed is None:
+            seed = random.randrange(MAX_SEED + 1)
+        _check_range("seed", seed, 0, MAX_SEED)
+        if tempo is not None and not 0 < tempo <= 1000:
+            raise CadenzaError(f"tempo must be in (0, 1000] beats per minute, got {tempo}")
+        self.tokenizer.style_id(style)
+        torch.manual_seed(seed)
+        piece_key: Key = self._asked_key(key) if key is not None else self._choose_key(style, temperature)
+        prefix = self.tokenizer.prefix(style, piece_key)
+        # A song's tempo is set on the score, not by a token: a tempo token needs a position, and a song's
+        # positions come after a syllable.
+        prompt = self._control_prompt(None, time_signature)
+        grammar = self._song_grammar(time_signature)
+        merged = self.tokenizer.merge(prefix + prompt)
+        processors = [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
+        processors += sampling_warpers(temperature, top_k, top_p)
+        stop = StoppingCriteriaList([BarStoppingCriteria([], self.tokenizer.eos_id, 0)])
+        ids = torch.tensor([merged], device=self.device)
+        out = self._draw(ids, processors, stop, self.context - len(merged))
+        music = self.tokenizer.unmerge(out[0, len(merged) :].tolist())
+        if self.tokenizer.eos_id in music:
+            music = music[: music.index(self.tokenizer.eos_id)]
+        else:  # the context ran out: the song ends with its last whole note
+            ends = [i for i, t in enumerate(music) if self.tokenizer.token(t).startswith("Duration_")]
+            music = music[: ends[-1] + 1] if ends else []
+        tokens = [*prefix, *prompt, *music, self.tokenizer.eos_id]
+        score = self.tokenizer.decode(tokens)
+        for track in score.tracks:  # one voice sings one note at a time: a note ends where the next begins
+            notes = sorted(track.notes, key=lambda n: n.time)
+            for note, following in zip(notes, notes[1:], strict=False):
+                note.duration = min(note.duration, following.time - note.time)
+        if tempo is not None:
+            score.tempos = [symusic.Tempo(0, qpm=float(tempo))]
+        bars = tokens.count(self.tokenizer.bar_id)
+        return Piece(
+            score,
+            tokens,
+            style,
+            seed,
+            bars,
+            track_voices(score, [SONG_VOICE]),
+            style,
+            key=key_name(piece_key),
+        )
+
+    def _asked_key(self, key: str) -> Key:
+        tonic, mode = parse_key(key)
+        return tonic, mode or "major"
+
+    def _song_grammar(self, time_signature: str | None) -> RemiGrammar:
+        limits = ("song", time_signature)
+        if limits not in self._grammars:
+            # One voice: the songs the adapter learned from sing on program 0 (`streams.song_scores`).
+            self._grammars[limits] = RemiGrammar(
+                self.tokenizer, self.vocab_size, time_signature, programs=[SONG_VOICE.slot], song=True
+            )
+        return self._grammars[limits]

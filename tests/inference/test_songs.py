@@ -1,0 +1,126 @@
+"""Songs end to end on a tiny base: a lyrics adapter trained on real chorales (the embeddings grow for the
+lyric tokens), lyrics forced one syllable per note in order, joint pairs under the song grammar, and the
+song files (MIDI lyric events, MusicXML lyrics) read back by music21."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import music21
+import pytest
+import torch
+from datasets import Dataset, DatasetDict
+
+from cadenza.checkpoint import read_adapter, save_checkpoint
+from cadenza.data.streams import song_scores, song_syllables
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.render import render_piece
+from cadenza.inference.songs import Singer
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.training.finetune import FinetuneArgs, run_finetune
+from cadenza.training.model import ModelArgs, build_model
+from tests.conftest import make_piece
+
+CHORALES = ["bwv10.7", "bwv26.6", "bwv40.6", "bwv145.5", "bwv227.7", "bwv115.6", "bwv117.4", "bwv127.5"]
+QUICK = dict(max_steps=4, eval_every=2, save_every=2, batch_size=2, num_proc=1, max_minutes=0.0)
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("songs")
+    tokenizer = CadenzaTokenizer.new(["bach", "folk"])
+    tokenizer.train_bpe([tokenizer.encode_music(make_piece(s, bars=4)) for s in range(30)], 600)
+    torch.manual_seed(0)
+    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
+    base = save_checkpoint(model, tokenizer, root / "base")
+    songs = [song_scores(music21.corpus.parse(f"bach/{name}"))[0] for name in CHORALES]
+    rows = [{"style": "bach", "key": "G minor", "midi": song.dumps_midi()} for song in songs]
+    DatasetDict(
+        {
+            "train": Dataset.from_list(rows[:6]),
+            "validation": Dataset.from_list(rows[6:7]),
+            "test": Dataset.from_list(rows[7:]),
+        }  # fmt: skip
+    ).save_to_disk(str(root / "corpus"))
+    args = FinetuneArgs(
+        corpus=str(root / "corpus"), lyrics=True, style="songs", base=str(base),
+        output_dir=str(root / "adapter"), **QUICK,
+    )  # fmt: skip
+    return run_finetune(args)
+
+
+@pytest.fixture(scope="module")
+def singer(adapter) -> Singer:
+    return Singer.from_adapter(adapter)
+
+
+def test_the_lyrics_adapter_grows_the_embeddings_and_says_so(adapter):
+    info = read_adapter(adapter)
+    tokenizer = CadenzaTokenizer.load(adapter)
+    assert info.lyrics and info.vocab_size >= len(tokenizer) and info.vocab_size % 64 == 0
+    assert tokenizer.has_lyrics
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_syllable_gets_exactly_one_note_in_order(singer, seed):
+    piece, syllables, note = singer.sing("Ky-ri-e e-lei-son, Chri-ste!", "bach", seed=seed)
+    assert note == ""
+    items = singer.tokenizer.lyrics_of(piece.tokens)
+    assert items == [(s.text, s.word_end) for s in syllables]  # no melisma unless asked: one note each
+    assert song_syllables(piece.score) == items
+    assert RemiGrammar(singer.tokenizer, singer.vocab_size, song=True).errors(piece.tokens) == 0
+    last = max(piece.score.tracks[0].notes, key=lambda n: n.time)
+    assert piece.score.tracks[0].lyrics[-1].time == last.time  # the piece ends on the last syllable
+
+
+def test_melismas_when_asked_keep_the_syllables_in_order(singer):
+    for seed in range(3):
+        piece, syllables, _ = singer.sing("Al-le-lu-ia", "bach", melisma=True, seed=seed, key="D major")
+        sung = [item for item in singer.tokenizer.lyrics_of(piece.tokens) if item is not None]
+        assert sung == [(s.text, s.word_end) for s in syllables]
+        assert singer.tokenizer.lyrics_of(piece.tokens)[0] is not None  # a melisma follows a syllable
+        assert piece.key == "D major"
+
+
+def test_a_joint_pair_keeps_the_song_grammar(singer):
+    piece = singer.song("bach", seed=4)
+    assert RemiGrammar(singer.tokenizer, singer.vocab_size, song=True).errors(piece.tokens) == 0
+    assert len(singer.tokenizer.lyrics_of(piece.tokens)) == piece.score.note_num()
+
+
+def test_song_files_carry_their_syllables(singer, tmp_path):
+    piece, syllables, _ = singer.sing("Herz-lich tut mich ver-lan-gen", "bach", seed=5, tempo=80)
+    files = render_piece(piece, tmp_path, "song", ["mid", "musicxml", "wav", "png"])
+    by_suffix = {path.suffix: path for path in files.values()}
+    midi = music21.converter.parse(by_suffix[".mid"])
+    # music21 reads the karaoke hyphen ("Herz-") back as the syllable's own text
+    assert [n.lyric for n in midi.flatten().notes if n.lyric] == [s.text for s in syllables]
+    xml = music21.converter.parse(by_suffix[".musicxml"])
+    sung = [(n.lyrics[0].text, n.lyrics[0].syllabic) for n in xml.flatten().notes if n.lyrics]
+    assert sung == [("Herz", "begin"), ("lich", "end"), ("tut", "single"), ("mich", "single"),
+                    ("ver", "begin"), ("lan", "middle"), ("gen", "end")]  # fmt: skip
+    assert by_suffix[".wav"].stat().st_size > 1000 and by_suffix[".png"].stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"), [("", "empty"), ("123 :-)", "no words"), ("la " * 61, "at most 60")]
+)
+def test_lyrics_with_nothing_to_sing_or_too_much_are_refused(singer, text, problem):
+    with pytest.raises(CadenzaError, match=problem):
+        singer.sing(text, "bach")
+
+
+def test_an_unknown_language_falls_back_to_vowel_groups_and_says_so(singer):
+    _, syllables, note = singer.sing("tabula rasa", "bach", language="xx", seed=0)
+    assert "vowel groups" in note and len(syllables) == 5
+
+
+def test_a_style_adapter_is_not_a_lyrics_adapter(tmp_path):
+    from cadenza.checkpoint import AdapterInfo, save_adapter_info
+
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json"):
+        (tmp_path / name).write_text("{}")
+    save_adapter_info(AdapterInfo(style="airs", base="x", base_fingerprint="y"), tmp_path)
+    with pytest.raises(InputFileError, match="not a lyrics adapter"):
+        Singer.from_adapter(tmp_path)

@@ -1,0 +1,97 @@
+"""Lyric tokens: a syllable before each note, lossless round trips on real chorales (plain REMI and the
+shipped BPE tokenizer), and the song grammar."""
+
+from __future__ import annotations
+
+import music21
+import pytest
+
+from cadenza.data.streams import song_scores, song_syllables
+from cadenza.errors import CadenzaError
+from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.tokenizer import (
+    HYPHEN_TOKEN,
+    LYRIC_TOKENS,
+    MELISMA_TOKEN,
+    WORD_END_TOKEN,
+    CadenzaTokenizer,
+    note_tuples,
+    preprocess,
+)
+
+CHORALES = ["bach/bwv10.7", "bach/bwv26.6", "bach/bwv40.6", "bach/bwv145.5", "bach/bwv227.7"]
+
+
+@pytest.fixture(scope="module")
+def songs():
+    return [song_scores(music21.corpus.parse(name))[0] for name in CHORALES]
+
+
+def lyric_tokenizer(kind: str) -> CadenzaTokenizer:
+    tokenizer = (
+        CadenzaTokenizer.load("checkpoints/cadenza-base") if kind == "bpe" else CadenzaTokenizer.new(["bach"])
+    )
+    before = dict(tokenizer.vocab)
+    tokenizer.add_lyrics()
+    after = tokenizer.vocab
+    assert {t: after[t] for t in before} == before  # nothing renumbered
+    return tokenizer
+
+
+@pytest.mark.parametrize("kind", ["plain", "bpe"])
+def test_songs_round_trip_losslessly_text_and_notes(songs, kind):
+    tokenizer = lyric_tokenizer(kind)
+    assert len(tokenizer) - len(LYRIC_TOKENS) == len(CadenzaTokenizer.new(["bach"])) or kind == "bpe"
+    for song in songs:
+        ids = tokenizer.merge(tokenizer.encode(song, "bach", key=(7, "minor")))
+        back = tokenizer.decode(ids)
+        assert song_syllables(back) == song_syllables(song)
+        assert [n[1:] for n in note_tuples(back)] == [n[1:] for n in note_tuples(preprocess(tokenizer, song))]
+        assert tokenizer.merge(tokenizer.encode(back, "bach", key=(7, "minor"))) == ids
+
+
+def test_each_note_follows_its_syllable_spelled_in_bytes(songs):
+    tokenizer = lyric_tokenizer("plain")
+    names = [tokenizer.token(i) for i in tokenizer.encode(songs[0], "bach", key=(7, "minor"))]
+    first = names.index(HYPHEN_TOKEN)
+    # "Mei-" on the first note: its bytes, the hyphen, then the note from its Position on
+    assert names[first - 3 : first + 3] == ["Char_4D", "Char_65", "Char_69", HYPHEN_TOKEN, "Position_0"] + [
+        names[first + 2]
+    ]
+    ids = tokenizer.encode(songs[0], "bach", key=(7, "minor"))
+    assert tokenizer.lyrics_of(ids)[:3] == [("Mei", False), ("ne", True), ("Seel’", True)]  # ’: 3 bytes
+    notes = sum(name.startswith("Pitch_") for name in names)
+    items = sum(name in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN) for name in names)
+    assert notes == items == len(songs[0].tracks[0].notes)
+
+
+def test_any_language_spells_in_bytes():
+    tokenizer = lyric_tokenizer("plain")
+    ids = tokenizer.syllable_ids("Höh", word_end=False)
+    assert len(ids) == len("Höh".encode()) + 1 and tokenizer.token(ids[-1]) == HYPHEN_TOKEN
+    assert tokenizer.syllable_ids("", True) == [tokenizer.vocab[MELISMA_TOKEN]]
+
+
+@pytest.mark.parametrize("kind", ["plain", "bpe"])
+def test_the_song_grammar_takes_real_songs_and_the_plain_grammar_refuses_lyrics(songs, kind):
+    tokenizer = lyric_tokenizer(kind)
+    song_grammar, plain = RemiGrammar(tokenizer, song=True), RemiGrammar(tokenizer)
+    for song in songs:
+        ids = tokenizer.merge(tokenizer.encode(song, "bach", key=(7, "minor")))
+        assert song_grammar.errors(ids) == 0
+        assert plain.errors(ids) > 0
+    bare = songs[0].copy()
+    for track in bare.tracks:
+        track.lyrics.clear()
+    assert song_grammar.errors(tokenizer.merge(tokenizer.encode(bare, "bach", key=(7, "minor")))) > 0
+
+
+def test_a_run_that_does_not_open_a_bar_merges_without_an_empty_token(songs):
+    tokenizer = lyric_tokenizer("bpe")
+    ids = tokenizer.merge(tokenizer.encode(songs[0], "bach", key=(7, "minor")))
+    assert all(tokenizer.parts(i) for i in ids)
+
+
+def test_a_song_grammar_needs_lyric_tokens():
+    with pytest.raises(CadenzaError, match="no lyric tokens"):
+        RemiGrammar(CadenzaTokenizer.new(["bach"]), song=True)
