@@ -38,6 +38,7 @@ class Shared:
     corpus: str
     adapters: str  # where fine-tuned adapters are saved, and served from at start-up
     compose_style: gr.Dropdown | None = None  # the Compose tab's style list, which a fine-tune extends
+    singer: object = None  # the lyrics adapter's `Singer`, when one is served (the Lyrics tab)
 
 
 # --- Compose tab -----------------------------------------------------------------------------------
@@ -230,14 +231,72 @@ def finetune_tab(composer, shared: Shared) -> None:
     start.click(tune, [uploads, name, size], [status, shared.compose_style], api_name="finetune")
 
 
+# --- Lyrics -> Melody tab ---------------------------------------------------------------------------
+def lyrics_tab(composer, shared: Shared) -> None:
+    from cadenza.data.syllables import LANGUAGES
+
+    styles = [
+        s for s in ("bach", "monteverdi", "trecento") if s in composer.tokenizer.styles
+    ] or composer.styles
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            text = gr.Textbox(
+                label="Lyrics (hyphens such as Ky-ri-e set the syllables yourself)", lines=4, elem_id="lyrics"
+            )
+            language = gr.Dropdown(
+                [(name, code) for code, name in LANGUAGES.items()], value="en", label="Language"
+            )
+            style = gr.Dropdown(styles, value=styles[0], label="Style")
+            with gr.Row():
+                tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
+                key = gr.Dropdown(ui.compose_choices(composer).keys, value=ui.AS_GENERATED, label="Key")
+            melisma = gr.Checkbox(False, label="Let a syllable last several notes (melismas)")
+            with gr.Row():
+                seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
+                random_seed = gr.Checkbox(True, label="Random seed")
+            with gr.Row():
+                sing = gr.Button("Set to music", variant="primary", elem_id="sing")
+                pair = gr.Button("Song (lyrics and melody together)", elem_id="pair")
+        with gr.Column(scale=2):
+            status = gr.Markdown(
+                "Type lyrics and press **Set to music**: every syllable gets one note, in order."
+                if shared.singer is not None
+                else "No lyrics adapter is served (adapters/songs; docs/songs.md).",
+                elem_id="sing-status",
+            )
+            with gr.Row(equal_height=False):
+                audio = gr.Audio(label="Song", type="filepath", interactive=False)
+                files = gr.File(label="Download", file_count="multiple", interactive=False)
+            roll = gr.Image(label="Piano roll with the syllables", type="filepath", interactive=False)
+            sheet = gr.HTML(label="Sheet music")
+
+    def run(lyrics, language, style, tempo, key, melisma, seed, random_seed):
+        try:
+            sung = ui.sing(shared.singer, lyrics, language, style, tempo, key, melisma, seed, random_seed)
+        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+        v = sung.variation
+        return sung.text, str(v.wav), v.downloads, str(v.png), v.sheet
+
+    outputs = [status, audio, files, roll, sheet]
+    settings = [language, style, tempo, key, melisma, seed, random_seed]
+    sing.click(run, [text, *settings], outputs, api_name="sing")
+    pair.click(lambda *args: run(None, *args), settings, outputs, api_name="song")
+
+
 # Each later feature adds (title, builder) here.
-TABS = [("Compose", compose_tab), ("Evaluate", evaluate_tab), ("Fine-tune", finetune_tab)]
+TABS = [
+    ("Compose", compose_tab), ("Evaluate", evaluate_tab), ("Fine-tune", finetune_tab),
+    ("Lyrics → Melody", lyrics_tab),
+]  # fmt: skip
 
 
-def build_demo(composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS) -> gr.Blocks:
+def build_demo(
+    composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS, singer=None
+) -> gr.Blocks:
     with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download, judge.")
-        shared = Shared(gr.State(None), corpus, adapters)
+        shared = Shared(gr.State(None), corpus, adapters, singer=singer)
         with gr.Tabs():
             for title, build in TABS:
                 with gr.Tab(title):
@@ -316,7 +375,12 @@ def main(argv: list[str] | None = None) -> None:
     composer = load_composer(args.model, args.compile)
     for problem in ui.load_adapters(composer, args.adapters):
         print(f"cadenza: adapter not served: {problem}", flush=True)
-    demo = build_demo(composer, args.corpus, args.adapters)
+    try:
+        singer = ui.load_singer(args.adapters)
+    except CadenzaError as err:
+        singer = None
+        print(f"cadenza: lyrics adapter not served: {err}", flush=True)
+    demo = build_demo(composer, args.corpus, args.adapters, singer)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(
         server_name=args.host,

@@ -40,6 +40,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "a LoRA adapter that writes a folder of scores' style under a new style tag",
     ),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
+    "song": (
+        "cadenza.inference.songs",
+        "SongArgs",
+        "run_song",
+        "set lyrics to a melody (or write lyrics and melody together) with the lyrics adapter",
+    ),
     "profile": (
         "cadenza.inference.profiles",
         "ProfileArgs",

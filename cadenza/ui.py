@@ -433,15 +433,70 @@ class TuneStatus:
 def load_adapters(composer, folder: str | Path) -> list[str]:
     """Serve every adapter saved under `folder` (the app's adapters, kept across restarts); returns one line
     per adapter that could not be served and why (made for another base, unreadable)."""
-    from cadenza.checkpoint import ADAPTER_FILE
+    from cadenza.checkpoint import ADAPTER_FILE, read_adapter
 
     problems = []
     for adapter in sorted(Path(folder).glob(f"*/{ADAPTER_FILE}")):
         try:
-            composer.load_adapter(adapter.parent)
+            if not read_adapter(adapter.parent).lyrics:  # a lyrics adapter is the Lyrics tab's
+                composer.load_adapter(adapter.parent)
         except CadenzaError as err:
             problems.append(one_line(err))
     return problems
+
+
+def load_singer(folder: str | Path):
+    """The `Singer` of the first lyrics adapter under `folder` (the shipped `adapters/songs`), or None
+    when there is none; a broken one is a one-line error."""
+    from cadenza.checkpoint import ADAPTER_FILE, read_adapter
+    from cadenza.inference.songs import Singer
+
+    for adapter in sorted(Path(folder).glob(f"*/{ADAPTER_FILE}")):
+        if read_adapter(adapter.parent).lyrics:
+            return Singer.from_adapter(adapter.parent)
+    return None
+
+
+@dataclass
+class Sung:
+    variation: Variation
+    text: str  # markdown: the syllables under their notes' order, the key, the seed, a note
+
+
+def sing(
+    singer,
+    lyrics: str | None,
+    language: str = "en",
+    style: str = "bach",
+    tempo=None,
+    key: str | None = AS_GENERATED,
+    melisma: bool = False,
+    seed=-1,
+    random_seed: bool = True,
+    out_dir: Path | None = None,
+) -> Sung:
+    """A melody for `lyrics` (or, with `lyrics` None, lyrics and melody together) rendered like a composed
+    piece, and what was sung."""
+    from cadenza.inference.render import piece_stem
+
+    if singer is None:
+        raise CadenzaError("no lyrics adapter is served (adapters/songs; see docs/songs.md)")
+    tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
+    key, seed = _optional_choice(key), resolve_seed(seed, random_seed)
+    if lyrics is not None and not lyrics.strip():
+        raise CadenzaError("the lyrics are empty: type the words to set, or press Song for a new pair")
+    with MODEL_LOCK:
+        if lyrics is None:
+            piece, note = singer.song(style, key=key, tempo=tempo, seed=seed), ""
+        else:
+            piece, _, note = singer.sing(lyrics, style, language, key, melisma, tempo, seed=seed)
+        variation = _render(piece, (out_dir or request_dir()), f"song-{piece_stem(style, seed, 0)}")
+    words = " ".join(
+        text + ("" if word_end else "-") for text, word_end in
+        (item for item in singer.tokenizer.lyrics_of(piece.tokens) if item is not None)
+    )  # fmt: skip
+    line = f"**{style}**, {piece.key}, seed **{seed}** — sung: {words}"
+    return Sung(variation, line + (f"\n\n_{note}_" if note else ""))
 
 
 def finetune(composer, uploads: list[str], style: str, size: str, adapters_dir: str | Path, work_dir: Path):

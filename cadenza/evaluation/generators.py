@@ -28,6 +28,7 @@ from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Generator
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.sampling import sample_with
+from cadenza.inference.songs import Singer
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 NGRAM = "ngram"
@@ -69,6 +70,24 @@ def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc:
     chunks = corpus_chunks(corpus["train"], str(Path(checkpoint) / "tokenizer.json"), context, num_proc)
     ngram = NGramModel(order, len(tokenizer)).fit(chunks)
     return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context, model.generation_config)
+
+
+class NGramSinger(Singer, NGramComposer):
+    """The n-gram baseline of songs: n-gram scores, `Singer`'s grammar and forced syllables."""
+
+
+def fit_ngram_singer(adapter: str | Path, corpus, order: int = 5, num_proc: int = 2) -> NGramSinger:
+    """The n-gram baseline on a song corpus's train split, tokenized like the lyrics adapter's songs."""
+    from cadenza.checkpoint import load_checkpoint, read_adapter
+    from cadenza.evaluation.likelihood import corpus_chunks
+
+    base = read_adapter(adapter).base
+    model, _ = load_checkpoint(base)
+    tokenizer = CadenzaTokenizer.load(adapter)
+    context = int(model.config.n_positions)
+    chunks = corpus_chunks(corpus["train"], str(Path(adapter) / "tokenizer.json"), context, num_proc)
+    ngram = NGramModel(order, len(tokenizer)).fit(chunks)
+    return NGramSinger(ngram, tokenizer, load_profiles(base), context, model.generation_config)
 
 
 def is_adapter(name: str | Path) -> bool:

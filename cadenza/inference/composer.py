@@ -471,6 +471,8 @@ class Composer:
         from peft import PeftModel
 
         info = read_adapter(folder)
+        if info.lyrics:
+            raise InputFileError(folder, "a lyrics adapter writes songs, not a style: load it with Singer")
         if self.path is not None:
             check_adapter_base(folder, info, self.path)
         if info.style in self.styles:

@@ -13,7 +13,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
-from cadenza.tokenization.tokenizer import MELISMA_TOKEN
+from cadenza.tokenization.tokenizer import CHAR_PREFIX, MELISMA_TOKEN
 
 
 class GrammarLogitsProcessor(LogitsProcessor):
@@ -38,6 +38,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.lyrics = lyrics
         self.melisma = melisma
         self.sung: list[list[int]] = []  # per row: (syllables done, bytes of the next one written)
+        self.char_ids = torch.tensor(
+            [i for t, i in grammar.tokenizer.vocab.items() if t.startswith(CHAR_PREFIX)], dtype=torch.long
+        )
         self.states: list[GrammarState] = []
         self.bars: list[int] = []
         self.noted: list[bool] = []
@@ -83,6 +86,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
                     mask[banned] = False
             rows.append(mask)
         mask = torch.stack(rows).to(scores.device)[:, : scores.shape[-1]]
+        if self.lyrics is not None:
+            scores = self._text_given(scores)
         return scores.masked_fill(~mask, float("-inf"))
 
     # --- lyrics forced in order (a song's grammar) ---------------------------------------------------
@@ -93,18 +98,35 @@ class GrammarLogitsProcessor(LogitsProcessor):
             done, written = (done + 1, 0) if written == len(self.lyrics[done]) else (done, written)
         self.sung[row] = [done, written]
 
+    def _text_given(self, scores: torch.Tensor) -> torch.Tensor:
+        """Where the next syllable may start, its first byte scores what any syllable would: the model
+        chooses between a syllable, a melisma and a bar line as music, not by how likely it found this
+        very letter (forced letters lose to a bar line and a song writes one note a bar). Inside a
+        syllable the next byte is the only choice anyway."""
+        chars = self.char_ids.to(scores.device)
+        scores = scores.clone()
+        for row, state in enumerate(self.states):
+            done = self.sung[row][0]
+            if state.kind in (Kind.TIMESIG, Kind.DURATION) and done < len(self.lyrics):
+                scores[row, self.lyrics[done][0]] = torch.logsumexp(scores[row, chars], dim=0)
+        return scores
+
     def _forced(self, row: int, state: GrammarState, mask: torch.Tensor) -> torch.Tensor:
-        """The grammar's mask narrowed to the lyrics: inside a syllable its next byte; where a lyric item
-        may start, the next syllable (or a melisma once one was sung, when allowed) or a bar line; after
+        """The grammar's mask narrowed to the lyrics: a song starts at its beginning (no mid-piece marker);
+        inside a syllable its next byte comes; where a lyric item may start, the next syllable (or a
+        melisma once one was sung, when allowed), or after a note a bar line, but no bar without a note
+        while syllables wait (a model that likes rests would otherwise write empty bars for ever); after
         the last syllable's note, the end."""
         done, written = self.sung[row]
-        if state.kind == Kind.CHAR:
+        if state.kind == Kind.KEY:
+            keep = [i for i in mask.nonzero().flatten().tolist() if i != self.grammar.tokenizer.continue_id]
+        elif state.kind == Kind.CHAR:
             keep = [self.lyrics[done][written]]
         elif state.kind in (Kind.TIMESIG, Kind.DURATION):
             if done == len(self.lyrics):
                 keep = [self.eos_id]
             else:
-                keep = [self.lyrics[done][0], *self.bar_starts]
+                keep = [self.lyrics[done][0], *(self.bar_starts if state.kind == Kind.DURATION else [])]
                 if self.melisma and done > 0:
                     keep.append(self.grammar.tokenizer.vocab[MELISMA_TOKEN])
         else:

@@ -153,7 +153,10 @@ def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
         for note, item in zip(notes, song_syllables(score), strict=True):
             if item is not None:
                 text = lyric_event(*item)
-                ax.text(note.time / tpq, note.pitch - 1.0, text, va="top", fontsize="x-small", rotation=30)
+                ax.text(
+                    note.time / tpq, note.pitch - 1.0, text, va="top", fontsize="x-small", rotation=30,
+                    parse_math=False,  # a "$" in a lyric is a letter, not TeX
+                )  # fmt: skip
     if seam:
         ax.axvline(seam / tpq, color="black", linestyle="--", linewidth=1.5)
         ax.text(seam / tpq, high, f" {SEAM_TEXT}", va="top", ha="left", fontsize="small")

@@ -18,6 +18,8 @@ A song is one melody in the model's 512-token context: about 8 tokens a syllable
 from __future__ import annotations
 
 import random
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import symusic
@@ -32,7 +34,7 @@ from cadenza.inference.composer import MAX_SEED, Composer, _check_range
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import load_profiles
-from cadenza.inference.render import track_voices
+from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
 from cadenza.inference.sampling import sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, parse_key
@@ -80,17 +82,38 @@ class Singer(Composer):
         """A melody for `lyrics` in `style`: (the piece, the syllables it sings, the syllabifier's note to
         the user, "" when it has none). `melisma` lets a syllable last several notes."""
         split = syllabify(lyrics, language, MAX_SYLLABLES)
-        forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in split.syllables]
+        piece = self.sing_syllables(
+            split.syllables, style, key, melisma, tempo, time_signature, temperature, top_k, top_p, seed
+        )
+        return piece, split.syllables, split.note
+
+    def sing_syllables(
+        self,
+        syllables: list[Syllable],
+        style: str,
+        key: str | None = None,
+        melisma: bool = False,
+        tempo: float | None = None,
+        time_signature: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Piece:
+        """A melody for syllables already split (a held-out song's, in the benchmark)."""
+        if not 0 < len(syllables) <= MAX_SYLLABLES:
+            raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
+        forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in syllables]
         piece = self._song(
             style, key, forced, melisma, tempo, time_signature, temperature, top_k, top_p, seed
         )
         sung = [item for item in self.tokenizer.lyrics_of(piece.tokens) if item is not None]
-        if len(sung) != len(split.syllables):  # the context ran out before the last syllable
+        if len(sung) != len(syllables):  # the context ran out before the last syllable
             raise CadenzaError(
-                f"the melody ran out of room after {len(sung)} of {len(split.syllables)} syllables; "
+                f"the melody ran out of room after {len(sung)} of {len(syllables)} syllables; "
                 "set the text in shorter parts"
             )
-        return piece, split.syllables, split.note
+        return piece
 
     def song(
         self,
@@ -132,8 +155,9 @@ class Singer(Composer):
         piece_key: Key = self._asked_key(key) if key is not None else self._choose_key(style, temperature)
         prefix = self.tokenizer.prefix(style, piece_key)
         # A song's tempo is set on the score, not by a token: a tempo token needs a position, and a song's
-        # positions come after a syllable.
-        prompt = self._control_prompt(None, time_signature)
+        # positions come after a syllable. Its first bar line is the model's (the merged `Bar TimeSig` it
+        # learned), or the asked meter's.
+        prompt = self._control_prompt(None, time_signature) if time_signature else []
         grammar = self._song_grammar(time_signature)
         merged = self.tokenizer.merge(prefix + prompt)
         processors = [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
@@ -179,3 +203,60 @@ class Singer(Composer):
                 self.tokenizer, self.vocab_size, time_signature, programs=[SONG_VOICE.slot], song=True
             )
         return self._grammars[limits]
+
+
+@dataclass
+class SongArgs:
+    lyrics: str | None = field(
+        default=None, metadata={"help": 'the text to set, e.g. "Ky-ri-e e-lei-son" (hyphens are kept)'}
+    )
+    lyrics_file: str | None = field(default=None, metadata={"help": "read the text from this file instead"})
+    language: str = field(default="en", metadata={"help": "the text's language (en, de, it, la, fr, ...)"})
+    style: str = field(default="bach", metadata={"help": "the base's style to sing in"})
+    joint: bool = field(default=False, metadata={"help": "write lyrics and melody together (no --lyrics)"})
+    adapter: str = field(default="adapters/songs", metadata={"help": "the lyrics adapter"})
+    melisma: bool = field(default=False, metadata={"help": "let a syllable last several notes"})
+    key: str | None = field(default=None, metadata={"help": "e.g. D, Bb minor; default: the model's choice"})
+    tempo: float | None = field(default=None, metadata={"help": "beats per minute"})
+    time_signature: str | None = field(default=None, metadata={"help": "e.g. 3/4, kept at every bar"})
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = field(default=None, metadata={"help": "random seed (drawn and printed when unset)"})
+    out: str = field(default="out", metadata={"help": "output folder"})
+    formats: str = field(
+        default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
+    )
+
+
+def run_song(args: SongArgs) -> None:
+    formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
+    output_folder(args.out)
+    text = Path(args.lyrics_file).read_text() if args.lyrics_file else args.lyrics
+    if args.joint == (text is not None):
+        raise CadenzaError("cadenza song needs --lyrics TEXT (or --lyrics_file FILE), or --joint true")
+    singer = Singer.from_adapter(args.adapter)
+    sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    if args.joint:
+        piece = singer.song(args.style, args.key, args.tempo, args.time_signature, **sampling)
+    else:
+        piece, syllables, note = singer.sing(
+            text,
+            args.style,
+            args.language,
+            args.key,
+            args.melisma,
+            args.tempo,
+            args.time_signature,
+            **sampling,
+        )
+        print(
+            "syllables: " + " ".join(s.text + ("" if s.word_end else "-") for s in syllables), file=sys.stderr
+        )
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+    print(f"key: {piece.key}, seed: {piece.seed}", file=sys.stderr)
+    for path in render_piece(
+        piece, args.out, f"song-{piece_stem(piece.style, piece.seed, 0)}", formats
+    ).values():
+        print(path)

@@ -35,7 +35,16 @@ def _tokenizer(path: str, digest: str) -> CadenzaTokenizer:
 
 
 def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The tokenizer file's hash and the encoding code's: datasets' cache keys on the map function's
+    arguments, so a change to how scores become tokens (a fix in `tokenization`) must change them too, or
+    training reads the old tokens from the cache (a song corpus once trained without its lyrics)."""
+    from cadenza.data import streams
+    from cadenza.tokenization import tokenizer
+
+    digest = hashlib.sha256(Path(path).read_bytes())
+    for module in (tokenizer, streams):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def _tokenize_batch(batch: dict, tokenizer_path: str, tokenizer_digest: str) -> dict:

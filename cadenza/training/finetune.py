@@ -15,8 +15,8 @@ matrix in the adapter (4,096 x 256 floats, 4 MB for the base), the former one ro
 Songs (`--corpus build/corpus/songs --lyrics true --style songs`): the same recipe on a built corpus of
 texted melodies (`cadenza corpus songs`) in the base's own styles. The tokenizer gets the 259 lyric tokens
 (`CadenzaTokenizer.add_lyrics`), more than the base's reserved rows: the embeddings grow to the next
-multiple of 64 rows (4,096 -> 4,352 for the shipped base, 93 rows left free) and the lyric rows are the
-trainable tokens (259 x 256 floats, 265 KB).
+multiple of 64 rows (4,259 tokens: 4,096 -> 4,288 rows for the shipped base, 29 left free), and the lyric
+rows are the trainable tokens (259 x 256 floats, 265 KB; the grown matrix itself is not saved).
 """
 
 from __future__ import annotations
@@ -211,7 +211,9 @@ def run_finetune(args: FinetuneArgs) -> Path:
             "val NLL per token before (nats)": round(result.first_val_loss, 4),
             "val NLL per token after (nats)": round(result.val_loss, 4),
         }
-        model.save_pretrained(out, safe_serialization=True)
+        # The lyric rows are saved as trainable tokens; peft would also save the whole grown embedding
+        # matrix (4,352 x 256 floats, 9 MB) because its size differs from the base config's.
+        model.save_pretrained(out, safe_serialization=True, save_embedding_layers=False)
         tokenizer.save(out)
         save_profiles(profile, out)
         info = AdapterInfo(

@@ -4,18 +4,20 @@ song files (MIDI lyric events, MusicXML lyrics) read back by music21."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import music21
 import pytest
+import symusic
 import torch
 from datasets import Dataset, DatasetDict
 
 from cadenza.checkpoint import read_adapter, save_checkpoint
 from cadenza.data.streams import song_scores, song_syllables
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.inference.render import render_piece
-from cadenza.inference.songs import Singer
+from cadenza.inference.render import render, render_piece
+from cadenza.inference.songs import SONG_VOICE, Singer
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.finetune import FinetuneArgs, run_finetune
@@ -89,18 +91,30 @@ def test_a_joint_pair_keeps_the_song_grammar(singer):
     assert len(singer.tokenizer.lyrics_of(piece.tokens)) == piece.score.note_num()
 
 
-def test_song_files_carry_their_syllables(singer, tmp_path):
+def test_a_sung_piece_is_written_with_its_syllables(singer, tmp_path):
     piece, syllables, _ = singer.sing("Herz-lich tut mich ver-lan-gen", "bach", seed=5, tempo=80)
     files = render_piece(piece, tmp_path, "song", ["mid", "musicxml", "wav", "png"])
-    by_suffix = {path.suffix: path for path in files.values()}
-    midi = music21.converter.parse(by_suffix[".mid"])
-    # music21 reads the karaoke hyphen ("Herz-") back as the syllable's own text
-    assert [n.lyric for n in midi.flatten().notes if n.lyric] == [s.text for s in syllables]
-    xml = music21.converter.parse(by_suffix[".musicxml"])
+    assert song_syllables(symusic.Score(str(files["mid"]))) == [(s.text, s.word_end) for s in syllables]
+    assert files["wav"].stat().st_size > 1000 and files["png"].stat().st_size > 1000
+
+
+def test_a_chorale_s_song_files_read_back_in_music21(tmp_path):
+    song = song_scores(music21.corpus.parse("bach/bwv10.7"))[0]
+    files = render(song, tmp_path, "chorale", ["mid", "musicxml"], [SONG_VOICE], "bach")
+    items = [item for item in song_syllables(song) if item is not None]
+    midi = music21.converter.parse(files["mid"])
+    # music21 reads the karaoke hyphen ("Mei-") back as the syllable's own text
+    assert [n.lyric for n in midi.flatten().notes if n.lyric] == [text for text, _ in items]
+    xml = music21.converter.parse(files["musicxml"])
     sung = [(n.lyrics[0].text, n.lyrics[0].syllabic) for n in xml.flatten().notes if n.lyrics]
-    assert sung == [("Herz", "begin"), ("lich", "end"), ("tut", "single"), ("mich", "single"),
-                    ("ver", "begin"), ("lan", "middle"), ("gen", "end")]  # fmt: skip
-    assert by_suffix[".wav"].stat().st_size > 1000 and by_suffix[".png"].stat().st_size > 1000
+    assert len(sung) == len(items)
+    assert sung[:5] == [
+        ("Mei", "begin"),
+        ("ne", "end"),
+        ("Seel’", "single"),
+        ("er", "begin"),
+        ("hebt", "end"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -124,3 +138,49 @@ def test_a_style_adapter_is_not_a_lyrics_adapter(tmp_path):
     save_adapter_info(AdapterInfo(style="airs", base="x", base_fingerprint="y"), tmp_path)
     with pytest.raises(InputFileError, match="not a lyrics adapter"):
         Singer.from_adapter(tmp_path)
+
+
+def test_the_song_command_writes_the_files(adapter, tmp_path, capsys):
+    from cadenza.cli import main
+
+    main(["song", "--lyrics", "Ky-ri-e e-lei-son", "--adapter", str(adapter), "--style", "bach",
+          "--seed", "3", "--out", str(tmp_path), "--formats", "mid,musicxml"])  # fmt: skip
+    out = capsys.readouterr()
+    assert "syllables: Ky- ri- e e- lei- son" in out.err
+    written = [Path(line) for line in out.out.split()]
+    assert {p.suffix for p in written} == {".mid", ".musicxml"} and all(p.is_file() for p in written)
+    main(["song", "--joint", "true", "--adapter", str(adapter), "--seed", "3", "--out", str(tmp_path / "j"),
+          "--formats", "mid"])  # fmt: skip
+    assert main(["song", "--adapter", str(adapter), "--out", str(tmp_path)]) == 2
+    assert "needs --lyrics" in capsys.readouterr().err  # one line, no traceback
+
+
+def test_the_lyrics_tab_sings_and_pairs(singer, adapter, tmp_path):
+    from cadenza import ui
+
+    sung = ui.sing(singer, "Ky-ri-e e-lei-son", "la", "bach", tempo=90, seed=7, random_seed=False,
+                   out_dir=tmp_path)  # fmt: skip
+    assert "seed **7**" in sung.text and "Ky- ri- e e- lei- son" in sung.text
+    assert (
+        sung.variation.wav.is_file() and sung.variation.musicxml.is_file() and "<svg" in sung.variation.sheet
+    )
+    pair = ui.sing(singer, None, style="bach", seed=8, random_seed=False, out_dir=tmp_path / "pair")
+    assert pair.variation.midi.is_file()
+    with pytest.raises(CadenzaError, match="lyrics are empty"):
+        ui.sing(singer, "   ", out_dir=tmp_path)
+    with pytest.raises(CadenzaError, match="no lyrics adapter"):
+        ui.sing(None, "la la", out_dir=tmp_path)
+
+
+def test_the_app_serves_the_lyrics_adapter_apart_from_the_styles(adapter, tmp_path):
+    from cadenza import ui
+    from cadenza.inference.composer import Composer
+
+    folder = tmp_path / "adapters"
+    folder.mkdir()
+    shutil.copytree(adapter, folder / "songs")
+    base = Composer.from_pretrained(read_adapter(adapter).base)
+    assert ui.load_adapters(base, folder) == [] and base.styles == base.tokenizer.styles  # not a style
+    assert isinstance(ui.load_singer(folder), Singer)
+    with pytest.raises(InputFileError, match="lyrics adapter"):
+        base.load_adapter(adapter)

@@ -1,0 +1,138 @@
+"""Lyrics to melody on held-out songs: the lyrics adapter against an n-gram and a random melody.
+
+    python benchmarks/songs.py --adapter adapters/songs --corpus build/corpus/songs [--split test]
+        [--syllables 32] [--seed 0] [--out docs/songs-benchmark.md]
+
+For each song of the split (chorales, madrigal voices, trecento voices the base corpus held out), its
+first `--syllables` syllables as it sings them are set again, melismas allowed (the songs have them), by
+- the lyrics adapter (`Singer`),
+- the n-gram baseline (order 5, fitted on the song corpus's train split, same tokens, grammar and forced
+  syllables: `evaluation.generators.NGramSinger`),
+- a random melody: one note per syllable, each pitch drawn uniformly from the song's own range and each
+  duration from the song's own note lengths,
+and scored against the song's own melody up to that syllable's last note with SongMASS's metrics
+(`evaluation.melody`): PD, DD (%, higher is closer) and MD (lower is closer); syllable alignment (the
+generated notes carry exactly the syllables, in order); and the share of word-initial syllables on
+strong beats beside the song's own share. Prints a markdown table (and writes it to `--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from pathlib import Path
+
+import symusic
+
+from cadenza.data.corpus import load_corpus
+from cadenza.data.streams import song_syllables
+from cadenza.data.syllables import Syllable
+from cadenza.evaluation.generators import fit_ngram_singer
+from cadenza.evaluation.melody import Melody, melody_from_score, song_metrics, strong_beat_share
+from cadenza.inference.songs import Singer
+
+
+def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
+    """Per note: does a word start on it (a syllable after a word's end, or the first)."""
+    flags, word_start = [], True
+    for item in items:
+        flags.append(item is not None and word_start)
+        word_start = item[1] if item is not None else word_start
+    return flags
+
+
+def excerpt(score: symusic.Score, syllables: int) -> tuple[Melody, list[Syllable], list[bool]]:
+    """The song's melody up to its `syllables`-th syllable's last note, those syllables, and per note
+    whether a word starts on it."""
+    melody, items = melody_from_score(score), song_syllables(score)
+    starts = [i for i, item in enumerate(items) if item is not None]
+    end = starts[syllables] if len(starts) > syllables else len(items)
+    kept = items[:end]
+    return melody[:end], [Syllable(*item) for item in kept if item is not None], word_initial(kept)
+
+
+def random_melody(reference: Melody, syllables: int, rng: random.Random) -> Melody:
+    low, high = min(p for _, _, p in reference), max(p for _, _, p in reference)
+    lengths = [d for _, d, _ in reference]
+    out, onset = [], 0.0
+    for _ in range(syllables):
+        duration = rng.choice(lengths)
+        out.append((onset, duration, rng.randint(low, high)))
+        onset += duration
+    return out
+
+
+def nan_mean(values: list[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def beats_per_bar(score: symusic.Score) -> int:
+    signature = score.time_signatures[0] if len(score.time_signatures) else None
+    return int(signature.numerator * 4 / signature.denominator) if signature else 4
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--adapter", default="adapters/songs")
+    parser.add_argument("--corpus", default="build/corpus/songs")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--syllables", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    corpus = load_corpus(args.corpus)
+    singer = Singer.from_adapter(args.adapter)
+    systems = {"lyrics adapter": singer, "5-gram": fit_ngram_singer(args.adapter, corpus, 5)}
+    rng = random.Random(args.seed)
+    pairs: dict[str, list] = {name: [] for name in [*systems, "random melody"]}
+    aligned = {name: 0 for name in pairs}
+    strong: dict[str, list[float]] = {name: [] for name in [*pairs, "the songs themselves"]}
+    started = time.time()
+    rows = list(corpus[args.split])
+    total = 0
+    for index, row in enumerate(rows):
+        score = symusic.Score.from_midi(row["midi"])
+        reference, syllables, flags = excerpt(score, args.syllables)
+        total += len(syllables)
+        meter = beats_per_bar(score)
+        strong["the songs themselves"].append(strong_beat_share(reference, flags, meter))
+        for name, system in systems.items():
+            piece = system.sing_syllables(syllables, row["style"], melisma=True, seed=args.seed + index)
+            melody, items = melody_from_score(piece.score), song_syllables(piece.score)
+            pairs[name].append((melody, reference))
+            aligned[name] += [Syllable(*i) for i in items if i is not None] == syllables
+            strong[name].append(strong_beat_share(melody, word_initial(items), meter))
+        guess = random_melody(reference, len(syllables), rng)
+        pairs["random melody"].append((guess, reference))
+        aligned["random melody"] += 1  # one note per syllable by construction
+        sung = word_initial([(s.text, s.word_end) for s in syllables])
+        strong["random melody"].append(strong_beat_share(guess, sung, meter))
+        print(f"\r{index + 1}/{len(rows)} songs, {time.time() - started:.0f} s", end="", flush=True)
+    print()
+    lines = [
+        f"Held-out `{args.split}` songs of `{args.corpus}`: {len(rows)} songs, the first {args.syllables} "
+        f"syllables of each ({total} in all), seed {args.seed}, {time.time() - started:.0f} s.",
+        "",
+        "| system | PD % | DD % | MD | syllables aligned | word starts on strong beats |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, scored in pairs.items():
+        m = song_metrics(scored)
+        shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f}"
+        lines.append(f"| {name} | {shown} | {aligned[name]}/{len(rows)} | {nan_mean(strong[name]):.0%} |")
+    lines.append(
+        f"| the songs themselves | 100 | 100 | 0 | | {nan_mean(strong['the songs themselves']):.0%} |"
+    )
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
