@@ -137,6 +137,10 @@ def run_finetune(args: FinetuneArgs) -> Path:
     base_tokenizer = CadenzaTokenizer.load(args.base)
     if args.style in base_tokenizer.styles:
         raise CadenzaError(f"style {args.style!r} is one of the base's; name the new style differently")
+    if args.corpus:  # refused before anything is written
+        unknown = sorted(set(load_corpus(args.corpus)["train"]["style"]) - set(base_tokenizer.styles))
+        if unknown:
+            raise CadenzaError(f"{args.corpus}: styles the base does not know: {', '.join(unknown)}")
     accelerator = make_accelerator(args)
     corpus_dir = args.corpus or args.corpus_out or str(Path("build/corpus") / args.style)
     with accelerator.main_process_first():
@@ -155,10 +159,6 @@ def run_finetune(args: FinetuneArgs) -> Path:
             f"{args.input or args.corpus}: too few readable pieces to fine-tune on ({len(corpus['train'])} "
             f"for training, {len(corpus['validation'])} for validation); give it more scores"
         )
-    styles = set(corpus["train"]["style"])
-    unknown = sorted(styles - {*base_tokenizer.styles, args.style})
-    if unknown:
-        raise CadenzaError(f"{corpus_dir}: styles the base does not know: {', '.join(unknown)}")
     tokenizer_path = str(out / TOKENIZER_FILE)
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
     new_ids = tokenizer.lyric_ids if args.lyrics else [tokenizer.style_id(args.style)]

@@ -148,16 +148,23 @@ def test_an_adapter_refuses_another_base(base, adapters, tmp_path):
         Composer.from_pretrained(base).load_adapter(tmp_path)
 
 
-def test_bad_input_is_refused_in_one_line(base, tmp_path):
+def test_bad_input_is_refused_in_one_line(base, tmp_path, tiny_corpus_dir):
+    from datasets import Dataset, DatasetDict
+
     empty = tmp_path / "empty"
     empty.mkdir()
+    other = str(tmp_path / "gamma-corpus")  # a corpus in a style the base does not know
+    rows = Dataset.from_dict({"style": ["gamma"], "midi": [make_piece(0).dumps_midi()]})
+    DatasetDict({"train": rows, "validation": rows, "test": rows}).save_to_disk(other)
     (empty / "notes.txt").write_text("not music")
     cases = [
         (dict(input=str(empty), style="new"), "empty: no score files in this folder"),
         (dict(input=str(tmp_path / "nowhere"), style="new"), "folder not found"),
         (dict(input=str(empty), style="alpha"), "one of the base's"),
         (dict(input=str(empty), style="Bad Name"), "invalid style name 'Bad Name'"),
-        (dict(input=str(empty)), "needs --input FOLDER and --style NAME"),
+        (dict(input=str(empty)), "needs --style NAME and one of --input FOLDER or --corpus"),
+        (dict(input=str(empty), corpus=tiny_corpus_dir, style="new"), "one of --input FOLDER or --corpus"),
+        (dict(corpus=other, style="songs", lyrics=True), "styles the base does not know: gamma"),
     ]
     for i, (options, message) in enumerate(cases):
         args = FinetuneArgs(base=str(base), output_dir=str(tmp_path / f"out{i}"), **options, **QUICK)
