@@ -62,8 +62,14 @@ class Singer(Composer):
         with peft_quietly():
             model = PeftModel.from_pretrained(model, str(folder)).eval()
         singer = cls(model, CadenzaTokenizer.load(folder), load_profiles(base))
-        singer.path = Path(folder)
+        # The adapter is on while it sings (a Composer over a PeftModel without one decodes the base alone).
+        singer.path, singer.adapter = Path(folder), model.active_adapter
         return singer
+
+    @property
+    def styles(self) -> list[str]:
+        """The base's styles: a lyrics adapter sings in them."""
+        return self.tokenizer.styles
 
     def sing(
         self,

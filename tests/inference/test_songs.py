@@ -184,3 +184,15 @@ def test_the_app_serves_the_lyrics_adapter_apart_from_the_styles(adapter, tmp_pa
     assert isinstance(ui.load_singer(folder), Singer)
     with pytest.raises(InputFileError, match="lyrics adapter"):
         base.load_adapter(adapter)
+
+
+def test_the_singer_decodes_with_its_adapter_on(singer):
+    import torch
+
+    ids = torch.tensor([singer.tokenizer.prefix("bach", (0, "major"))])
+    with singer._weights(), torch.no_grad():
+        on = singer.model(input_ids=ids).logits
+    with singer.model.disable_adapter(), torch.no_grad():
+        off = singer.model(input_ids=ids).logits
+    assert not torch.allclose(on, off)  # it once sang with the base alone: no lyric rows, no LoRA
+    assert singer.styles == singer.tokenizer.styles
