@@ -239,13 +239,18 @@ def run_finetune(args: FinetuneArgs) -> Path:
 
 def adapter_card(args: FinetuneArgs, metrics: dict, command: str, out: Path) -> str:
     drop = 1 - metrics["val NLL per token after (nats)"] / metrics["val NLL per token before (nats)"]
+    use = (
+        f'cadenza song --adapter {out} --lyrics "Ky-ri-e e-lei-son"'
+        if args.lyrics
+        else f"cadenza generate --adapter {out} --bars 8"
+    )
     header = [
         f"# cadenza LoRA adapter: {args.style}",
         "",
-        f"Fine-tuned {date.today().isoformat()} from `{args.base}` on the scores in `{args.input}` by "
-        "cadenza's own pipeline. Generate with",
+        f"Fine-tuned {date.today().isoformat()} from `{args.base}` on `{args.input or args.corpus}` by "
+        "cadenza's own pipeline. Use it with",
         "",
-        f"    cadenza generate --adapter {out} --bars 8",
+        f"    {use}",
     ]
     shown = {**metrics, "val NLL change": f"{-drop:+.1%}"} if math.isfinite(drop) else metrics
     return run_card(header, command, shown, args)
