@@ -15,7 +15,7 @@ import argparse
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -28,6 +28,7 @@ from cadenza.errors import CadenzaError  # noqa: E402
 DEFAULT_MODEL = "checkpoints/cadenza-base"
 DEFAULT_CORPUS = "build/corpus/embedded"
 DEFAULT_ADAPTERS = "adapters"
+DEFAULT_GAN, DEFAULT_VAE = "checkpoints/gan", "checkpoints/vae"
 IN_FLIGHT = 16
 PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 
@@ -39,6 +40,7 @@ class Shared:
     adapters: str  # where fine-tuned adapters are saved, and served from at start-up
     compose_style: gr.Dropdown | None = None  # the Compose tab's style list, which a fine-tune extends
     singer: object = None  # the lyrics adapter's `Singer`, when one is served (the Lyrics tab)
+    baselines: dict = field(default_factory=dict)  # "GAN"/"VAE" -> composer (the Baselines tab)
 
 
 # --- Compose tab -----------------------------------------------------------------------------------
@@ -284,19 +286,76 @@ def lyrics_tab(composer, shared: Shared) -> None:
     pair.click(lambda *args: run(None, *args), settings, outputs, api_name="song")
 
 
+def baselines_tab(composer, shared: Shared) -> None:
+    served = shared.baselines
+    styles = sorted({s for model in served.values() for s in model.styles}) or ["bach"]
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Radio(["GAN", "VAE"], value="GAN", label="Model family")
+            style = gr.Dropdown(styles, value="bach" if "bach" in styles else styles[0], label="Style")
+            bars = gr.Slider(1, ui.MAX_BASELINE_BARS, value=8, step=1, label="Bars")
+            with gr.Row():
+                seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
+                random_seed = gr.Checkbox(True, label="Random seed")
+            sample = gr.Button("Sample", variant="primary", elem_id="baseline-sample")
+            gr.Markdown("**VAE interpolation** from piece A to piece B (4/4 or 2/4; their first 2 bars). "
+                        "Without an upload, A is the last piece sampled here.")  # fmt: skip
+            with gr.Row():
+                first = gr.File(label="Piece A", file_types=PROMPT_TYPES, type="filepath")
+                last = gr.File(label="Piece B", file_types=PROMPT_TYPES, type="filepath")
+            steps = gr.Slider(2, ui.MAX_INTERPOLATION_STEPS, value=8, step=1, label="Steps from A to B")
+            interpolate = gr.Button("Interpolate", elem_id="interpolate")
+        with gr.Column(scale=2):
+            status = gr.Markdown(
+                f"Serving: {', '.join(served) or 'none'} (docs/baselines.md).", elem_id="baseline-status"
+            )
+            with gr.Row(equal_height=False):
+                audio = gr.Audio(label="Piece", type="filepath", interactive=False)
+                files = gr.File(label="Download", file_count="multiple", interactive=False)
+            roll = gr.Image(label="Piano roll", type="filepath", interactive=False)
+            sheet = gr.HTML(label="Sheet music")
+    last_sample = gr.State(None)
+
+    def shown(v: ui.Variation, text: str) -> tuple:
+        return text, str(v.wav), v.downloads, str(v.png), v.sheet
+
+    def run_sample(name, style, bars, seed, random_seed):
+        try:
+            v = ui.baseline_sample(served, name, style, bars, seed, random_seed)
+        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+        return (*shown(v, f"**{name}**, {style}, {v.bars} bars, seed **{v.seed}**"), str(v.midi))
+
+    def run_interpolation(a, b, style, steps, previous):
+        try:
+            v = ui.interpolate(served, a or previous, b, style, steps)
+        except Exception as err:
+            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+        return shown(
+            v, f"**VAE** interpolation in {style}: {int(steps)} steps of {v.bars // int(steps)} bars"
+        )
+
+    outputs = [status, audio, files, roll, sheet]
+    sample.click(run_sample, [model, style, bars, seed, random_seed], [*outputs, last_sample],
+                 api_name="baseline_sample")  # fmt: skip
+    interpolate.click(
+        run_interpolation, [first, last, style, steps, last_sample], outputs, api_name="interpolate"
+    )
+
+
 # Each later feature adds (title, builder) here.
 TABS = [
     ("Compose", compose_tab), ("Evaluate", evaluate_tab), ("Fine-tune", finetune_tab),
-    ("Lyrics → Melody", lyrics_tab),
+    ("Lyrics → Melody", lyrics_tab), ("Baselines", baselines_tab),
 ]  # fmt: skip
 
 
 def build_demo(
-    composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS, singer=None
+    composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS, singer=None, baselines=None
 ) -> gr.Blocks:
     with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download, judge.")
-        shared = Shared(gr.State(None), corpus, adapters, singer=singer)
+        shared = Shared(gr.State(None), corpus, adapters, singer=singer, baselines=baselines or {})
         with gr.Tabs():
             for title, build in TABS:
                 with gr.Tab(title):
@@ -322,6 +381,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--corpus",
         default=os.environ.get("CADENZA_CORPUS", DEFAULT_CORPUS),
         help="built corpus the Evaluate tab compares with (make corpus)",
+    )
+    parser.add_argument(
+        "--gan", default=os.environ.get("CADENZA_GAN", DEFAULT_GAN), help="GAN baseline folder"
+    )
+    parser.add_argument(
+        "--vae", default=os.environ.get("CADENZA_VAE", DEFAULT_VAE), help="VAE baseline folder"
     )
     # Gradio's own variables first, as its users expect; CADENZA_* for those who set them before.
     host = os.environ.get("GRADIO_SERVER_NAME") or os.environ.get("CADENZA_HOST", "127.0.0.1")
@@ -380,7 +445,10 @@ def main(argv: list[str] | None = None) -> None:
     except CadenzaError as err:
         singer = None
         print(f"cadenza: lyrics adapter not served: {err}", flush=True)
-    demo = build_demo(composer, args.corpus, args.adapters, singer)
+    baselines, problems = ui.load_baselines(args.gan, args.vae)
+    for problem in problems:
+        print(f"cadenza: baseline not served: {problem}", flush=True)
+    demo = build_demo(composer, args.corpus, args.adapters, singer, baselines)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(
         server_name=args.host,

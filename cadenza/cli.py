@@ -2,7 +2,8 @@
 
 Each subcommand is one dataclass of options (parsed with `transformers.HfArgumentParser`) and one function
 that takes it; an int it returns is the exit status (`cadenza originality` exits 3 on a flagged piece).
-A required first field may also be given without its flag (`cadenza originality piece.mid`). Modules are
+The leading required fields may also be given without their flags (`cadenza originality piece.mid`,
+`cadenza vae interpolate a.mid b.mid`). Modules are
 imported only when their command runs, so `cadenza --help` stays fast.
 """
 
@@ -70,6 +71,48 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_similar",
         "the corpus pieces most like a piece (rhythm, intervals, texture, harmony)",
     ),
+    "rolls": (
+        "cadenza.gan_vae.segments",
+        "RollsArgs",
+        "run_rolls",
+        "cut a built corpus into piano-roll segments per split (the GAN and VAE baselines' data)",
+    ),
+    "gan train": (
+        "cadenza.gan_vae.train",
+        "GanTrainArgs",
+        "run_gan_train",
+        "train the GAN baseline on rolls",
+    ),
+    "gan sample": (
+        "cadenza.gan_vae.composer",
+        "GanSampleArgs",
+        "run_gan_sample",
+        "write pieces with the GAN",
+    ),
+    "vae train": (
+        "cadenza.gan_vae.train",
+        "VaeTrainArgs",
+        "run_vae_train",
+        "train the VAE baseline on rolls",
+    ),
+    "vae sample": (
+        "cadenza.gan_vae.composer",
+        "VaeSampleArgs",
+        "run_vae_sample",
+        "write pieces with the VAE",
+    ),
+    "vae interpolate": (
+        "cadenza.gan_vae.composer",
+        "VaeInterpolateArgs",
+        "run_vae_interpolate",
+        "walk the VAE's latent space from one piece to another (A.mid B.mid --steps 8), one file",
+    ),
+    "vae reconstruct": (
+        "cadenza.gan_vae.composer",
+        "VaeReconstructArgs",
+        "run_vae_reconstruct",
+        "encode a piece with the VAE and decode it back; prints how much came back right",
+    ),
     "evaluate ngram": (
         "cadenza.evaluation.likelihood",
         "NGramArgs",
@@ -98,6 +141,17 @@ def _find_command(argv: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
+def _flagged(options, rest: list[str]) -> list[str]:
+    """The leading required fields given without their flags (`interpolate a.mid b.mid`), flagged."""
+    out, rest = [], list(rest)
+    for option in dataclasses.fields(options):
+        required = option.default is dataclasses.MISSING and option.default_factory is dataclasses.MISSING
+        if not (required and rest and not rest[0].startswith("-")):
+            break
+        out += [f"--{option.name}", rest.pop(0)]
+    return out + rest
+
+
 def parse(argv: list[str]):
     """`argv` (without "cadenza") -> (its command's module, its options dataclass filled in), or None when
     it names no command. Bad options exit through argparse (status 2, its message)."""
@@ -110,10 +164,7 @@ def parse(argv: list[str]):
 
     module = importlib.import_module(module_name)
     options = getattr(module, args_name)
-    first = dataclasses.fields(options)[0]
-    required = first.default is dataclasses.MISSING and first.default_factory is dataclasses.MISSING
-    if required and rest and not rest[0].startswith("-"):
-        rest = [f"--{first.name}", *rest]
+    rest = _flagged(options, rest)
     parser = HfArgumentParser(options, prog=f"cadenza {name}", description=help_)
     args, unknown = parser.parse_args_into_dataclasses(rest, return_remaining_strings=True)
     if unknown:  # argparse's own message and exit status 2, not HfArgumentParser's ValueError traceback

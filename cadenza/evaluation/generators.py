@@ -8,9 +8,8 @@ A generator has `styles` and `generate(style, bars=, num=, seed=, key=, time_sig
   checkpoint's tokenizer and decoded by `NGramComposer` under that checkpoint's grammar, style profiles,
   sampling settings and key handling, so that the two differ only in the model.
 
-- an adapter folder (`cadenza finetune`): the base it was trained on, serving it.
-
-The GAN/VAE baselines join here when they land.
+- an adapter folder (`cadenza finetune`): the base it was trained on, serving it;
+- a GAN or VAE folder (`cadenza gan train`, `cadenza vae train`): `gan_vae.composer`'s composers.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria
 from cadenza.checkpoint import ADAPTER_FILE, read_adapter
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
+from cadenza.gan_vae.composer import GanComposer, VaeComposer, baseline_kind
 from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Generator
 from cadenza.inference.profiles import StyleProfile, load_profiles
@@ -96,13 +96,16 @@ def is_adapter(name: str | Path) -> bool:
 
 def load_generator(name: str, corpus, reference: str | Path, order: int = 5, num_proc: int = 2) -> Generator:
     """A checkpoint folder's composer; an adapter folder's (its base, serving it: the base's styles and
-    the adapter's); or with `name` "ngram" the n-gram baseline beside `reference`."""
+    the adapter's); a GAN or VAE folder's; or with `name` "ngram" the n-gram baseline beside
+    `reference`."""
     if name == NGRAM:
         return fit_ngram_composer(reference, corpus, order, num_proc)
     if is_adapter(name):
         composer = Composer.from_pretrained(read_adapter(name).base)
         composer.load_adapter(name)
         return composer
+    if (kind := baseline_kind(name)) is not None:
+        return (GanComposer if kind == "gan" else VaeComposer).from_pretrained(name)
     if not Path(name).is_dir():
         raise CadenzaError(
             f"{name}: not a checkpoint or adapter folder (or {NGRAM!r} for the n-gram baseline)"

@@ -1,10 +1,10 @@
 """`cadenza evaluate`: is it music, in style, in key and original? One report over models x styles.
 
-For every model (a checkpoint folder or `ngram`; see `generators`) and every style, `pieces_per_style`
-pieces of `bars` bars are generated, each asked for the key and meter of one held-out real piece of
-that style, so every ask is one the style really uses. They are measured against held-out real pieces
-(the validation and test splits) cut to their first `bars` bars through the reference tokenizer, which
-makes them like generations in length and quantization:
+For every model (a checkpoint, adapter, GAN or VAE folder, or `ngram`; see `generators`) and every
+style, `pieces_per_style` pieces of `bars` bars are generated, each asked for the key and meter of one
+held-out real piece of that style, so every ask is one the style really uses. They are measured against
+held-out real pieces (the validation and test splits) cut to their first `bars` bars through the reference
+tokenizer, which makes them like generations in length and quantization:
 
 - validity (`controls.is_valid`) and control adherence: bars written = bars asked; music21's key = the
   asked key (tonic and mode); the share of bars in the asked meter. In the real row the asks are the
@@ -16,6 +16,8 @@ makes them like generations in length and quantization:
   on the held-out openings, then the share of each model's pieces classified as the asked style;
 - copying (`originality`): the share of pieces above their style's human 95th percentile, that of
   the held-out openings (`opening_baseline`);
+- MuseGAN's measures of the piano roll (`musegan`): empty bars, used pitch classes, qualified notes,
+  tonal distance;
 - likelihood: each checkpoint's NLL beside the n-gram's (`likelihood`).
 
 `report.md`, `report.json` and PNG plots are written to `out`.
@@ -36,6 +38,7 @@ import numpy as np
 import symusic
 from tqdm.auto import tqdm
 
+from cadenza.data.rolls import score_roll
 from cadenza.errors import CadenzaError
 from cadenza.evaluation import controls, distributions, metrics, originality
 from cadenza.evaluation.classifier import (
@@ -48,6 +51,9 @@ from cadenza.evaluation.classifier import (
 from cadenza.evaluation.classifier import HISTOGRAMS as CLASSIFIER_HISTOGRAMS
 from cadenza.evaluation.generators import NGRAM, is_adapter, load_generator
 from cadenza.evaluation.likelihood import likelihood, nll_markdown
+from cadenza.evaluation.musegan import NAMES as MUSEGAN
+from cadenza.evaluation.musegan import musegan_measures
+from cadenza.gan_vae.composer import baseline_kind
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 REAL = "real held-out"
@@ -155,16 +161,20 @@ def asks(real: list[Sample], style: str, count: int, tokenizer: CadenzaTokenizer
     return out
 
 
-def generate_pieces(generator, styles: list[str], real: list[Sample], args: EvaluateArgs) -> list[Sample]:
-    """`pieces_per_style` pieces of every style the generator knows, asks of one kind in one batch."""
+def generate_pieces(
+    generator, styles: list[str], real: list[Sample], args: EvaluateArgs, reference: CadenzaTokenizer
+) -> list[Sample]:
+    """`pieces_per_style` pieces of every style the generator knows, asks of one kind in one batch. A
+    generator without tokens (the GAN and VAE baselines) is asked what the reference tokenizer can write,
+    and its pieces are valid when they hold notes."""
     from cadenza.inference.composer import MAX_NUM
 
-    tokenizer = generator.tokenizer
+    tokenizer = getattr(generator, "tokenizer", None)
     out: list[Sample] = []
     known = [s for s in styles if s in generator.styles]
     with tqdm(total=len(known) * args.pieces_per_style, desc="generating", unit="piece") as bar:
         for s, style in enumerate(known):
-            wanted = Counter(asks(real, style, args.pieces_per_style, tokenizer))
+            wanted = Counter(asks(real, style, args.pieces_per_style, tokenizer or reference))
             for b, ((key, meter), count) in enumerate(sorted(wanted.items(), key=str)):
                 for start in range(0, count, MAX_NUM):
                     pieces = generator.generate(
@@ -176,7 +186,10 @@ def generate_pieces(generator, styles: list[str], real: list[Sample], args: Eval
                         time_signature=meter,
                     )
                     for piece in pieces:
-                        valid = controls.is_valid(piece.tokens, tokenizer)
+                        if tokenizer is None:
+                            valid = piece.score.note_num() > 0
+                        else:
+                            valid = controls.is_valid(piece.tokens, tokenizer)
                         out.append(Sample(piece.score, style, key, meter, valid))
                     bar.update(len(pieces))
     return out
@@ -225,6 +238,7 @@ def piece_measures(
                 "copy_share": copied.shares[originality.HEADLINE],
                 "copy_longest": copied.longest_notes,
                 "flagged": originality.flagged(copied, baseline) if baseline else None,
+                **musegan_measures(score_roll(sample.score)),
             }
         )
     return out
@@ -277,6 +291,7 @@ def summarize(measures: list[dict], rows: np.ndarray, oa: dict, styles: list[str
             "oa": mean_defined([f["oa"] for table in style_oa for f in table.values()]),
             "kl": mean_defined([f["kl"] for table in style_oa for f in table.values()]),
             **harmony,
+            **{name: mean_defined([m[name] for m in items]) for name in MUSEGAN},
         }
 
     by_style = {}
@@ -302,6 +317,10 @@ HEADLINE = [  # (key, column title, format)
     ("chord_share", "triads/sevenths", "{:.2f}"),
     ("parallel_perfects", "parallels /100 steps", "{:.1f}"),
     ("voice_crossings", "voice crossings", "{:.1%}"),
+    ("empty_bars", "EB", "{:.1%}"),
+    ("pitch_classes", "UPC", "{:.2f}"),
+    ("qualified_notes", "QN", "{:.0%}"),
+    ("tonal_distance", "TD", "{:.2f}"),
 ]
 
 
@@ -384,6 +403,11 @@ def model_label(name: str, order: int) -> str:
     return folder.parent.name if folder.name == "model" else folder.name
 
 
+def is_checkpoint(name: str) -> bool:
+    """A transformer checkpoint: what has an NLL and a card to write into."""
+    return name != NGRAM and not is_adapter(name) and baseline_kind(name) is None
+
+
 def markdown(report: dict) -> str:
     """The report as Markdown, images beside it."""
     args, styles = report["args"], report["styles"]
@@ -417,6 +441,8 @@ def markdown(report: dict) -> str:
         "the longest copied passage, that of the held-out openings (so about 5% of the real row by "
         "construction, more in a style with few pieces); the per-style table below has the figures.",
         "- Harmony columns: the mean over pieces with two or more voices.",
+        "- EB, UPC, QN, TD: MuseGAN's empty-bar rate, used pitch classes per bar, qualified-note rate "
+        "(notes of an eighth or longer) and tonal distance between voices (`evaluation/musegan.py`).",
         "",
         "## Per style",
         "",
@@ -573,10 +599,10 @@ def run_evaluate(args: EvaluateArgs) -> dict:
         label = model_label(name, args.ngram_order)
         print(f"{label}: generating {args.pieces_per_style} pieces per style", flush=True)
         generator = load_generator(name, corpus, reference, args.ngram_order, args.num_proc)
-        samples = generate_pieces(generator, styles, real, args)
+        samples = generate_pieces(generator, styles, real, args, tokenizer)
         rows[label], styles_of[label] = features(samples), [s.style for s in samples]
         sets[label] = judge(label, samples, rows[label], styles_of[label])
-        if args.nll and name != NGRAM and not is_adapter(name):  # an adapter's: benchmarks/finetune.py
+        if args.nll and is_checkpoint(name):  # an adapter's: benchmarks/finetune.py
             likelihoods[label] = likelihood(
                 name, args.corpus, corpus, args.split, args.ngram_order, args.batch_size, args.num_proc
             )
@@ -596,7 +622,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     (out / "report.md").write_text(markdown(report))
     if args.update_card:
         for name in args.models:
-            if name != NGRAM and not is_adapter(name):
+            if is_checkpoint(name):
                 label = model_label(name, args.ngram_order)
                 update_card(Path(name) / "README.md", card_section(label, report))
     print(headline_table({label: data["summary"]["all"] for label, data in sets.items()}))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
@@ -167,6 +168,9 @@ def make_accelerator(args: LoopArgs) -> Accelerator:
     """The run's Accelerator, `args.mixed_precision` resolved ("auto" -> what the hardware has), seeded."""
     if args.mixed_precision == "auto":
         args.mixed_precision = auto_mixed_precision(args.cpu or not torch.cuda.is_available())
+    # accelerate keeps one state per process and refuses a second Accelerator with another precision;
+    # one process may run several trainings (the tests, a sweep, the GAN after the transformer).
+    AcceleratorState._reset_state()
     accelerator = Accelerator(
         cpu=args.cpu,
         gradient_accumulation_steps=args.grad_accum,
@@ -247,6 +251,49 @@ def restore_trainable(model: torch.nn.Module, state: dict[str, torch.Tensor]) ->
             params[name].copy_(value)
 
 
+def save_state(accelerator: Accelerator, states: Path, clock: dict) -> None:
+    """The whole training state (models, optimizers, schedulers, RNGs, via accelerate) and `clock`, the
+    run's own counters, as `states/step_N`; the two newest are kept. Written under a temporary name and
+    renamed once whole: a run killed while saving leaves a `.partial-` folder, never a `step_N` that
+    resume would trip over."""
+    partial = states / f".partial-step_{clock['step']}"
+    if accelerator.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(partial)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (partial / STATE_FILE).write_text(json.dumps(clock))
+        partial.rename(states / f"step_{clock['step']}")
+        for old in complete_states(states)[:-2]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def resume_state(accelerator: Accelerator, states: Path, clock: dict) -> None:
+    """Load the newest complete state into what `accelerator` prepared, and its counters into `clock`."""
+    last = complete_states(states)
+    if not last:
+        raise CadenzaError(f"{states}: nothing to resume from (no complete step_* state saved yet)")
+    newer = [p.name for p in states.glob("*step_*") if p not in last and _step(p) > _step(last[-1])]
+    if newer:
+        accelerator.print(f"skipping incomplete states {', '.join(sorted(newer))} (a save was cut off)")
+    accelerator.load_state(last[-1])
+    clock.update(json.loads((last[-1] / STATE_FILE).read_text()))
+    accelerator.print(f"resumed from {last[-1]} at step {clock['step']}")
+
+
+def budget_bar(accelerator: Accelerator, clock: dict, args: LoopArgs) -> tqdm:
+    """The progress bar of a run: thousandths of its budget (`budget_used`), so its ETA is the run's."""
+    return tqdm(
+        total=BAR_STEPS,
+        initial=int(BAR_STEPS * budget_used(clock["step"], clock["elapsed"], args)),
+        disable=not accelerator.is_main_process,
+        desc="training (share of the budget)",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+    )
+
+
 def run_loop(
     accelerator: Accelerator,
     model: torch.nn.Module,
@@ -277,15 +324,7 @@ def run_loop(
     )
 
     if args.resume:
-        last = complete_states(states)
-        if not last:
-            raise CadenzaError(f"{states}: nothing to resume from (no complete step_* state saved yet)")
-        newer = [p.name for p in states.glob("*step_*") if p not in last and _step(p) > _step(last[-1])]
-        if newer:
-            accelerator.print(f"skipping incomplete states {', '.join(sorted(newer))} (a save was cut off)")
-        accelerator.load_state(last[-1])
-        clock.update(json.loads((last[-1] / STATE_FILE).read_text()))
-        accelerator.print(f"resumed from {last[-1]} at step {clock['step']}")
+        resume_state(accelerator, states, clock)
 
     log_path = out / LOG_FILE
     log_fields = ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
@@ -298,22 +337,6 @@ def run_loop(
             with log_path.open("a", newline="") as f:
                 csv.DictWriter(f, log_fields).writerow(row)
 
-    def save_state() -> None:
-        # Written under a temporary name and renamed once whole: a run killed while saving leaves a
-        # `.partial-` folder, never a `step_N` that resume would trip over.
-        partial = states / f".partial-step_{clock['step']}"
-        if accelerator.is_main_process:
-            shutil.rmtree(partial, ignore_errors=True)
-        accelerator.wait_for_everyone()
-        accelerator.save_state(partial)
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            (partial / STATE_FILE).write_text(json.dumps(clock))
-            partial.rename(states / f"step_{clock['step']}")
-            for old in complete_states(states)[:-2]:
-                shutil.rmtree(old)
-        accelerator.wait_for_everyone()
-
     if clock["step"] == 0:  # where a fresh run starts from: a fine-tune's "before"
         clock["first"] = evaluate(model, val_loader, accelerator, args.eval_batches)
         log({"step": 0, "minutes": 0.0, "lr": "", "train_loss": "", "val_loss": round(clock["first"], 4),
@@ -322,13 +345,7 @@ def run_loop(
     start = time.monotonic() - clock["elapsed"]
     running = []
     val_loss = float("nan")
-    bar = tqdm(
-        total=BAR_STEPS,
-        initial=int(BAR_STEPS * budget_used(clock["step"], clock["elapsed"], args)),
-        disable=not accelerator.is_main_process,
-        desc="training (share of the budget)",
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
-    )
+    bar = budget_bar(accelerator, clock, args)
     epoch = clock["step"] // max(1, len(train_loader) // args.grad_accum)
     skip = (clock["step"] * args.grad_accum) % max(1, len(train_loader))
     done = stopped_early = False
@@ -382,7 +399,7 @@ def run_loop(
                 )
                 running = []
             if step % args.save_every == 0 or out_of_budget or stopped_early:
-                save_state()
+                save_state(accelerator, states, clock)
             if out_of_budget or stopped_early:
                 done = True
                 break

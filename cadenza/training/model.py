@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+if TYPE_CHECKING:  # a type only: the baselines' training imports this module on machines without miditok
+    from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 # Rows kept free after the tokenizer's vocabulary, so the lyrics and control tokens that later features
 # append fit a trained model without resizing its embeddings (LoRA adapters cannot resize them).

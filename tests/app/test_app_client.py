@@ -169,3 +169,30 @@ def test_the_finetune_api_refuses_bad_requests_in_one_line(client, tmp_path):
     notes.write_text("no music here")
     with pytest.raises(AppError, match="Invalid file type"):  # Gradio checks the types first
         client.predict([handle_file(str(notes))], "airs", ui.DEFAULT_RUN_SIZE, api_name="/finetune")
+
+
+def test_the_baselines_tab_samples_and_interpolates_with_the_shipped_models(client, tmp_path):
+    """The app serves the shipped GAN and VAE (checkpoints/gan, checkpoints/vae) beside the model."""
+    from tests.conftest import make_piece
+
+    status, audio, files, roll, sheet, _ = client.predict(
+        "GAN", "bach", 4, 5, False, api_name="/baseline_sample"
+    )
+    assert status.startswith("**GAN**, bach, 4 bars, seed **5**")
+    assert sorted(p.suffix for p in files_of(files)) == [".mid", ".musicxml", ".wav"] and Path(roll).is_file()
+    client.predict("VAE", "bach", 2, 6, False, api_name="/baseline_sample")
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    make_piece(1, bars=2, voices=2).dump_midi(str(a))
+    make_piece(2, bars=2, voices=2).dump_midi(str(b))
+    status, audio, files, roll, sheet = client.predict(
+        handle_file(str(a)), handle_file(str(b)), "bach", 3, None, api_name="/interpolate"
+    )
+    assert status.startswith("**VAE** interpolation in bach: 3 steps of 2 bars")
+    (midi,) = [p for p in files_of(files) if p.suffix == ".mid"]
+    assert 0 < symusic.Score(str(midi)).end() <= 3 * 2 * 4 * symusic.Score(str(midi)).ticks_per_quarter
+    waltz = tmp_path / "waltz.mid"
+    make_piece(3, bars=2, numerator=3).dump_midi(str(waltz))
+    with pytest.raises(AppError, match="waltz.mid: the VAE reads pieces in 2/4, 4/4"):
+        client.predict(handle_file(str(waltz)), handle_file(str(b)), "bach", 3, None, api_name="/interpolate")
+    with pytest.raises(AppError, match="upload piece B"):
+        client.predict(handle_file(str(a)), None, "bach", 3, None, api_name="/interpolate")

@@ -111,13 +111,14 @@ def test_columns_of_scalars_and_histograms():
 
 
 def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
+    roll_measures = dict(empty_bars=0.25, pitch_classes=2.0, qualified_notes=1.0, tonal_distance=math.nan)
     measures = [
         dict(style="a", valid=True, bars_ok=True, key_ok=True, meter_share=1.0, predicted="a",
-             flagged=False, copy_share=0.5, copy_longest=10),
+             flagged=False, copy_share=0.5, copy_longest=10, **roll_measures),
         dict(style="a", valid=False, bars_ok=False, key_ok=None, meter_share=0.5, predicted="b",
-             flagged=None, copy_share=math.nan, copy_longest=0),
+             flagged=None, copy_share=math.nan, copy_longest=0, **roll_measures),
         dict(style="b", valid=True, bars_ok=True, key_ok=False, meter_share=None, predicted="b",
-             flagged=True, copy_share=1.0, copy_longest=25),
+             flagged=True, copy_share=1.0, copy_longest=25, **{**roll_measures, "empty_bars": 1.0}),
     ]  # fmt: skip
     rows = np.full((3, len(COLUMNS)), np.nan)
     rows[0, COLUMNS.index("consonance")] = 0.4
@@ -133,6 +134,7 @@ def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
     assert whole["oa"] == 0.5 and whole["kl"] == 2.0
     assert summary["styles"]["a"]["as_style"] == 0.5 and summary["styles"]["b"]["flagged"] == 1.0
     assert math.isnan(summary["styles"]["b"]["oa"]) and math.isnan(whole["chord_share"])
+    assert whole["empty_bars"] == 0.5 and math.isnan(whole["tonal_distance"])  # one voice: no TD
 
 
 def test_update_card_replaces_only_its_section(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import symusic
 
-from cadenza.gan_vae.roll import (
+from cadenza.data.rolls import (
     FRAME,
     LOW_PITCH,
     ONSET,

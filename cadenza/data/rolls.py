@@ -1,4 +1,4 @@
-"""The GAN and VAE baselines' view of the corpus: fixed-size piano-roll segments, and back to a Score.
+"""The piano-roll view of a score (the GAN and VAE baselines' data, the MuseGAN metrics), and back.
 
 A segment is `SEGMENT_BARS` bars of 4 quarter notes at `STEPS_PER_QUARTER` steps a quarter, for `TRACKS`
 voice slots (a corpus track's program is its voice slot; higher slots fold into the last) over `PITCHES`
@@ -44,15 +44,22 @@ def score_roll(score: symusic.Score) -> np.ndarray:
     return roll
 
 
-def segment_score(score: symusic.Score, hop_bars: int = SEGMENT_BARS) -> list[np.ndarray]:
-    """The score's `SEGMENT_BARS`-bar segments, every `hop_bars` bars from the first, that hold a note;
-    none for a score whose meter is not duple or quadruple."""
+def is_duple(score: symusic.Score) -> bool:
+    """Whether every meter of the score cuts into whole 4-quarter bars."""
     meters = {(ts.numerator, ts.denominator) for ts in score.time_signatures} or {(4, 4)}
-    if not meters <= DUPLE_METERS:
+    return meters <= DUPLE_METERS
+
+
+def segment_score(
+    score: symusic.Score, hop_bars: int = SEGMENT_BARS, bars: int = SEGMENT_BARS
+) -> list[np.ndarray]:
+    """The score's `bars`-bar segments, every `hop_bars` bars from the first, that hold a note; none for a
+    score whose meter is not duple or quadruple."""
+    if not is_duple(score):
         return []
-    roll = score_roll(score)
-    starts = range(0, roll.shape[2] - SEGMENT_STEPS + 1, hop_bars * BAR_STEPS)
-    return [roll[:, :, s : s + SEGMENT_STEPS] for s in starts if roll[FRAME, :, s : s + SEGMENT_STEPS].any()]
+    roll, length = score_roll(score), bars * BAR_STEPS
+    starts = range(0, roll.shape[2] - length + 1, hop_bars * BAR_STEPS)
+    return [roll[:, :, s : s + length] for s in starts if roll[FRAME, :, s : s + length].any()]
 
 
 def roll_to_score(
