@@ -252,6 +252,9 @@ def lyrics_tab(composer, shared: Shared) -> None:
             with gr.Row():
                 tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
                 key = gr.Dropdown(ui.compose_choices(composer).keys, value=ui.AS_GENERATED, label="Key")
+            voice = gr.Dropdown(
+                [ui.AS_GENERATED, "soprano", "alto", "tenor", "bass"], value=ui.AS_GENERATED, label="Voice"
+            )
             melisma = gr.Checkbox(False, label="Let a syllable last several notes (melismas)")
             with gr.Row():
                 seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
@@ -272,16 +275,18 @@ def lyrics_tab(composer, shared: Shared) -> None:
             roll = gr.Image(label="Piano roll with the syllables", type="filepath", interactive=False)
             sheet = gr.HTML(label="Sheet music")
 
-    def run(lyrics, language, style, tempo, key, melisma, seed, random_seed):
+    def run(lyrics, language, style, tempo, key, melisma, seed, random_seed, voice):
         try:
-            sung = ui.sing(shared.singer, lyrics, language, style, tempo, key, melisma, seed, random_seed)
+            sung = ui.sing(
+                shared.singer, lyrics, language, style, tempo, key, melisma, seed, random_seed, voice=voice
+            )
         except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
             raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
         v = sung.variation
         return sung.text, str(v.wav), v.downloads, str(v.png), v.sheet
 
     outputs = [status, audio, files, roll, sheet]
-    settings = [language, style, tempo, key, melisma, seed, random_seed]
+    settings = [language, style, tempo, key, melisma, seed, random_seed, voice]
     sing.click(run, [text, *settings], outputs, api_name="sing")
     pair.click(lambda *args: run(None, *args), settings, outputs, api_name="song")
 

@@ -1,7 +1,7 @@
 """Lyrics to melody on held-out songs: the lyrics adapter against an n-gram and a random melody.
 
     python benchmarks/songs.py --adapter adapters/songs --corpus build/corpus/songs [--split test]
-        [--syllables 32] [--seed 0] [--out docs/songs-benchmark.md]
+        [--syllables 32] [--seed 0] [--voice 1] [--out docs/songs-benchmark.md]
 
 For each song of the split (chorales, madrigal voices, trecento voices the base corpus held out), its
 first `--syllables` syllables as it sings them are set again, melismas allowed (the songs have them), by
@@ -14,7 +14,10 @@ first `--syllables` syllables as it sings them are set again, melismas allowed (
 and scored against the song's own melody up to that syllable's last note with SongMASS's metrics
 (`evaluation.melody`): PD, DD (%, higher is closer) and MD (lower is closer); syllable alignment (the
 generated notes carry exactly the syllables, in order); and the share of word-initial syllables on
-strong beats beside the song's own share. Prints a markdown table (and writes it to `--out`).
+strong beats beside the song's own share. With `--voice 1` each system is asked for the song's voice
+(soprano, alto, tenor or bass: the range that holds most of its notes), as the random melody is given
+the song's range; PD compares absolute pitches, so a melody an octave off scores as a different one.
+Prints a markdown table (and writes it to `--out`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from cadenza.data.syllables import Syllable
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.generators import fit_ngram_singer
 from cadenza.evaluation.melody import Melody, melody_from_score, song_metrics, strong_beat_share
-from cadenza.inference.songs import Singer
+from cadenza.inference.songs import VOICE_RANGES, Singer
 
 
 def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
@@ -66,6 +69,19 @@ def random_melody(reference: Melody, syllables: int, rng: random.Random) -> Melo
     return out
 
 
+def song_voice(reference: Melody) -> str:
+    """The choral voice whose range holds most of the song's notes (ties: the nearest middle): the voice
+    a user would ask for to sing this song, as the random melody is given its range."""
+    pitches = [p for _, _, p in reference]
+    middle = (min(pitches) + max(pitches)) / 2
+
+    def fit(voice: str) -> tuple[int, float]:
+        low, high = VOICE_RANGES[voice]
+        return sum(low <= p <= high for p in pitches), -abs(middle - (low + high) / 2)
+
+    return max(VOICE_RANGES, key=fit)
+
+
 def nan_mean(values: list[float]) -> float:
     kept = [v for v in values if not math.isnan(v)]
     return sum(kept) / len(kept) if kept else math.nan
@@ -86,6 +102,9 @@ def main() -> None:
     parser.add_argument("--syllables", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--voice", type=int, default=1, help="1: ask each system for the song's voice (song_voice); 0: don't"
+    )
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
     singer = Singer.from_adapter(args.adapter)
@@ -106,8 +125,9 @@ def main() -> None:
         for name, system in systems.items():
             try:
                 piece = system.sing_syllables(
-                    syllables, row["style"], key=row["key"], melisma=True, seed=args.seed + index
-                )
+                    syllables, row["style"], key=row["key"], melisma=True, seed=args.seed + index,
+                    voice=song_voice(reference) if args.voice else None,
+                )  # fmt: skip
             except CadenzaError:  # its melismas filled the context first: scored as an empty melody
                 pairs[name].append(([], reference))
                 continue
@@ -122,9 +142,10 @@ def main() -> None:
         strong["random melody"].append(strong_beat_share(guess, sung, meter))
         print(f"\r{index + 1}/{len(rows)} songs, {time.time() - started:.0f} s", end="", flush=True)
     print()
+    asked = "each system asked for the song's voice (`song_voice`)" if args.voice else "no voice asked"
     lines = [
         f"Held-out `{args.split}` songs of `{args.corpus}`: {len(rows)} songs, the first {args.syllables} "
-        f"syllables of each ({total} in all), seed {args.seed}, {time.time() - started:.0f} s.",
+        f"syllables of each ({total} in all), seed {args.seed}, {asked}, {time.time() - started:.0f} s.",
         "",
         "| system | PD % | DD % | MD | syllables aligned | word starts on strong beats |",
         "|---|---:|---:|---:|---:|---:|",

@@ -474,6 +474,7 @@ def sing(
     seed=-1,
     random_seed: bool = True,
     out_dir: Path | None = None,
+    voice: str | None = AS_GENERATED,
 ) -> Sung:
     """A melody for `lyrics` (or, with `lyrics` None, lyrics and melody together) rendered like a composed
     piece, and what was sung."""
@@ -482,14 +483,14 @@ def sing(
     if singer is None:
         raise CadenzaError("no lyrics adapter is served (adapters/songs; see docs/songs.md)")
     tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
-    key, seed = _optional_choice(key), resolve_seed(seed, random_seed)
+    key, seed, voice = _optional_choice(key), resolve_seed(seed, random_seed), _optional_choice(voice)
     if lyrics is not None and not lyrics.strip():
         raise CadenzaError("the lyrics are empty: type the words to set, or press Song for a new pair")
     with MODEL_LOCK:
         if lyrics is None:
-            piece, note = singer.song(style, key=key, tempo=tempo, seed=seed), ""
+            piece, note = singer.song(style, key=key, tempo=tempo, seed=seed, voice=voice), ""
         else:
-            piece, _, note = singer.sing(lyrics, style, language, key, melisma, tempo, seed=seed)
+            piece, _, note = singer.sing(lyrics, style, language, key, melisma, tempo, seed=seed, voice=voice)
         variation = _render(piece, (out_dir or request_dir()), f"song-{piece_stem(style, seed, 0)}")
     words = " ".join(
         text + ("" if word_end else "-") for text, word_end in

@@ -41,6 +41,28 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, pars
 
 MAX_SYLLABLES = 60
 SONG_VOICE = Voice(slot=0, name="Voice")
+# Choral ranges (MIDI pitches): a song asked for a voice is moved by whole octaves into its range. The
+# songs the adapter learned from are sopranos, altos, tenors and basses alike, and nothing in the prompt
+# says which, so the model picks a register at random; an octave changes no interval or rhythm.
+VOICE_RANGES = {"soprano": (60, 81), "alto": (53, 74), "tenor": (48, 69), "bass": (40, 64)}
+
+
+def octave_shift(pitches: list[int], voice: str) -> int:
+    """The whole-octave shift that puts the most of `pitches` inside `voice`'s range (ties: the one that
+    puts the middle of the melody nearest the middle of the range)."""
+    if voice not in VOICE_RANGES:
+        raise CadenzaError(f"unknown voice {voice!r}; choose one of {', '.join(VOICE_RANGES)}")
+    low, high = VOICE_RANGES[voice]
+    if not pitches:
+        return 0
+    middle = (min(pitches) + max(pitches)) / 2
+
+    def misfit(shift: int) -> tuple[int, float]:
+        outside = sum(not low <= p + shift <= high for p in pitches)
+        return outside, abs(middle + shift - (low + high) / 2)
+
+    playable = [k for k in range(-36, 37, 12) if 0 <= min(pitches) + k and max(pitches) + k <= 127]
+    return min(playable or [0], key=misfit)
 
 
 class Singer(Composer):
@@ -84,13 +106,16 @@ class Singer(Composer):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        voice: str | None = None,
     ) -> tuple[Piece, list[Syllable], str]:
         """A melody for `lyrics` in `style`: (the piece, the syllables it sings, the syllabifier's note to
-        the user, "" when it has none). `melisma` lets a syllable last several notes."""
+        the user, "" when it has none). `melisma` lets a syllable last several notes; `voice` (soprano,
+        alto, tenor, bass) places it in that voice's range, else it stays where the model put it."""
         split = syllabify(lyrics, language, MAX_SYLLABLES)
         piece = self.sing_syllables(
-            split.syllables, style, key, melisma, tempo, time_signature, temperature, top_k, top_p, seed
-        )
+            split.syllables, style, key, melisma, tempo, time_signature, temperature, top_k, top_p, seed,
+            voice,
+        )  # fmt: skip
         return piece, split.syllables, split.note
 
     def sing_syllables(
@@ -105,13 +130,14 @@ class Singer(Composer):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        voice: str | None = None,
     ) -> Piece:
         """A melody for syllables already split (a held-out song's, in the benchmark)."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
         forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in syllables]
         piece = self._song(
-            style, key, forced, melisma, tempo, time_signature, temperature, top_k, top_p, seed
+            style, key, forced, melisma, tempo, time_signature, temperature, top_k, top_p, seed, voice
         )
         sung = [item for item in self.tokenizer.lyrics_of(piece.tokens) if item is not None]
         if len(sung) != len(syllables):  # the context ran out before the last syllable
@@ -131,9 +157,12 @@ class Singer(Composer):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        voice: str | None = None,
     ) -> Piece:
         """Lyrics and melody sampled together in `style`."""
-        return self._song(style, key, None, True, tempo, time_signature, temperature, top_k, top_p, seed)
+        return self._song(
+            style, key, None, True, tempo, time_signature, temperature, top_k, top_p, seed, voice
+        )
 
     def _song(
         self,
@@ -147,7 +176,10 @@ class Singer(Composer):
         top_k: int | None,
         top_p: float | None,
         seed: int | None,
+        voice: str | None = None,
     ) -> Piece:
+        if voice is not None:
+            octave_shift([], voice)  # an unknown voice fails before the model runs
         temperature = self.sampling.temperature if temperature is None else temperature
         top_k = self.sampling.top_k if top_k is None else top_k
         top_p = self.sampling.top_p if top_p is None else top_p
@@ -185,16 +217,13 @@ class Singer(Composer):
                 note.duration = min(note.duration, following.time - note.time)
         if tempo is not None:
             score.tempos = [symusic.Tempo(0, qpm=float(tempo))]
+        singer = SONG_VOICE
+        if voice is not None:  # the tokens keep the model's register; the score is the one sung
+            score = score.shift_pitch(octave_shift([n.pitch for t in score.tracks for n in t.notes], voice))
+            singer = Voice(slot=SONG_VOICE.slot, name=voice.capitalize())
         bars = tokens.count(self.tokenizer.bar_id)
         return Piece(
-            score,
-            tokens,
-            style,
-            seed,
-            bars,
-            track_voices(score, [SONG_VOICE]),
-            style,
-            key=key_name(piece_key),
+            score, tokens, style, seed, bars, track_voices(score, [singer]), style, key=key_name(piece_key)
         )
 
     def _asked_key(self, key: str) -> Key:
@@ -222,6 +251,9 @@ class SongArgs:
     joint: bool = field(default=False, metadata={"help": "write lyrics and melody together (no --lyrics)"})
     adapter: str = field(default="adapters/songs", metadata={"help": "the lyrics adapter"})
     melisma: bool = field(default=False, metadata={"help": "let a syllable last several notes"})
+    voice: str | None = field(
+        default=None, metadata={"help": "soprano, alto, tenor or bass: sing in its range (default: any)"}
+    )
     key: str | None = field(default=None, metadata={"help": "e.g. D, Bb minor; default: the model's choice"})
     tempo: float | None = field(default=None, metadata={"help": "beats per minute"})
     time_signature: str | None = field(default=None, metadata={"help": "e.g. 3/4, kept at every bar"})
@@ -242,7 +274,9 @@ def run_song(args: SongArgs) -> None:
     if args.joint == (text is not None):
         raise CadenzaError("cadenza song needs --lyrics TEXT (or --lyrics_file FILE), or --joint true")
     singer = Singer.from_adapter(args.adapter)
-    sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    sampling = dict(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, voice=args.voice
+    )
     if args.joint:
         piece = singer.song(args.style, args.key, args.tempo, args.time_signature, **sampling)
     else:

@@ -17,7 +17,7 @@ from cadenza.checkpoint import read_adapter, save_checkpoint
 from cadenza.data.streams import song_scores, song_syllables
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.render import render, render_piece
-from cadenza.inference.songs import SONG_VOICE, Singer
+from cadenza.inference.songs import SONG_VOICE, Singer, octave_shift
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.finetune import FinetuneArgs, run_finetune
@@ -89,6 +89,28 @@ def test_a_joint_pair_keeps_the_song_grammar(singer):
     piece = singer.song("bach", seed=4)
     assert RemiGrammar(singer.tokenizer, singer.vocab_size, song=True).errors(piece.tokens) == 0
     assert len(singer.tokenizer.lyrics_of(piece.tokens)) == piece.score.note_num()
+
+
+@pytest.mark.parametrize("voice", ["soprano", "bass"])
+def test_a_voice_asked_moves_the_melody_by_octaves_into_its_range(singer, voice, tmp_path):
+    free, syllables, _ = singer.sing("Herz-lich tut mich ver-lan-gen", "bach", seed=3)
+    placed, _, _ = singer.sing("Herz-lich tut mich ver-lan-gen", "bach", seed=3, voice=voice)
+    before = [n.pitch for n in free.score.tracks[0].notes]
+    after = [n.pitch for n in placed.score.tracks[0].notes]
+    shift = octave_shift(before, voice)
+    assert shift % 12 == 0 and after == [p + shift for p in before]  # the same melody, octaves apart
+    assert song_syllables(placed.score) == [(s.text, s.word_end) for s in syllables]
+    files = render_piece(placed, tmp_path, "song", ["musicxml"])
+    assert music21.converter.parse(files["musicxml"]).parts[0].partName == voice.capitalize()
+    with pytest.raises(CadenzaError, match="unknown voice 'baritone'"):
+        singer.sing("la la", "bach", seed=3, voice="baritone")
+
+
+def test_octave_shift_fits_the_most_notes_in_range():
+    assert octave_shift([50, 55, 62, 64], "soprano") == 12
+    assert octave_shift([72, 76, 79], "bass") == -24
+    assert octave_shift([60, 62, 64], "alto") == 0
+    assert octave_shift([5, 125], "tenor") == 0  # no octave keeps both in MIDI's range but this one
 
 
 def test_a_sung_piece_is_written_with_its_syllables(singer, tmp_path):
