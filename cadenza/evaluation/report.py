@@ -537,10 +537,11 @@ def _check(args: EvaluateArgs, corpus_styles: list[str]) -> tuple[list[str], str
     unknown = sorted(set(args.styles) - set(corpus_styles))
     if unknown:
         raise CadenzaError(f"unknown style {unknown[0]!r}; the corpus has: {', '.join(corpus_styles)}")
-    checkpoints = [m for m in args.models if m != NGRAM and not is_adapter(m)]
+    checkpoints = [m for m in args.models if is_checkpoint(m)]
     reference = args.reference or (checkpoints[0] if checkpoints else None)
-    if reference is None:
-        raise CadenzaError(f"{NGRAM!r} needs a checkpoint's tokenizer: name one with --reference")
+    if reference is None:  # the openings are cut, and the n-gram decoded, by a checkpoint's tokenizer
+        raise CadenzaError("name a transformer checkpoint among --models or with --reference (its tokenizer "
+                           "cuts the real openings)")  # fmt: skip
     if not (Path(reference) / "tokenizer.json").is_file():
         raise CadenzaError(f"{reference}: not a checkpoint folder (no tokenizer.json)")
     return args.styles or corpus_styles, reference

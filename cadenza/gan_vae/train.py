@@ -291,8 +291,6 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
                "train segments": len(train_loader.dataset), "device": str(accelerator.device),
                **{k: round(v, 4) for k, v in val.items()}}  # fmt: skip
     if accelerator.is_main_process:
-        # On the CPU first: on a GPU, cuDNN packs an LSTM's weights into one buffer, and safetensors keeps
-        # one tensor per buffer (the rest of the VAE's LSTM weights were silently dropped that way).
         model = (
             copy.deepcopy(accelerator.unwrap_model(recipe.saved())).cpu().to(getattr(torch, args.save_dtype))
         )

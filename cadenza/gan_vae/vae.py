@@ -20,6 +20,14 @@ from torch import nn
 from cadenza.gan_vae.segments import FIRST_PITCH
 
 
+def _own_storage(module: nn.Module, state: dict, prefix: str, local_metadata: dict) -> None:
+    """On a GPU cuDNN packs an LSTM's weights into one buffer, and safetensors (`save_pretrained`,
+    accelerate's training states) stores one tensor per buffer, silently dropping the others: the saved
+    state holds copies."""
+    for name, value in state.items():
+        state[name] = value.clone()
+
+
 class Vae(nn.Module, PyTorchModelHubMixin):
     def __init__(
         self,
@@ -49,6 +57,7 @@ class Vae(nn.Module, PyTorchModelHubMixin):
         self.bar_init = nn.Linear(decoder_width, 2 * decoder_width)
         self.decoder = nn.LSTM(step_dim + decoder_width + style_dim, decoder_width, batch_first=True)
         self.head = nn.Linear(decoder_width, tracks * self.classes)
+        self.register_state_dict_post_hook(_own_storage)
 
     def embed(self, events: torch.Tensor) -> torch.Tensor:
         """(batch, tracks, steps) classes -> (batch, steps, tracks * event_dim)."""

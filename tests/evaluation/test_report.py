@@ -86,7 +86,7 @@ def test_evaluate_refuses_bad_options(tiny_model, tiny_corpus_dir, tmp_path, cap
     assert main([*base, "--models", tiny_model, "--styles", "gamma"]) == 2
     assert "unknown style 'gamma'; the corpus has: alpha, beta" in capsys.readouterr().err
     assert main([*base, "--models", "ngram"]) == 2
-    assert "'ngram' needs a checkpoint's tokenizer: name one with --reference" in capsys.readouterr().err
+    assert "name a transformer checkpoint among --models or with --reference" in capsys.readouterr().err
     assert main([*base, "--models", str(tmp_path / "missing")]) == 2
     assert "not a checkpoint folder" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

@@ -123,3 +123,18 @@ def test_bad_inputs_say_what_is_wrong(vae_dir, gan_dir, tmp_path, capsys):
     assert "not a trained gan folder" in capsys.readouterr().err
     assert main(["vae", "train", "--rolls", str(tmp_path / "none")]) == 2
     assert "no segments file" in capsys.readouterr().err
+
+
+def test_a_vae_state_dict_holds_every_lstm_weight_in_its_own_storage():
+    """On a GPU cuDNN packs an LSTM's weights into one buffer; safetensors keeps one tensor per buffer."""
+    from cadenza.gan_vae.vae import Vae
+
+    vae = Vae(["a"], latent=4, decoder_width=8)
+    flat = torch.zeros(sum(p.numel() for p in vae.encoder.parameters()))
+    offset = 0
+    for param in vae.encoder.parameters():  # pack them as cuDNN does
+        param.data = flat[offset : offset + param.numel()].view_as(param)
+        offset += param.numel()
+    state = vae.state_dict()
+    storages = {state[name].untyped_storage().data_ptr() for name in state if name.startswith("encoder.")}
+    assert len(storages) == len(list(vae.encoder.parameters()))
