@@ -4,7 +4,8 @@
                                          [--seed 1] [--out docs]
 
 Starts the app on a free port, composes one piece with a fixed seed, saves the Compose tab (audio, piano
-roll, sheet music) as compose.png, then judges the piece in the Evaluate tab and saves evaluate.png.
+roll, sheet music) as compose.png, then judges the piece in the Evaluate tab and saves evaluate.png, then
+samples the GAN baseline (8 bars of bach, random seed) in the Baselines tab and saves baselines.png.
 Needs Debian's chromium and chromium-driver (`make browser`).
 """
 
@@ -108,6 +109,17 @@ def main() -> None:
             time.sleep(2)
             driver.save_screenshot(str(out / "evaluate.png"))
             print(out / "evaluate.png")
+            (tab,) = [
+                b for b in driver.find_elements("css selector", "button[role=tab]") if b.text == "Baselines"
+            ]
+            tab.click()
+            wait.until(lambda d: d.find_element("css selector", "#baseline-sample").is_displayed())
+            driver.find_element("css selector", "#baseline-sample").click()
+            wait.until(lambda d: "seed" in d.find_element("css selector", "#baseline-status").text)
+            wait.until(lambda d: d.find_elements("css selector", ".sheet-music svg"))
+            time.sleep(2)
+            driver.save_screenshot(str(out / "baselines.png"))
+            print(out / "baselines.png")
         finally:
             driver.quit()
             app.terminate()

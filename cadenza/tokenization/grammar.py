@@ -21,6 +21,9 @@ closed by `Syllable_Hyphen` or `Syllable_WordEnd`, or `Syllable_Melisma`; one no
     TimeSig, Duration -> Char | Melisma | Bar | EOS     Char -> Char | Hyphen | WordEnd
     Hyphen, WordEnd, Melisma -> Position (later in the bar)     Tempo -> Program
 
+and a song keeps its first bar's meter (asked, or the model's choice): left free, the small model
+changed meter mid-verse at random, which a sung verse does not do.
+
 Two optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
 instruments a piece may use, and `max_chord`, how many notes one program may start at one position
 (1 = every voice is a single line).
@@ -95,6 +98,7 @@ class GrammarState(NamedTuple):
     program: int = -1  # id of the Program token whose run is open at this position, -1 for none
     closed: frozenset[int] = frozenset()  # Program ids whose run at this position has ended
     notes: int = 0  # notes in the open run
+    meter: int = -1  # the first bar's TimeSig id (a song keeps it), -1 before it
 
 
 class RemiGrammar:
@@ -233,6 +237,8 @@ class RemiGrammar:
             return self._walk(state, token_id) is not None
         if self._bar_is_full(state) and token_id in self._lyric_starts:
             return False
+        if self.song and state.kind == Kind.BAR and state.meter >= 0 and token_id != state.meter:
+            return False
         if token_id in self._follows[state.kind]:
             return token_id not in self.banned_programs(state)
         return (
@@ -269,6 +275,9 @@ class RemiGrammar:
             mask[list(self.banned_programs(state))] = False
             if self._bar_is_full(state):
                 mask[self._lyric_starts] = False
+            if self.song and state.kind == Kind.BAR and state.meter >= 0:
+                mask[list(self.bar_length_of)] = False
+                mask[state.meter] = True
             if self._trie:
                 merged: list[int] = []
                 for first in mask.nonzero().flatten().tolist():
@@ -291,11 +300,12 @@ class RemiGrammar:
             return None
         kind = Kind.END if token_id == self._eos_id else self.kind_of[token_id]
         if kind == Kind.TIMESIG:
-            return GrammarState(kind, -1, self.bar_length_of[token_id])
+            meter = token_id if state.meter < 0 else state.meter
+            return GrammarState(kind, -1, self.bar_length_of[token_id], meter=meter)
         if kind == Kind.BAR:
-            return GrammarState(kind, -1, 0)
+            return GrammarState(kind, -1, 0, meter=state.meter)
         if kind == Kind.POSITION:
-            return GrammarState(kind, self.position_of[token_id], state.bar_length)
+            return GrammarState(kind, self.position_of[token_id], state.bar_length, meter=state.meter)
         if kind == Kind.PROGRAM and token_id != state.program:
             closed = state.closed | {state.program} if state.program >= 0 else state.closed
             return state._replace(kind=kind, program=token_id, closed=closed, notes=0)

@@ -95,3 +95,17 @@ def test_a_run_that_does_not_open_a_bar_merges_without_an_empty_token(songs):
 def test_a_song_grammar_needs_lyric_tokens():
     with pytest.raises(CadenzaError, match="no lyric tokens"):
         RemiGrammar(CadenzaTokenizer.new(["bach"]), song=True)
+
+
+def test_a_song_keeps_its_first_bars_meter(songs):
+    tokenizer = lyric_tokenizer("plain")
+    grammar = RemiGrammar(tokenizer, song=True)
+    ids = tokenizer.encode(songs[0], "bach", key=(7, "minor"))
+    bar, meters = tokenizer.bar_id, [i for i in ids if tokenizer.token(i).startswith("TimeSig_")]
+    state = grammar.start_state()
+    for token in ids[: ids.index(bar, ids.index(bar) + 1) + 1]:  # up to the second bar line
+        state = grammar.advance(state, token)
+    other = tokenizer.vocab["TimeSig_3/4" if tokenizer.token(meters[0]) != "TimeSig_3/4" else "TimeSig_4/4"]
+    assert grammar.is_legal(state, meters[0]) and not grammar.is_legal(state, other)
+    assert not grammar.allowed(state)[other] and grammar.allowed(state)[meters[0]]
+    assert RemiGrammar(tokenizer).is_legal(state._replace(meter=-1), other)  # a piece may change meter
