@@ -10,7 +10,7 @@ export MALLOC_MMAP_THRESHOLD_ := 17179869184
 export MALLOC_TRIM_THRESHOLD_ := 68719476736
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: install demo test lint browser corpus train-base train-base-more clean
+.PHONY: install demo test lint browser corpus train-base train-base-more train-baselines clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,3 +80,18 @@ train-base-more: install
 
 clean:
 	rm -rf $(VENV) build runs out
+
+# The shipped GAN and VAE baselines (docs/baselines.md): both side by side on the 2 cores, one thread
+# each, 35 minutes each; the VAE saved in float16 (8 MB). Run again to resume; delete runs/gan and runs/vae
+# to start over.
+BASELINE_MINUTES ?= 35
+train-baselines: install
+	$(BIN)/cadenza corpus build --out $(BASE_CORPUS)
+	$(BIN)/cadenza rolls --corpus $(BASE_CORPUS) --out build/rolls
+	OMP_NUM_THREADS=1 $(BIN)/cadenza gan train --output_dir runs/gan --batch_size 64 --lr 1e-3 --width 128 \
+		--max_minutes $(BASELINE_MINUTES) --eval_every 300 --eval_batches 10 --save_every 300 \
+		$(if $(wildcard runs/gan/states),--resume true,) & \
+	OMP_NUM_THREADS=1 $(BIN)/cadenza vae train --output_dir runs/vae --batch_size 128 --kl_warmup 2500 \
+		--max_minutes $(BASELINE_MINUTES) --eval_every 250 --eval_batches 10 --save_every 250 \
+		--save_dtype float16 $(if $(wildcard runs/vae/states),--resume true,) & wait
+	rm -rf checkpoints/gan checkpoints/vae && cp -r runs/gan/model checkpoints/gan && cp -r runs/vae/model checkpoints/vae

@@ -29,6 +29,7 @@ import torch
 from cadenza.data.rolls import roll_to_score, score_roll
 from cadenza.evaluation.classifier import StyleClassifier, feature_matrix
 from cadenza.evaluation.musegan import NAMES, musegan_measures
+from cadenza.evaluation.report import mean_defined
 from cadenza.gan_vae.composer import MAX_NUM, GanComposer, VaeComposer, slerp
 from cadenza.gan_vae.segments import SegmentDataset, Segments, load_segments, roll_events
 from cadenza.gan_vae.train import BAR_STEPS
@@ -57,7 +58,7 @@ def segment_roll(score, steps: int) -> np.ndarray:
 
 def measures(rolls: list[np.ndarray]) -> dict[str, float]:
     rows = [musegan_measures(roll) for roll in rolls]
-    return {name: float(np.nanmean([r[name] for r in rows])) if rows else math.nan for name in NAMES}
+    return {name: mean_defined([r[name] for r in rows]) for name in NAMES}
 
 
 def musegan_table(train: Segments, gan: GanComposer, vae: VaeComposer, per_style: int, seed: int) -> str:
@@ -77,7 +78,7 @@ def musegan_table(train: Segments, gan: GanComposer, vae: VaeComposer, per_style
             sets[name][style] = measures([segment_roll(piece.score, rolls.shape[3]) for piece in pieces])
     styles = train.style_names
     for name in sets:
-        sets[name]["all styles"] = {m: float(np.nanmean([sets[name][s][m] for s in styles])) for m in NAMES}
+        sets[name]["all styles"] = {m: mean_defined([sets[name][s][m] for s in styles]) for m in NAMES}
     lines = ["| style | set | EB | UPC | QN | TD |", "| --- | --- | ---: | ---: | ---: | ---: |"]
     for style in [*styles, "all styles"]:
         for name in sets:
@@ -85,7 +86,11 @@ def musegan_table(train: Segments, gan: GanComposer, vae: VaeComposer, per_style
             for m in NAMES:
                 value, ref = sets[name][style][m], sets["train"][style][m]
                 cell = "n/a" if math.isnan(value) else FORMS[m].format(value)
-                if name != "train" and not math.isnan(value) and not math.isnan(ref) and ref:
+                if name == "train" or math.isnan(value) or math.isnan(ref):
+                    pass
+                elif m == "empty_bars":  # near 0 in the data: a relative change says nothing
+                    cell += f" ({100 * (value - ref):+.1f} pts)"
+                elif ref:
                     cell += f" ({(value - ref) / ref:+.0%})"
                 cells.append(cell)
             lines.append(f"| {style} | {name} | " + " | ".join(cells) + " |")

@@ -1,11 +1,15 @@
 """The piano-roll view of a score (the GAN and VAE baselines' data, the MuseGAN metrics), and back.
 
 A segment is `SEGMENT_BARS` bars of 4 quarter notes at `STEPS_PER_QUARTER` steps a quarter, for `TRACKS`
-voice slots (a corpus track's program is its voice slot; higher slots fold into the last) over `PITCHES`
-pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with channel 0 the frames (a note
+voice slots over `PITCHES` pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with channel 0 the frames (a note
 sounds) and channel 1 the onsets (a note starts), so repeated notes stay apart. symusic makes the roll
 (`Score.pianoroll` on the score resampled to sixteenths); `roll_to_score` makes notes again, so a
 baseline's output goes through the same writers and evaluation as the transformer's.
+
+A score's voices take the slots from the highest to the lowest (by mean pitch), as a chorale's soprano,
+alto, tenor and bass: the corpus's tracks carry General MIDI programs (a Palestrina voice is a choir
+program in the 50s), so a program says nothing about a voice's place. Beyond `TRACKS` voices the lowest
+keeps the last slot and the inner voices share the one above it (the outer voices carry the harmony).
 
 Only duple and quadruple meters (2/4, 4/4, 2/2, 4/2) cut into whole 4-quarter bars; pieces in other
 meters are left out of the baselines' data (`segment_score` returns none for them).
@@ -26,19 +30,27 @@ FRAME, ONSET = 0, 1
 DUPLE_METERS = {(2, 4), (4, 4), (2, 2), (4, 2)}
 
 
+def voice_slots(score: symusic.Score) -> dict[int, int]:
+    """Track index -> voice slot, for the tracks that hold notes: highest voice first."""
+    sounding = [i for i, track in enumerate(score.tracks) if len(track.notes)]
+    order = sorted(sounding, key=lambda i: -float(np.mean([n.pitch for n in score.tracks[i].notes])))
+    if len(order) <= TRACKS:
+        return {i: rank for rank, i in enumerate(order)}
+    last = len(order) - 1
+    return {i: TRACKS - 1 if rank == last else min(rank, TRACKS - 2) for rank, i in enumerate(order)}
+
+
 def score_roll(score: symusic.Score) -> np.ndarray:
     """The whole score as a bool roll (2, TRACKS, steps, PITCHES)."""
     grid = score.resample(STEPS_PER_QUARTER, min_dur=1)
     steps = max(grid.end(), 1)
     roll = np.zeros((2, TRACKS, steps, PITCHES), dtype=bool)
-    for track in grid.tracks:
-        if not len(track.notes):
-            continue
+    for index, slot in voice_slots(grid).items():
+        track = grid.tracks[index]
         single = symusic.Score(STEPS_PER_QUARTER)
         single.tracks.append(track)
         # symusic: (modes, tracks, pitches, time) for the modes asked, here frame then onset
         layers = single.pianoroll(modes=["frame", "onset"], pitch_range=(LOW_PITCH, LOW_PITCH + PITCHES))
-        slot = min(int(track.program), TRACKS - 1)
         width = min(layers.shape[-1], steps)
         roll[:, slot, :width] |= layers[:, 0, :, :width].transpose(0, 2, 1).astype(bool)
     return roll

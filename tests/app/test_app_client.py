@@ -175,7 +175,7 @@ def test_the_baselines_tab_samples_and_interpolates_with_the_shipped_models(clie
     """The app serves the shipped GAN and VAE (checkpoints/gan, checkpoints/vae) beside the model."""
     from tests.conftest import make_piece
 
-    status, audio, files, roll, sheet, _ = client.predict(
+    status, audio, files, roll, sheet = client.predict(
         "GAN", "bach", 4, 5, False, api_name="/baseline_sample"
     )
     assert status.startswith("**GAN**, bach, 4 bars, seed **5**")

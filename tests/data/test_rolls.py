@@ -14,6 +14,7 @@ from cadenza.data.rolls import (
     roll_to_score,
     score_roll,
     segment_score,
+    voice_slots,
 )
 from tests.conftest import make_piece
 
@@ -32,9 +33,21 @@ def test_a_roll_holds_frames_and_onsets_so_repeated_notes_stay_apart():
     score.tracks.append(track)
     roll = score_roll(score)
     assert roll.shape == (2, TRACKS, 8, 84)
-    assert roll[FRAME, 1, :, 60 - LOW_PITCH].tolist() == [True] * 8
-    assert np.flatnonzero(roll[ONSET, 1, :, 60 - LOW_PITCH]).tolist() == [0, 4]
-    assert notes_of(roll_to_score(roll)) == [(1, 0, 4, 60), (1, 4, 4, 60)]
+    assert roll[FRAME, 0, :, 60 - LOW_PITCH].tolist() == [True] * 8  # one voice: the first slot
+    assert np.flatnonzero(roll[ONSET, 0, :, 60 - LOW_PITCH]).tolist() == [0, 4]
+    assert notes_of(roll_to_score(roll)) == [(0, 0, 4, 60), (0, 4, 4, 60)]
+
+
+def test_voices_take_slots_from_the_highest_down_whatever_their_programs():
+    score = symusic.Score(480)
+    for program, pitch in ((53, 55), (48, 72), (54, 50), (52, 40), (49, 64)):  # choir programs, any order
+        track = symusic.Track(program=program)
+        track.notes.append(symusic.Note(0, 480, pitch, 80))
+        score.tracks.append(track)
+    assert voice_slots(score) == {1: 0, 4: 1, 0: 2, 2: 2, 3: 3}  # 5 voices: the inner two share slot 2
+    roll = score_roll(score)
+    sounding = [sorted(LOW_PITCH + p for p in np.flatnonzero(roll[FRAME, slot, 0])) for slot in range(TRACKS)]
+    assert sounding == [[72], [64], [50, 55], [40]]
 
 
 def test_piece_to_segments_and_back_keeps_every_note_on_the_grid():
