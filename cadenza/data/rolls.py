@@ -1,7 +1,8 @@
 """The piano-roll view of a score (the GAN and VAE baselines' data, the MuseGAN metrics), and back.
 
 A segment is `SEGMENT_BARS` bars of 4 quarter notes at `STEPS_PER_QUARTER` steps a quarter, for `TRACKS`
-voice slots over `PITCHES` pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with channel 0 the frames (a note
+voice slots over `PITCHES` pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with
+channel 0 the frames (a note
 sounds) and channel 1 the onsets (a note starts), so repeated notes stay apart. symusic makes the roll
 (`Score.pianoroll` on the score resampled to sixteenths); `roll_to_score` makes notes again, so a
 baseline's output goes through the same writers and evaluation as the transformer's.
