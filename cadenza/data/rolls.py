@@ -2,8 +2,7 @@
 
 A segment is `SEGMENT_BARS` bars of 4 quarter notes at `STEPS_PER_QUARTER` steps a quarter, for `TRACKS`
 voice slots over `PITCHES` pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with
-channel 0 the frames (a note
-sounds) and channel 1 the onsets (a note starts), so repeated notes stay apart. symusic makes the roll
+channel 0 the frames (a note sounds) and channel 1 the onsets (a note starts), so repeated notes stay apart. symusic makes the roll
 (`Score.pianoroll` on the score resampled to sixteenths); `roll_to_score` makes notes again, so a
 baseline's output goes through the same writers and evaluation as the transformer's.
 
