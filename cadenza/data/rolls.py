@@ -2,9 +2,9 @@
 
 A segment is `SEGMENT_BARS` bars of 4 quarter notes at `STEPS_PER_QUARTER` steps a quarter, for `TRACKS`
 voice slots over `PITCHES` pitches from `LOW_PITCH`: an array (channels, tracks, steps, pitches) with
-channel 0 the frames (a note sounds) and channel 1 the onsets (a note starts), so repeated notes stay apart. symusic makes the roll
-(`Score.pianoroll` on the score resampled to sixteenths); `roll_to_score` makes notes again, so a
-baseline's output goes through the same writers and evaluation as the transformer's.
+channel 0 the frames (a note sounds) and channel 1 the onsets (a note starts), so repeated notes stay
+apart. symusic makes the roll (`Score.pianoroll` on the score resampled to sixteenths); `roll_to_score`
+makes notes again, so a baseline's output goes through the same writers and evaluation as the transformer's.
 
 A score's voices take the slots from the highest to the lowest (by mean pitch), as a chorale's soprano,
 alto, tenor and bass: the corpus's tracks carry General MIDI programs (a Palestrina voice is a choir
