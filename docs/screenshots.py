@@ -56,6 +56,14 @@ def browser(profile: Path):
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def press_in_tab(driver, wait, title: str, button: str) -> None:
+    """Open the tab called `title` and press its `button` (a CSS selector) once it shows."""
+    (tab,) = [b for b in driver.find_elements("css selector", "button[role=tab]") if b.text == title]
+    tab.click()
+    wait.until(lambda d: d.find_element("css selector", button).is_displayed())
+    driver.find_element("css selector", button).click()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -99,22 +107,12 @@ def main() -> None:
             out = Path(args.out)
             driver.save_screenshot(str(out / "compose.png"))
             print(out / "compose.png")
-            (tab,) = [
-                b for b in driver.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"
-            ]
-            tab.click()
-            wait.until(lambda d: d.find_element("css selector", "#evaluate").is_displayed())
-            driver.find_element("css selector", "#evaluate").click()
+            press_in_tab(driver, wait, "Evaluate", "#evaluate")
             wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text)
             time.sleep(2)
             driver.save_screenshot(str(out / "evaluate.png"))
             print(out / "evaluate.png")
-            (tab,) = [
-                b for b in driver.find_elements("css selector", "button[role=tab]") if b.text == "Baselines"
-            ]
-            tab.click()
-            wait.until(lambda d: d.find_element("css selector", "#baseline-sample").is_displayed())
-            driver.find_element("css selector", "#baseline-sample").click()
+            press_in_tab(driver, wait, "Baselines", "#baseline-sample")
             wait.until(lambda d: "seed" in d.find_element("css selector", "#baseline-status").text)
             wait.until(lambda d: d.find_elements("css selector", ".sheet-music svg"))
             time.sleep(2)

@@ -623,7 +623,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     (out / "report.md").write_text(markdown(report))
     if args.update_card:
         for name in args.models:
-            if is_checkpoint(name):
+            if name != NGRAM and not is_adapter(name):  # a transformer's card, or a GAN's or VAE's
                 label = model_label(name, args.ngram_order)
                 update_card(Path(name) / "README.md", card_section(label, report))
     print(headline_table({label: data["summary"]["all"] for label, data in sets.items()}))

@@ -64,9 +64,13 @@ def _load(cls, path: str | Path, kind: str):
         raise CadenzaError(f"{path}: not a trained {kind} folder (cadenza {kind} train): {err}") from None
 
 
-def _check(style: str, styles: list[str], bars: int, num: int, seed: int | None) -> int:
+def _check_style(style: str, styles: list[str]) -> None:
     if style not in styles:
         raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(styles)}")
+
+
+def _check(style: str, styles: list[str], bars: int, num: int, seed: int | None) -> int:
+    _check_style(style, styles)
     for name, value, high in (("bars", bars, MAX_BARS), ("num", num, MAX_NUM)):
         if not 1 <= value <= high:
             raise CadenzaError(f"{name} must be between 1 and {high}, got {value}")
@@ -114,10 +118,6 @@ class VaeComposer:
     def styles(self) -> list[str]:
         return self.model.styles
 
-    @property
-    def segment_steps(self) -> int:
-        return self.model.bars * self.model.bar_steps
-
     def _decode(self, z: torch.Tensor, style: str, temperature: float, seed: int) -> np.ndarray:
         """Latents (segments, latent) -> one roll (2, tracks, steps, pitches) of their segments in turn."""
         styles = torch.full((len(z),), self.styles.index(style), dtype=torch.long)
@@ -144,8 +144,7 @@ class VaeComposer:
 
     def encode(self, score, style: str, name: str) -> tuple[torch.Tensor, list[np.ndarray]]:
         """The posterior means (segments, latent) of a score's consecutive segments, and the segments."""
-        if style not in self.styles:
-            raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(self.styles)}")
+        _check_style(style, self.styles)
         if not is_duple(score):
             raise CadenzaError(f"{name}: the VAE reads pieces in 2/4, 4/4, 2/2 or 4/2 only")
         segments = segment_score(score, hop_bars=self.model.bars, bars=self.model.bars)
