@@ -33,6 +33,18 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_song_corpus",
         "every texted melody of a built corpus, with its syllables on its notes (for lyrics to melody)",
     ),
+    "shards write": (
+        "cadenza.training.prepare",
+        "ShardWriteArgs",
+        "run_write_shards",
+        "a built corpus as flat uint16 token shards (transpositions applied) for `shards train`",
+    ),
+    "shards train": (
+        "cadenza.training.shards",
+        "ShardTrainArgs",
+        "run_shard_train",
+        "train from token shards with torch alone (runs on a GPU machine without the music libraries)",
+    ),
     "train": ("cadenza.training.train", "TrainArgs", "run_train", "pretrain a model on a built corpus"),
     "finetune": (
         "cadenza.training.finetune",

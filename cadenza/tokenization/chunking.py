@@ -83,11 +83,12 @@ class Transposer:
         if shift == 0:
             return list(ids)
         if self.tokenizer.is_bpe:
-            moved = self._move(self.tokenizer.unmerge(ids), shift)
+            moved = self.move(self.tokenizer.unmerge(ids), shift)
             return None if moved is None else self.tokenizer.merge(moved)[: len(ids)]
-        return self._move(ids, shift)
+        return self.move(ids, shift)
 
-    def _move(self, ids: list[int], shift: int) -> list[int] | None:
+    def move(self, ids: list[int], shift: int) -> list[int] | None:
+        """Base ids shifted by `shift` semitones (key token too), or None when a note leaves the range."""
         out = []
         for token in ids:
             if token in self.key_of:

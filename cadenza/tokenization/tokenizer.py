@@ -55,6 +55,11 @@ CHAR_PREFIX = "Char_"  # one token per UTF-8 byte of a syllable
 HYPHEN_TOKEN = "Syllable_Hyphen"  # the syllable's word goes on
 WORD_END_TOKEN = "Syllable_WordEnd"  # the syllable ends its word
 MELISMA_TOKEN = "Syllable_Melisma"  # the note carries no new syllable
+# Bar infilling (MMM's layout): `... bars before, Infill_Bar per bar left out, bars after, Infill_Fill,
+# the bars left out`, so a causal model writes bars knowing what comes after them.
+HOLE_TOKEN = "Infill_Bar"  # stands where one bar was taken out
+FILL_TOKEN = "Infill_Fill"  # the bars taken out follow, in order
+INFILL_TOKENS = (HOLE_TOKEN, FILL_TOKEN)
 LYRIC_TOKENS = (*[f"{CHAR_PREFIX}{b:02X}" for b in range(256)], HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN)
 _ADDED_KEY = "cadenza_added_tokens"
 _WORD_MARK = "\u2581"  # Metaspace's mark at the start of each pre-tokenized bar
@@ -130,6 +135,7 @@ class CadenzaTokenizer:
         self.remi = remi
         self._parts: list[tuple[int, ...]] | None = None  # base ids of each model id, built on first use
         self._bar_starts: frozenset[int] | None = None
+        self._spellings: dict[tuple[int, ...], list[int]] = {}  # cache of `spelling`
         self.added_tokens: list[str] = []  # our tokens (style, key, markers), in the order of their ids
         self._late: list[str] = []  # those added after BPE merges were learned: ids after the merged ones
         self._vocab: dict[str, int] | None = None
@@ -215,6 +221,7 @@ class CadenzaTokenizer:
         bars = [[self._bar_bytes(bar) for bar in split_bars(ids, {self.bar_id})] for ids in pieces]
         self.remi.train(vocab_size=vocab_size, model="BPE", iterator=[b for b in bars if b])
         self._parts, self._bar_starts, self._vocab, self._size = None, None, None, None
+        self._spellings = {}
 
     def parts(self, token_id: int) -> tuple[int, ...]:
         """The base ids a (merged) id stands for; a base id stands for itself."""
@@ -228,8 +235,9 @@ class CadenzaTokenizer:
             return list(ids)
         out: list[int] = []
         run: list[int] = []
+        base_size, special = self.base_size, (self.bos_id, self.eos_id, self.pad_id)
         for token in [*ids, None]:
-            if token is not None and self._is_music(token):
+            if token is not None and token < base_size and token not in special:  # `_is_music`, inlined
                 run.append(token)
                 continue
             if run:
@@ -243,6 +251,17 @@ class CadenzaTokenizer:
             if token is not None:
                 out.append(token)
         return out
+
+    def spelling(self, ids: tuple[int, ...]) -> list[int]:
+        """The model ids that can start spelling out the base ids `ids`: those whose parts are a prefix of
+        `ids` or begin with all of them (token healing: the model re-spells a cut prompt in the merged
+        tokens it learned, instead of reading a lone part that never stood alone in training)."""
+        if ids not in self._spellings:
+            n = len(ids)
+            self._spellings[ids] = [
+                i for i, parts in enumerate(self._parts_table()) if parts and parts[:n] == ids[: len(parts)]
+            ]
+        return self._spellings[ids]
 
     def unmerge(self, ids: list[int]) -> list[int]:
         """Model ids -> base ids."""
@@ -294,6 +313,23 @@ class CadenzaTokenizer:
         """The lyric tokens (see the module's text): 256 bytes and three markers."""
         for token in LYRIC_TOKENS:
             self.add_token(token)
+
+    def add_infill(self) -> None:
+        """The bar-infilling tokens (`HOLE_TOKEN`, `FILL_TOKEN`)."""
+        for token in INFILL_TOKENS:
+            self.add_token(token)
+
+    @property
+    def has_infill(self) -> bool:
+        return FILL_TOKEN in self.vocab
+
+    @property
+    def hole_id(self) -> int | None:
+        return self.vocab.get(HOLE_TOKEN)
+
+    @property
+    def fill_id(self) -> int | None:
+        return self.vocab.get(FILL_TOKEN)
 
     # --- lyrics -------------------------------------------------------------------------------
     @property

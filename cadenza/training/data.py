@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, annotated_key
+from cadenza.training.shards import PadRows
 
 
 @lru_cache(maxsize=4)
@@ -96,19 +97,6 @@ def style_tokens(styles: list[str], lengths: list[int]) -> dict[str, int]:
     for style, length in zip(styles, lengths, strict=True):
         totals[style] = totals.get(style, 0) + length
     return dict(sorted(totals.items()))
-
-
-def style_weights(tokens: dict[str, int], alpha: float) -> dict[str, float]:
-    """The share of training tokens each style gets: proportional to its tokens to the power `alpha`.
-
-    alpha = 1 keeps the corpus' proportions (Essen folk songs would be most of what the model sees);
-    alpha = 0 gives every style the same share (Josquin's 9 pieces would repeat hundreds of times); in
-    between, as multilingual language models weigh their languages (XLM-R and mT5 use 0.3), small styles
-    are seen more often without drowning the large ones.
-    """
-    raised = {style: count**alpha for style, count in tokens.items() if count > 0}
-    total = sum(raised.values())
-    return {style: value / total for style, value in raised.items()}
 
 
 class StyleSampler(WeightedRandomSampler):
@@ -188,24 +176,15 @@ def lm_datasets(corpus: DatasetDict, tokenizer_path: str, max_len: int, num_proc
 
 
 @dataclass
-class Collator:
+class Collator(PadRows):
     """Pads a batch; labels ignore padding. With `transpose` > 0 each row is shifted by a random number of
     semitones in [-transpose, transpose] (fresh every epoch, no extra rows on disk)."""
 
-    pad_id: int
     transposer: Transposer | None = None
     transpose: int = 0
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        seqs = [self._augment(row["input_ids"]) for row in rows]
-        width = max(len(s) for s in seqs)
-        input_ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, seq in enumerate(seqs):
-            input_ids[i, : len(seq)] = torch.tensor(seq)
-            attention[i, : len(seq)] = 1
-        labels = input_ids.masked_fill(attention == 0, -100)
-        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+        return super().__call__([self._augment(row["input_ids"]) for row in rows])
 
     def _augment(self, ids: list[int]) -> list[int]:
         if not self.transpose or self.transposer is None:

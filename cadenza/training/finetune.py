@@ -43,7 +43,7 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles, save_profiles, style_profiles
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer, validate_style_name
-from cadenza.training.data import Collator, StyleSampler, lm_datasets, style_tokens, style_weights
+from cadenza.training.data import Collator, StyleSampler, lm_datasets, style_tokens
 from cadenza.training.loop import (
     LoopArgs,
     check_loop_args,
@@ -54,6 +54,7 @@ from cadenza.training.loop import (
     run_loop,
 )
 from cadenza.training.model import LOSS_TYPE
+from cadenza.training.shards import style_weights
 
 MERGED_DIR = "merged"
 ROWS_MULTIPLE = 64  # embeddings grown for the lyric tokens keep a row count that GPUs tile well

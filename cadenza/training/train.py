@@ -29,7 +29,6 @@ from cadenza.training.data import (
     music_of,
     style_mix_table,
     style_tokens,
-    style_weights,
 )
 from cadenza.training.loop import (
     LoopArgs,
@@ -41,6 +40,7 @@ from cadenza.training.loop import (
     run_loop,
 )
 from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model
+from cadenza.training.shards import style_weights
 
 
 @dataclass

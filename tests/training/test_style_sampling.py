@@ -2,7 +2,8 @@ from collections import Counter
 
 import pytest
 
-from cadenza.training.data import StyleSampler, _pack_batch, style_mix_table, style_tokens, style_weights
+from cadenza.training.data import StyleSampler, _pack_batch, style_mix_table, style_tokens
+from cadenza.training.shards import style_weights
 
 
 def test_style_weights_exact():
