@@ -36,10 +36,10 @@ from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
-from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
-from cadenza.inference.render import bar_starts, track_voices
+from cadenza.inference.render import bar_starts, end_at_bar, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import (
@@ -255,12 +255,14 @@ class Composer:
             piece_key = self._choose_key(style, temperature)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
         prefix = self.tokenizer.prefix(style, piece_key, continued=bool(head) or seen != prompt)
+        # A fresh piece's prompt is an open bar, which the model spells itself (`PromptHealing`); a
+        # continuation's prompt ends with a whole bar, where the model's next token starts a new one.
+        first = (prefix + seen, []) if prompt_midi is not None else (prefix, prompt)
         rows = self._sample(
             style,
             piece_key,
-            prefix,
+            first,
             prompt,
-            seen,
             target,
             num,
             grammar if constrained else None,
@@ -275,7 +277,7 @@ class Composer:
             if asked_key is not None and piece_key is None:  # a model without key tokens: transpose
                 music = self._transpose_to(music, asked_key[0])
             tokens = [*self.tokenizer.prefix(style, piece_key), *music, self.tokenizer.eos_id]
-            score = self.tokenizer.decode(tokens)
+            score = end_at_bar(self.tokenizer.decode(tokens), tokens.count(self.tokenizer.bar_id))
             context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
             new_start = 0
             if prompt_midi is not None:  # the prompt's bars are whole: the new ones start on a bar line
@@ -299,20 +301,113 @@ class Composer:
             )
         return pieces
 
-    def _grammar(self, time_signature: str | None, programs: tuple[int, ...] | None, max_chord: int | None):
+    def infill(
+        self,
+        piece: Piece,
+        start: int,
+        count: int,
+        num: int = 1,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> list[Piece]:
+        """`num` versions of `piece` (made by a composer with the same tokenizer) with its bars `start` to
+        `start + count - 1` (from 0) written again, knowing the bars on both sides.
+
+        The model reads MMM's layout, learned in training (`training.shards`): the prefix, the bars before,
+        one hole per bar left out, the bars after, the fill marker; then it writes the missing bars. The
+        bars around are the nearest that fit half the context, one before, one after, in turn."""
+        if piece.style in self._adapters:
+            return self._adapters[piece.style].infill(
+                piece, start, count, num, temperature, top_k, top_p, seed
+            )
+        tok = self.tokenizer
+        if not tok.has_infill:
+            raise CadenzaError("this model did not learn bar infilling: it needs a model from v3 on")
+        bars = [bar for bar in split_bars(tok.music_ids(piece.tokens), {tok.bar_id}) if bar]
+        _check_range("num", num, 1, MAX_NUM)
+        _check_range("start", start, 0, len(bars) - 1)
+        _check_range("count", count, 1, len(bars) - start)
+        temperature = self.sampling.temperature if temperature is None else temperature
+        top_k = self.sampling.top_k if top_k is None else top_k
+        top_p = self.sampling.top_p if top_p is None else top_p
+        if seed is None:
+            seed = random.randrange(MAX_SEED + 1)
+        _check_range("seed", seed, 0, MAX_SEED)
+        torch.manual_seed(seed)
+        key = tok.key_of(piece.tokens[2]) if tok.has_keys else None
+        prefix = tok.prefix(piece.style, key)
+        before, after = start, start + count  # the kept bars: [before, start) and [start + count, after)
+        room = self.context // 2 - len(prefix) - count - 2
+        size = lambda bar: len(tok.merge(bar))  # noqa: E731  (merges stay inside bars: sizes add up)
+        grew = True
+        while grew:
+            grew = False
+            if before > 0 and size(bars[before - 1]) <= room:
+                before, room, grew = before - 1, room - size(bars[before - 1]), True
+            if after < len(bars) and size(bars[after]) <= room:
+                after, room, grew = after + 1, room - size(bars[after]), True
+        head = prefix if before == 0 else tok.prefix(piece.style, key, continued=True)
+        context = [
+            *head,
+            *(t for bar in bars[before:start] for t in bar),
+            *[tok.hole_id] * count,
+            *(t for bar in bars[start + count : after] for t in bar),
+            tok.fill_id,
+        ]
+        profile = self.profiles.get(piece.style)
+        programs = tuple(profile.programs) if profile else None
+        grammar = self._grammar(None, programs, profile.max_chord if profile else None, infill=True)
+        rows = self._generate_batch(
+            [(context, [])] * num, [count] * num, grammar, temperature, top_k, top_p, None
+        )
+        pieces = []
+        for new in rows:
+            new = new[: new.index(tok.eos_id)] if tok.eos_id in new else new
+            written = [bar for bar in split_bars(new, {tok.bar_id}) if bar]
+            if len(written) < count:
+                raise CadenzaError(
+                    f"the model wrote {len(written)} of {count} bars before its context ran out"
+                )
+            music = [t for bar in [*bars[:start], *written[:count], *bars[start + count :]] for t in bar]
+            tokens = [*prefix, *music, tok.eos_id]
+            score = end_at_bar(tok.decode(tokens), len(bars))
+            voices = track_voices(score, piece.voices)
+            pieces.append(
+                Piece(score, tokens, piece.style, seed, piece.bars, voices, piece.sound_style, key=piece.key)
+            )
+        return pieces
+
+    def _grammar(
+        self,
+        time_signature: str | None,
+        programs: tuple[int, ...] | None,
+        max_chord: int | None,
+        infill: bool = False,
+    ) -> RemiGrammar:
         """One grammar per set of limits, kept: its cache of masks (costly with BPE: a mask walks the merged
         tokens) then serves every later piece."""
-        limits = (time_signature, programs, max_chord)
+        limits = (time_signature, programs, max_chord, infill)
         if limits not in self._grammars:
             if len(self._grammars) >= GRAMMARS_KEPT:
                 self._grammars.pop(next(iter(self._grammars)))
-            self._grammars[limits] = RemiGrammar(self.tokenizer, self.vocab_size, *limits)
+            # One meter per piece is a rule of form, not of style: a generated piece holds its meter.
+            self._grammars[limits] = RemiGrammar(
+                self.tokenizer,
+                self.vocab_size,
+                time_signature,
+                programs,
+                max_chord,
+                one_meter=True,
+                infill=infill,
+            )
         return self._grammars[limits]
 
     # --- prompts ---------------------------------------------------------------------------------
     def _control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
         """`Bar [TimeSig [Position_0 Tempo]]`: a piece starts with a bar line, which also keeps the model from
-        choosing the mid-piece marker after the style."""
+        choosing the mid-piece marker after the style. The model spells it (`PromptHealing`)."""
         if tempo is None and time_signature is None:
             return [self.tokenizer.bar_id]
         vocab = self.tokenizer.vocab
@@ -358,9 +453,8 @@ class Composer:
         self,
         style: str,
         key: Key | None,
-        prefix: list[int],
+        first: tuple[list[int], list[int]],
         prompt: list[int],
-        seen: list[int],
         target: int,
         num: int,
         grammar: RemiGrammar | None,
@@ -369,17 +463,18 @@ class Composer:
         top_p: float,
         deadline: float | None,
     ) -> list[list[int]]:
-        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `prefix`
-        and `seen` (the prompt, or the part of it that fits the context); batched first, then row by row
-        when sliding (re-prompted windows are mid-piece). Past `deadline` (a `time.time()`), unfinished
-        rows raise `TimeLimitError`."""
+        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `first`,
+        a context (the prefix and what fits of the prompt) and the open bar that the model spells before it
+        goes on; batched first, then row by row when sliding (re-prompted windows are mid-piece, cut at
+        their last bar line, whose bar the model spells again). Past `deadline` (a `time.time()`),
+        unfinished rows raise `TimeLimitError`."""
         bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
         window_prefix = self.tokenizer.prefix(style, key, continued=True)
         batch = list(range(num))  # rows sharing one context: all of them in the first round
-        contexts = [prefix + seen] * num
+        contexts = [first] * num
         while batch:
             outs = self._generate_batch(
                 [contexts[r] for r in batch],
@@ -401,12 +496,20 @@ class Composer:
             batch = [r for r in range(num) if not done[r]]
             if batch and deadline is not None and time.time() >= deadline:
                 raise TimeLimitError("sampling reached its time limit before the piece was finished")
-            contexts = {r: window_prefix + self._window(rows[r]) for r in batch}
+            contexts = {r: self._open_bar(window_prefix + self._window(rows[r])) for r in batch}
         return rows
+
+    def _open_bar(self, ids: list[int]) -> tuple[list[int], list[int]]:
+        """(the context up to its last bar line, the bar from there): the model reads the first and spells
+        the second, so no context ends inside a merged token (a bar's tail re-merged on its own can differ
+        from what was sampled)."""
+        bar_id = self.tokenizer.bar_id
+        last = max((i for i, t in enumerate(ids) if t == bar_id), default=len(ids))
+        return ids[:last], ids[last:]
 
     def _generate_batch(
         self,
-        contexts: list[list[int]],
+        contexts: list[tuple[list[int], list[int]]],
         new_bars: list[int],
         grammar: RemiGrammar | None,
         temperature: float,
@@ -414,9 +517,9 @@ class Composer:
         top_p: float,
         deadline: float | None,
     ) -> list[list[int]]:
-        """One sampling run over equal-length contexts (a batch), else one per context; the new ids. Rows
-        stop early at `deadline`."""
-        merged = [self.tokenizer.merge(c) for c in contexts]  # what the model reads (BPE), base ids else
+        """One sampling run over (context, open bar) pairs whose contexts merge to equal lengths (a batch),
+        else one per pair; the ids after the open bar. Rows stop early at `deadline`."""
+        merged = [self.tokenizer.merge(c) for c, _ in contexts]  # what the model reads (BPE), base ids else
         if len({len(c) for c in merged}) > 1:
             return [
                 out
@@ -424,7 +527,7 @@ class Composer:
                 for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p, deadline)
             ]
         ids = torch.tensor(merged, device=self.device)
-        in_context = contexts[0].count(self.tokenizer.bar_id)
+        in_context = sum(part.count(self.tokenizer.bar_id) for part in contexts[0])
         stop = StoppingCriteriaList(
             [
                 BarStoppingCriteria(
@@ -435,11 +538,16 @@ class Composer:
         if deadline is not None:
             stop.append(MaxTimeCriteria(0.0, initial_timestamp=deadline))  # done once the clock passes it
         processors = LogitsProcessorList()
+        if any(bar for _, bar in contexts):
+            processors.append(PromptHealing(self.tokenizer, [bar for _, bar in contexts]))
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
         processors += sampling_warpers(temperature, top_k, top_p)
         out = self._draw(ids, processors, stop, self.context - ids.shape[1])
-        return [self.tokenizer.unmerge(row[len(c) :]) for c, row in zip(merged, out.tolist(), strict=True)]
+        return [
+            self.tokenizer.unmerge(row[len(c) :])[len(bar) :]
+            for c, (_, bar), row in zip(merged, contexts, out.tolist(), strict=True)
+        ]
 
     def _draw(
         self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
@@ -530,7 +638,7 @@ class Composer:
     def _transpose_to(self, music: list[int], tonic: int) -> list[int]:
         """Shift every pitch so the estimated tonic becomes `tonic`, by the smallest interval; notes that
         would leave the tokenizer's pitch range move an octave back in."""
-        score = self.tokenizer.decode(music)
+        score = end_at_bar(self.tokenizer.decode(music), music.count(self.tokenizer.bar_id))  # as written out
         shift = transpose_interval(estimate_key(score_notes(score))[0], tonic)
         if shift == 0:
             return music

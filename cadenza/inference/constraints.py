@@ -13,7 +13,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
-from cadenza.tokenization.tokenizer import CHAR_PREFIX, MELISMA_TOKEN
+from cadenza.tokenization.tokenizer import CHAR_PREFIX, MELISMA_TOKEN, CadenzaTokenizer
 
 
 class GrammarLogitsProcessor(LogitsProcessor):
@@ -49,6 +49,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.bar_starts = sorted(grammar.tokenizer.bar_starts)  # Bar, and merged tokens opening with it
 
     def _advance(self, input_ids: torch.LongTensor) -> None:
+        # The prompt is read as written (`RemiGrammar.free`: a user's file may change meter); what the
+        # model writes after it follows every rule.
+        grammar = self.grammar if self.states else self.grammar.free
         if not self.states:
             self.states = [self.grammar.start_state()] * input_ids.shape[0]
             self.bars = [0] * input_ids.shape[0]
@@ -57,9 +60,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
         for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
             state = self.states[row]
             for token in tokens:
-                new = self.grammar.advance(state, token)
+                new = grammar.advance(state, token)
                 if new is not state:
-                    bars, notes = self.grammar.counts(token)
+                    bars, notes = grammar.counts(token)
                     self.bars[row] += bars
                     self.noted[row] |= notes > 0
                     if self.lyrics is not None and new.kind in (Kind.CHAR, Kind.SYLLABLE):
@@ -134,6 +137,41 @@ class GrammarLogitsProcessor(LogitsProcessor):
         narrowed = torch.zeros_like(mask)
         narrowed[keep] = True
         return mask & narrowed
+
+
+class PromptHealing(LogitsProcessor):
+    """Token healing (Guidance's name for it) at a bar line: a row's context stops at its last bar line,
+    and the model spells that open bar's base tokens (`forced`) again in the merged tokens it chooses,
+    before it writes anything else.
+
+    BPE merges a bar's tokens, so the start of a bar (`Bar`, `Bar TimeSig_4/4`, ...) almost never stands
+    alone in training: given as a prompt it reads as nothing the model has seen, and what it writes after
+    is out of distribution (v2 opened every piece with a 12/8 bar it never wanted). Here the opening
+    token is the model's own choice among those that agree with the prompt (`CadenzaTokenizer.spelling`),
+    with the probability it gives each. Use one instance per sampling run; a row with nothing forced is
+    left alone.
+    """
+
+    def __init__(self, tokenizer: CadenzaTokenizer, forced: list[list[int]]) -> None:
+        self.tokenizer = tokenizer
+        self.left = [tuple(ids) for ids in forced]  # per row: base ids still to spell
+        self.seen: int | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.seen is not None:
+            for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
+                for token in tokens:
+                    self.left[row] = self.left[row][len(self.tokenizer.parts(token)) :]
+        self.seen = input_ids.shape[1]
+        if not any(self.left):
+            return scores
+        mask = torch.zeros_like(scores, dtype=torch.bool)
+        for row, left in enumerate(self.left):
+            if left:
+                mask[row, [i for i in self.tokenizer.spelling(left) if i < scores.shape[-1]]] = True
+            else:
+                mask[row] = True
+        return scores.masked_fill(~mask, float("-inf"))
 
 
 class BarStoppingCriteria(StoppingCriteria):

@@ -196,6 +196,21 @@ def bar_starts(score: symusic.Score) -> list[int]:
     return lines
 
 
+def end_at_bar(score: symusic.Score, bars: int) -> symusic.Score:
+    """The piece cut at the end of its bar number `bars`: a last note sampled longer than its bar rings
+    on into bars the piece does not have (an 8-bar piece engraves as 9, the last tied over)."""
+    starts = bar_starts(score)
+    if len(starts) <= bars:
+        return score
+    end, cut = starts[bars], score.copy()
+    for track in cut.tracks:
+        kept = [note for note in track.notes if note.time < end]
+        for note in kept:
+            note.duration = min(note.duration, end - note.time)
+        track.notes = track.notes.__class__(kept)
+    return cut
+
+
 WRITERS: dict[str, Callable[[symusic.Score, Path, ScoreInfo | None], Path]] = {
     "mid": write_midi,
     "musicxml": write_musicxml,

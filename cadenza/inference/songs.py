@@ -31,7 +31,7 @@ from cadenza.data.syllables import Syllable, syllabify
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import MAX_SEED, Composer, _check_range
-from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import load_profiles
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
@@ -194,11 +194,12 @@ class Singer(Composer):
         prefix = self.tokenizer.prefix(style, piece_key)
         # A song's tempo is set on the score, not by a token: a tempo token needs a position, and a song's
         # positions come after a syllable. Its first bar line is the model's (the merged `Bar TimeSig` it
-        # learned), or the asked meter's.
+        # learned), or the asked meter's, which the model spells (`PromptHealing`).
         prompt = self._control_prompt(None, time_signature) if time_signature else []
         grammar = self._song_grammar(time_signature)
-        merged = self.tokenizer.merge(prefix + prompt)
-        processors = [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
+        merged = self.tokenizer.merge(prefix)
+        processors = [PromptHealing(self.tokenizer, [prompt])] if prompt else []
+        processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
         processors += sampling_warpers(temperature, top_k, top_p)
         stop = StoppingCriteriaList([BarStoppingCriteria([], self.tokenizer.eos_id, 0)])
         ids = torch.tensor([merged], device=self.device)
@@ -209,7 +210,7 @@ class Singer(Composer):
         else:  # the context ran out: the song ends with its last whole note
             ends = [i for i, t in enumerate(music) if self.tokenizer.token(t).startswith("Duration_")]
             music = music[: ends[-1] + 1] if ends else []
-        tokens = [*prefix, *prompt, *music, self.tokenizer.eos_id]
+        tokens = [*prefix, *music, self.tokenizer.eos_id]  # the music opens with the prompt, spelled
         score = self.tokenizer.decode(tokens)
         for track in score.tracks:  # one voice sings one note at a time: a note ends where the next begins
             notes = sorted(track.notes, key=lambda n: n.time)

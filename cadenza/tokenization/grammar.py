@@ -21,8 +21,15 @@ closed by `Syllable_Hyphen` or `Syllable_WordEnd`, or `Syllable_Melisma`; one no
     TimeSig, Duration -> Char | Melisma | Bar | EOS     Char -> Char | Hyphen | WordEnd
     Hyphen, WordEnd, Melisma -> Position (later in the bar)     Tempo -> Program
 
-and a song keeps its first bar's meter (asked, or the model's choice): left free, the small model
-changed meter mid-verse at random, which a sung verse does not do.
+One meter per piece (`one_meter`, always in a song): the asked one, else the first full bar's (a first
+bar shorter than the second is a pickup). Left free, the small model changed meter every few bars, which
+real pieces almost never do; the grammar that checks real pieces leaves the meter free.
+
+Bar infilling (`infill`, MMM's layout): `Infill_Bar` stands where a bar was taken out, at a bar line,
+and `Infill_Fill` after the bars that follow opens the bars taken out:
+
+    Key, Continue, TimeSig, Tempo, Duration -> Hole     Hole -> Hole | Bar | Fill
+    TimeSig, Tempo, Duration -> Fill (after a hole, once)     Fill -> Bar
 
 Two optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
 instruments a piece may use, and `max_chord`, how many notes one program may start at one position
@@ -57,7 +64,6 @@ from cadenza.tokenization.tokenizer import (
     CadenzaTokenizer,
 )
 
-POSITIONS_PER_BEAT = 8
 # Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
 # hundred states, and 16,384 masks of a 4,000-token vocabulary take 64 MB.
 MASK_CACHE_SIZE = 16_384
@@ -81,6 +87,8 @@ class Kind(IntEnum):
     KEY = 12
     CHAR = 13  # a byte of a syllable
     SYLLABLE = 14  # a lyric item's end: Hyphen, WordEnd, or Melisma (a note without a new syllable)
+    HOLE = 15  # a bar left out, to be filled after the fill marker
+    FILL = 16  # the fill marker: the bars left out follow
 
 
 @dataclass(slots=True)
@@ -98,7 +106,10 @@ class GrammarState(NamedTuple):
     program: int = -1  # id of the Program token whose run is open at this position, -1 for none
     closed: frozenset[int] = frozenset()  # Program ids whose run at this position has ended
     notes: int = 0  # notes in the open run
-    meter: int = -1  # the first bar's TimeSig id (a song keeps it), -1 before it
+    meter: int = -1  # the latest TimeSig id (the held meter, with `one_meter`), -1 before it
+    bars: int = 0  # Bar tokens so far, counted up to 3 (the first bar may be a pickup; see `one_meter`)
+    holes: int = 0  # bars left out for infilling
+    filling: bool = False  # after the fill marker
 
 
 class RemiGrammar:
@@ -112,8 +123,18 @@ class RemiGrammar:
         programs: Iterable[int] | None = None,
         max_chord: int | None = None,
         song: bool = False,
+        one_meter: bool = False,
+        infill: bool = False,
     ) -> None:
+        self._limits = (tokenizer, vocab_size, time_signature, programs, max_chord, song, one_meter, infill)
+        self._free: RemiGrammar | None = None
         self.tokenizer = tokenizer
+        if infill and not tokenizer.has_infill:
+            raise CadenzaError(
+                "this tokenizer has no infilling tokens: bar infilling needs a model from v3 on"
+            )
+        self.one_meter = one_meter or song
+        self.infill = infill
         if song and not tokenizer.has_lyrics:
             raise CadenzaError("this tokenizer has no lyric tokens: songs need a lyrics adapter's")
         self.song = song
@@ -129,6 +150,7 @@ class RemiGrammar:
         kind_of: dict[int, Kind] = {}
         self.position_of: dict[int, int] = {}
         self.bar_length_of: dict[int, int] = {}
+        self.quarters_of: dict[int, float] = {}  # a TimeSig's bar length in quarter notes
         for token, i in tokenizer.vocab.items():
             prefix, _, value = token.partition("_")
             if token.startswith(STYLE_PREFIX) and i >= base_size:
@@ -146,7 +168,9 @@ class RemiGrammar:
                 self.position_of[i] = int(value)
             elif prefix == "TimeSig":
                 kind_of[i] = Kind.TIMESIG
-                self.bar_length_of[i] = int(value.split("/")[0]) * POSITIONS_PER_BEAT
+                numerator, denominator = (int(part) for part in value.split("/"))
+                self.bar_length_of[i] = numerator * tokenizer.remi.config.max_num_pos_per_beat
+                self.quarters_of[i] = numerator * 4 / denominator
             elif prefix == "Program" and int(value) >= 0 and (programs is None or int(value) in programs):
                 kind_of[i] = Kind.PROGRAM
             else:
@@ -159,6 +183,8 @@ class RemiGrammar:
                 if prefix in simple:
                     kind_of[i] = simple[prefix]
         kind_of[tokenizer.bos_id] = Kind.BOS
+        if infill:
+            kind_of[tokenizer.hole_id], kind_of[tokenizer.fill_id] = Kind.HOLE, Kind.FILL
         if tokenizer.continue_id is not None:
             kind_of[tokenizer.continue_id] = Kind.CONTINUE
         self.kind_of = kind_of
@@ -195,6 +221,14 @@ class RemiGrammar:
             # A finished row keeps being fed PAD by `generate`; EOS stays legal so the mask is never empty.
             Kind.END: {tokenizer.pad_id, tokenizer.eos_id},
         }
+        if infill:  # MMM's layout: holes at bar lines, the bars after them, the marker, the filled bars
+            hole, fill = {tokenizer.hole_id}, {tokenizer.fill_id}
+            for kind in (Kind.KEY, Kind.CONTINUE):
+                follows[kind] = follows[kind] | hole
+            for kind in (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION):
+                follows[kind] = follows[kind] | hole | fill
+            follows[Kind.HOLE] = hole | fill | {tokenizer.bar_id}
+            follows[Kind.FILL] = {tokenizer.bar_id}
         if song:  # a lyric item before every note, one note per position
             chars = ids_of(Kind.CHAR)
             starts = chars | {tokenizer.vocab[MELISMA_TOKEN]}
@@ -237,7 +271,11 @@ class RemiGrammar:
             return self._walk(state, token_id) is not None
         if self._bar_is_full(state) and token_id in self._lyric_starts:
             return False
-        if self.song and state.kind == Kind.BAR and state.meter >= 0 and token_id != state.meter:
+        if state.kind == Kind.BAR and token_id in self.bar_length_of:
+            meters = self._meters(state)
+            if meters is not None and token_id not in meters:
+                return False
+        if self.infill and not self._infill_legal(state, token_id):
             return False
         if token_id in self._follows[state.kind]:
             return token_id not in self.banned_programs(state)
@@ -245,6 +283,39 @@ class RemiGrammar:
             self.takes_position[state.kind].item()
             and state.position < self.position_of.get(token_id, -1) < state.bar_length
         )
+
+    def _meters(self, state: GrammarState) -> set[int] | None:
+        """With `one_meter`, the time signatures the bar after `state` may take (None: any). One meter per
+        piece, the first full bar's: the second bar may still differ from the first when it is longer (the
+        first was a pickup), after that every bar keeps the meter. A song and a generated piece hold it;
+        real pieces (5 of 370 chorales) may change meter, so the grammar that checks them does not."""
+        if not self.one_meter or state.meter < 0 or state.bars < 2:
+            return None
+        if state.bars == 2:
+            longer = self.quarters_of[state.meter]
+            return {state.meter} | {i for i, q in self.quarters_of.items() if q > longer}
+        return {state.meter}
+
+    def _infill_legal(self, state: GrammarState, token_id: int) -> bool:
+        """Holes come before the fill marker, the marker once and after a hole; then only the bars."""
+        if token_id == self.tokenizer.hole_id:
+            return not state.filling
+        if token_id == self.tokenizer.fill_id:
+            return not state.filling and state.holes > 0
+        return True
+
+    @property
+    def free(self) -> RemiGrammar:
+        """This grammar without the one-meter rule: a prompt (a user's file, a window of a piece) is read
+        as written, meter changes and all; the meter the model then holds is the prompt's last."""
+        if not self.one_meter or self.song:
+            return self
+        if self._free is None:
+            tokenizer, vocab_size, time_signature, programs, max_chord, song, _, infill = self._limits
+            self._free = RemiGrammar(
+                tokenizer, vocab_size, time_signature, programs, max_chord, song, False, infill
+            )
+        return self._free
 
     def _bar_is_full(self, state: GrammarState) -> bool:
         """A song's note sits on the bar's last position: a lyric item there would have no later position
@@ -275,9 +346,13 @@ class RemiGrammar:
             mask[list(self.banned_programs(state))] = False
             if self._bar_is_full(state):
                 mask[self._lyric_starts] = False
-            if self.song and state.kind == Kind.BAR and state.meter >= 0:
-                mask[list(self.bar_length_of)] = False
-                mask[state.meter] = True
+            meters = self._meters(state) if state.kind == Kind.BAR else None
+            if meters is not None:
+                mask[[i for i in self.bar_length_of if i not in meters]] = False
+            if self.infill and state.filling:
+                mask[[self.tokenizer.hole_id, self.tokenizer.fill_id]] = False
+            if self.infill and state.holes == 0:
+                mask[self.tokenizer.fill_id] = False
             if self._trie:
                 merged: list[int] = []
                 for first in mask.nonzero().flatten().tolist():
@@ -299,13 +374,22 @@ class RemiGrammar:
         if state.kind == Kind.END or not self.is_legal(state, token_id):
             return None
         kind = Kind.END if token_id == self._eos_id else self.kind_of[token_id]
+        piece = {"bars": state.bars, "holes": state.holes, "filling": state.filling}
         if kind == Kind.TIMESIG:
-            meter = token_id if state.meter < 0 else state.meter
-            return GrammarState(kind, -1, self.bar_length_of[token_id], meter=meter)
+            return GrammarState(kind, -1, self.bar_length_of[token_id], meter=token_id, **piece)
         if kind == Kind.BAR:
-            return GrammarState(kind, -1, 0, meter=state.meter)
+            piece["bars"] = min(state.bars + 1, 3)
+            return GrammarState(kind, -1, 0, meter=state.meter, **piece)
         if kind == Kind.POSITION:
-            return GrammarState(kind, self.position_of[token_id], state.bar_length, meter=state.meter)
+            return GrammarState(
+                kind, self.position_of[token_id], state.bar_length, meter=state.meter, **piece
+            )
+        if kind == Kind.CONTINUE:  # mid-piece: the next bar is a full one, whose meter is held
+            return state._replace(kind=kind, bars=2)
+        if kind == Kind.HOLE:
+            return state._replace(kind=kind, holes=state.holes + 1)
+        if kind == Kind.FILL:
+            return state._replace(kind=kind, filling=True)
         if kind == Kind.PROGRAM and token_id != state.program:
             closed = state.closed | {state.program} if state.program >= 0 else state.closed
             return state._replace(kind=kind, program=token_id, closed=closed, notes=0)

@@ -17,7 +17,7 @@ from cadenza.cli import main
 from cadenza.data.styles import EMBEDDED_STYLES, OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
-from cadenza.inference.render import dress, render
+from cadenza.inference.render import dress, end_at_bar, render
 from tests.conftest import make_piece
 
 
@@ -225,3 +225,16 @@ def test_the_piano_roll_names_pitches_and_keeps_its_legend_off_the_notes(score):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         t.name or f"program {t.program}" for t in score.tracks
     ]
+
+
+def test_a_piece_ends_at_its_last_bar_line():
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 3, 4))
+    track = symusic.Track()
+    for time, duration in [(0, 480), (1440, 2000), (2400, 960), (2880, 480)]:  # bar 2 ends at 2880
+        track.notes.append(symusic.Note(time, duration, 60, 80))
+    score.tracks.append(track)
+    cut = end_at_bar(score, 2)
+    assert [(n.time, n.duration) for n in cut.tracks[0].notes] == [(0, 480), (1440, 1440), (2400, 480)]
+    assert len(score.tracks[0].notes) == 4  # the input is left as it was
+    assert end_at_bar(score, 4) is score  # nothing sounds past bar 4
