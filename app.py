@@ -24,11 +24,12 @@ import gradio as gr  # noqa: E402
 
 from cadenza import ui  # noqa: E402
 from cadenza.errors import CadenzaError  # noqa: E402
+from cadenza.paths import home  # noqa: E402
 
-DEFAULT_MODEL = "checkpoints/cadenza-base"
-DEFAULT_CORPUS = "build/corpus/embedded"
-DEFAULT_ADAPTERS = "adapters"
-DEFAULT_GAN, DEFAULT_VAE = "checkpoints/gan", "checkpoints/vae"
+DEFAULT_MODEL = home("checkpoints/cadenza-base")
+DEFAULT_CORPUS = home("build/corpus/embedded")
+DEFAULT_ADAPTERS = home("adapters")
+DEFAULT_GAN, DEFAULT_VAE = home("checkpoints/gan"), home("checkpoints/vae")
 IN_FLIGHT = 16
 PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
 

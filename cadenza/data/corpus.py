@@ -47,6 +47,7 @@ from cadenza.data.styles import (
 )
 from cadenza.data.voices import voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.paths import home
 
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
 BUILDER_VERSION = 4  # 4: a bare key signature gives the analysed key, not its major
@@ -157,7 +158,7 @@ def output_folder(args: CorpusBuildArgs) -> Path:
     """--out if given, else build/corpus/<style> for a user folder and build/corpus/embedded otherwise."""
     if args.out:
         return Path(args.out)
-    return Path("build/corpus") / (args.style if args.input else "embedded")
+    return Path(home("build/corpus")) / (args.style if args.input else "embedded")
 
 
 def embedded_root() -> Path:

@@ -24,6 +24,7 @@ import torch
 
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
+from cadenza.paths import home
 from cadenza.tokenization.chunking import chunk_sequence
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
@@ -35,7 +36,7 @@ MIN_CHUNK = 8  # BOS Style Continue Bar TimeSig Position Program Pitch: one note
 
 @dataclass
 class NGramArgs:
-    corpus: str = field(default="build/corpus/embedded", metadata={"help": "corpus folder"})
+    corpus: str = field(default=home("build/corpus/embedded"), metadata={"help": "corpus folder"})
     order: int = field(default=5, metadata={"help": "n-gram order"})
     max_len: int = field(default=1024, metadata={"help": "chunk length (the model's n_positions)"})
     split: str = field(default="validation", metadata={"help": "split scored"})

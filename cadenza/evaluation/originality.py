@@ -34,6 +34,7 @@ import symusic
 from tqdm import tqdm
 
 from cadenza.errors import CadenzaError
+from cadenza.paths import home
 
 SIZES = (6, 8, 12)
 HEADLINE = 8  # the n-gram size of the verdict
@@ -271,7 +272,7 @@ def load_index(corpus_dir: str | Path) -> tuple[Index, dict[str, dict[str, float
 class OriginalityArgs:
     piece: str = field(metadata={"help": "the piece to judge (any format cadenza reads)"})
     corpus: str = field(
-        default="build/corpus/embedded", metadata={"help": "corpus folder; its index is built there"}
+        default=home("build/corpus/embedded"), metadata={"help": "corpus folder; its index is built there"}
     )
     style: str | None = field(
         default=None,

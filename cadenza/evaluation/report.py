@@ -54,6 +54,7 @@ from cadenza.evaluation.likelihood import likelihood, nll_markdown
 from cadenza.evaluation.musegan import NAMES as MUSEGAN
 from cadenza.evaluation.musegan import musegan_measures
 from cadenza.gan_vae.composer import baseline_kind
+from cadenza.paths import home
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 REAL = "real held-out"
@@ -70,13 +71,15 @@ HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")
 @dataclass
 class EvaluateArgs:
     models: list[str] = field(
-        default_factory=lambda: ["checkpoints/cadenza-base", NGRAM],
+        default_factory=lambda: [home("checkpoints/cadenza-base"), NGRAM],
         metadata={"help": f"checkpoint folders, or {NGRAM!r} for the n-gram baseline"},
     )
     corpus: str = field(
-        default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
+        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
     )
-    out: str = field(default="build/evaluation", metadata={"help": "folder for report.md, report.json, PNGs"})
+    out: str = field(
+        default=home("build/evaluation"), metadata={"help": "folder for report.md, report.json, PNGs"}
+    )
     styles: list[str] = field(default_factory=list, metadata={"help": "styles judged; default: all"})
     pieces_per_style: int = field(default=16, metadata={"help": "generations per model and style"})
     bars: int = field(default=8, metadata={"help": "bars per generation and per real opening"})

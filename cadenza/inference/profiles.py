@@ -29,6 +29,7 @@ import symusic
 
 from cadenza.data.voices import Voice, voices_from_json
 from cadenza.errors import InputFileError
+from cadenza.paths import home
 
 PROFILE_FILE = "style_profiles.json"
 PROGRAM_SHARE = 0.1
@@ -142,8 +143,12 @@ def load_profiles(folder: str | Path) -> dict[str, StyleProfile]:
 
 @dataclass
 class ProfileArgs:
-    model: str = field(default="checkpoints/cadenza-base", metadata={"help": "checkpoint folder to write to"})
-    corpus: str = field(default="build/corpus/base", metadata={"help": "corpus the model was trained on"})
+    model: str = field(
+        default=home("checkpoints/cadenza-base"), metadata={"help": "checkpoint folder to write to"}
+    )
+    corpus: str = field(
+        default=home("build/corpus/base"), metadata={"help": "corpus the model was trained on"}
+    )
 
 
 def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:

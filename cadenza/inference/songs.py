@@ -36,6 +36,7 @@ from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import load_profiles
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
 from cadenza.inference.sampling import sampling_warpers
+from cadenza.paths import home
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, parse_key
 
@@ -250,7 +251,7 @@ class SongArgs:
     language: str = field(default="en", metadata={"help": "the text's language (en, de, it, la, fr, ...)"})
     style: str = field(default="bach", metadata={"help": "the base's style to sing in"})
     joint: bool = field(default=False, metadata={"help": "write lyrics and melody together (no --lyrics)"})
-    adapter: str = field(default="adapters/songs", metadata={"help": "the lyrics adapter"})
+    adapter: str = field(default=home("adapters/songs"), metadata={"help": "the lyrics adapter"})
     melisma: bool = field(default=False, metadata={"help": "let a syllable last several notes"})
     voice: str | None = field(
         default=None, metadata={"help": "soprano, alto, tenor or bass: sing in its range (default: any)"}

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from cadenza.checkpoint import SAMPLING, require_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
+from cadenza.paths import home
 from cadenza.tokenization.chunking import Transposer, chunk_sequence
 from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
 from cadenza.training.data import music_of, tokenize_pieces
@@ -30,9 +31,9 @@ MAX_ID = np.iinfo(np.uint16).max
 @dataclass
 class ShardWriteArgs:
     corpus: str = field(
-        default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
+        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
     )
-    out: str = field(default="build/shards", metadata={"help": "shard folder to write"})
+    out: str = field(default=home("build/shards"), metadata={"help": "shard folder to write"})
     tokenizer: str | None = field(
         default=None,
         metadata={

@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.paths import home
 from cadenza.training.loop import (
     LoopArgs,
     check_loop_args,
@@ -265,7 +266,9 @@ class PadRows:
 
 @dataclass
 class ShardTrainArgs(ModelArgs, LoopArgs):
-    shards: str = field(default="build/shards", metadata={"help": "shard folder (cadenza shards write)"})
+    shards: str = field(
+        default=home("build/shards"), metadata={"help": "shard folder (cadenza shards write)"}
+    )
     init_from: str | None = field(
         default=None,
         metadata={"help": "start from this checkpoint's weights (its size and context replace the sizes)"},

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
+from cadenza.paths import home
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, TOKENIZER_FILE, CadenzaTokenizer
 from cadenza.training.data import (
@@ -46,7 +47,7 @@ from cadenza.training.shards import style_weights
 @dataclass
 class TrainArgs(ModelArgs, LoopArgs):
     corpus: str = field(
-        default="build/corpus/embedded", metadata={"help": "corpus folder (cadenza corpus build)"}
+        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
     )
     init_from: str | None = field(
         default=None,

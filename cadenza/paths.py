@@ -1,0 +1,20 @@
+"""Where cadenza's files live: the shipped checkpoints and adapters, and what it builds (corpora, indexes,
+shards), under one home folder, so every default works from any working directory.
+
+The home is `$CADENZA_HOME` when set, else the project folder this package was installed from (`make
+install` installs it in place, so the checkpoints in the repository are found from anywhere). Every
+command still takes any path; only the defaults live here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME = Path(os.environ.get("CADENZA_HOME") or Path(__file__).resolve().parents[1])
+
+
+def home(relative: str) -> str:
+    """`relative` (a shipped or built folder, as the docs name it: "checkpoints/cadenza-base") under the
+    home folder."""
+    return str(HOME / relative)
