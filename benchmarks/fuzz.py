@@ -3,8 +3,10 @@ through the loader that every entry uses (corpus builds, `generate --prompt`, th
 
     PYTHONPATH=. python benchmarks/fuzz.py [--per_kind 60] [--seed 1]
 
-Prints, per format: files tried, kept, refused with a one-line error, tracebacks (anything else raised),
-files over 10 s (hangs), the slowest file, and the process's peak memory. The mutations are those of
+Then the degenerate MIDI files (one note, a note of no length, of the longest length allowed and far
+past it at several resolutions, one chord, ...). Prints, per format: files tried, kept, refused with a
+one-line error, tracebacks (anything else raised), files over 10 s (hangs), the slowest file, and the
+process's peak memory. The mutations are those of
 tests/inference/test_fuzz.py, which runs a few of them through a corpus build and `generate --prompt`.
 """
 
@@ -18,7 +20,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import symusic
+
 import tests.inference.test_fuzz as fuzz
+from tests.inference.test_degenerate_prompts import CASES, TPQ
 from cadenza.data.loading import read_pieces
 from cadenza.errors import CadenzaError
 
@@ -37,10 +42,12 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="cadenza-fuzz-"))
     print("| format | tried | kept | refused | tracebacks | over 10 s | slowest s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for suffix, data in fuzz.originals(folder).items():
+    files = {suffix: fuzz.mutants(data, rng) for suffix, data in fuzz.originals(folder).items()}
+    files["degenerate .mid"] = degenerate(folder)
+    for suffix, mutants in files.items():
         counts, slowest = Counter(), 0.0
-        for index, mutant in enumerate(fuzz.mutants(data, rng)):
-            path = folder / f"mutant{index:04d}{suffix}"
+        for index, mutant in enumerate(mutants):
+            path = folder / f"mutant{index:04d}{suffix.split()[-1]}"
             path.write_bytes(mutant)
             start = time.perf_counter()
             try:
@@ -61,6 +68,36 @@ def main() -> None:
             flush=True,
         )
     print(f"\npeak memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def degenerate(folder: Path) -> list[bytes]:
+    """The degenerate prompts of tests/inference/test_degenerate_prompts.py, then one note of every length
+    from none to far past the limit (256 quarters), at several resolutions."""
+    scores = []
+    for notes in CASES.values():
+        scores.append((TPQ, notes))
+    for tpq in (24, 96, 480, 960, 15360):
+        for quarters in (
+            0,
+            1 / tpq,
+            0.5,
+            1,
+            255.9,
+            256,
+            257,
+            10_000,
+        ):  # 10,000 x 15,360 ticks fits a MIDI delta
+            scores.append((tpq, [(0, int(quarters * tpq), 60)]))
+            scores.append((tpq, [(0, int(quarters * tpq), 60), (int(quarters * tpq), tpq, 67)]))
+    out = []
+    for tpq, notes in scores:
+        score = symusic.Score(tpq)
+        track = symusic.Track()
+        for time, duration, pitch in notes:
+            track.notes.append(symusic.Note(time, duration, pitch, 80))
+        score.tracks.append(track)
+        out.append(score.dumps_midi())
+    return out
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ MAX_TRACKS = 16
 MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
 MAX_BARS = 10_000
 MAX_NOTE_QUARTERS = 256  # one note's length
+DEFAULT_KEY = "C major"  # a file without a single note has no key to hear
 READ_SECONDS = 60  # one user file (a prompt, an upload); the largest embedded file reads in ~10 s
 # Address space of a reading worker process; the largest embedded files peak near 0.3 GB, while music21
 # would use 4 GB within a minute on a 4.5 MB ABC file of notes. A worker is replaced after
@@ -570,11 +571,15 @@ def score_key(score: Score) -> str:
         signature = score.key_signatures[0]
         mode = "minor" if signature.tonality else "major"
         return _key_name(key.KeySignature(int(signature.key)).asKey(mode))
-    # No signature: let music21 guess from a duration-weighted pitch-class profile (12 notes, so fast).
+    # No signature: let music21 guess from a duration-weighted pitch-class profile (12 notes, so fast). A
+    # note of no length still sounds its pitch: weighed as one tick, so a file of only such notes still
+    # has a profile (an empty one made music21 raise DiscreteAnalysisException).
     weights = [0.0] * 12
     for track in score.tracks:
         for n in track.notes:
-            weights[n.pitch % 12] += n.duration
+            weights[n.pitch % 12] += max(n.duration, 1)
+    if not any(weights):
+        return DEFAULT_KEY
     profile = stream.Stream()
     for pitch_class, weight in enumerate(weights):
         if weight:
