@@ -23,9 +23,9 @@ from pathlib import Path
 import symusic
 
 import tests.inference.test_fuzz as fuzz
-from tests.inference.test_degenerate_prompts import CASES, TPQ
 from cadenza.data.loading import read_pieces
 from cadenza.errors import CadenzaError
+from tests.inference.test_degenerate_prompts import CASES, TPQ
 
 HANG_SECONDS = 10
 
