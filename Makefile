@@ -10,7 +10,7 @@ export MALLOC_MMAP_THRESHOLD_ := 17179869184
 export MALLOC_TRIM_THRESHOLD_ := 68719476736
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: install demo test lint browser corpus train-base train-base-more train-baselines clean
+.PHONY: install demo test lint browser corpus train-base train-base-more train-base-v3 train-baselines clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,25 @@ train-base-more: install
 	rm -rf checkpoints/cadenza-base && cp -r runs/base-more/model checkpoints/cadenza-base
 	$(BIN)/cadenza evaluate --models checkpoints/cadenza-base ngram --corpus $(BASE_CORPUS) \
 		--pieces_per_style 32 --out docs/report --update_card true
+
+# Base model v3 (its card and docs/training.md): v2's weights and tokenizer (from git history) trained on
+# token shards: the train split with BPE, prefixes and 13 transpositions applied (~36 M tokens, 69 MB),
+# with a quarter of the rows in MMM's bar-infilling layout. 290 minutes on 2 cores; run again to resume
+# from runs/base-v3 (the budget spans sessions). `cadenza shards train` imports only torch, numpy,
+# transformers and accelerate, so the same folder trains on a bare GPU machine (docs/training.md).
+V2_COMMIT := 958a58b
+V3_TRAIN := --batch_size 16 --lr 8e-4 --warmup_steps 200 --max_steps 1000000 --max_minutes 290 \
+	--eval_every 250 --eval_batches 16 --save_every 100 --infill_share 0.25 --style_alpha 0.5 \
+	--mixed_precision auto --save_dtype float16
+
+train-base-v3: install
+	$(BIN)/cadenza corpus build --out $(BASE_CORPUS)
+	mkdir -p build/v2 && git archive $(V2_COMMIT) checkpoints/cadenza-base | tar -x -C build/v2
+	$(BIN)/cadenza shards write --corpus $(BASE_CORPUS) --out build/shards \
+		--tokenizer build/v2/checkpoints/cadenza-base --transpose 6 --chunk_len 512
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/cadenza shards train --shards build/shards \
+		--init_from build/v2/checkpoints/cadenza-base --output_dir runs/base-v3 $(V3_TRAIN) \
+		$(if $(wildcard runs/base-v3/states),--resume true,)
 
 clean:
 	rm -rf $(VENV) build runs out

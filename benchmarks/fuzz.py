@@ -93,8 +93,8 @@ def degenerate(folder: Path) -> list[bytes]:
     for tpq, notes in scores:
         score = symusic.Score(tpq)
         track = symusic.Track()
-        for time, duration, pitch in notes:
-            track.notes.append(symusic.Note(time, duration, pitch, 80))
+        for onset, duration, pitch in notes:
+            track.notes.append(symusic.Note(onset, duration, pitch, 80))
         score.tracks.append(track)
         out.append(score.dumps_midi())
     return out

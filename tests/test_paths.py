@@ -28,7 +28,8 @@ def test_the_shipped_model_is_the_default_from_any_folder(tmp_path):
 
 def test_cadenza_home_moves_the_defaults(tmp_path):
     code = (
-        "from cadenza.inference.cli import GenerateArgs; from cadenza.evaluation.similarity import SimilarArgs;"
+        "from cadenza.inference.cli import GenerateArgs;"
+        "from cadenza.evaluation.similarity import SimilarArgs;"
         "print(GenerateArgs().model); print(SimilarArgs(piece='x.mid').corpus)"
     )
     mine = _run(code, tmp_path, CADENZA_HOME=str(tmp_path)).stdout.split()

@@ -39,7 +39,7 @@ from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
-from cadenza.inference.render import bar_starts, end_at_bar, track_voices
+from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import (
@@ -220,7 +220,9 @@ class Composer:
         if profile is not None:
             programs = profile.programs if programs is None else programs
             max_chord = profile.max_chord if max_chord is None else max_chord
-        grammar = self._grammar(time_signature, None if programs is None else tuple(programs), max_chord)
+        longest = profile.longest if profile is not None else None
+        programs = None if programs is None else tuple(programs)
+        grammar = self._grammar(time_signature, programs, max_chord, longest=longest)
         asked_key = parse_key(key) if key is not None else None
         if prompt_midi is not None:
             if tempo is not None or time_signature is not None or key is not None:
@@ -278,6 +280,8 @@ class Composer:
                 music = self._transpose_to(music, asked_key[0])
             tokens = [*self.tokenizer.prefix(style, piece_key), *music, self.tokenizer.eos_id]
             score = end_at_bar(self.tokenizer.decode(tokens), tokens.count(self.tokenizer.bar_id))
+            if constrained and grammar.max_chord == 1:  # each voice a single line (the style's profile)
+                score = one_line(score)
             context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
             new_start = 0
             if prompt_midi is not None:  # the prompt's bars are whole: the new ones start on a bar line
@@ -358,7 +362,8 @@ class Composer:
         ]
         profile = self.profiles.get(piece.style)
         programs = tuple(profile.programs) if profile else None
-        grammar = self._grammar(None, programs, profile.max_chord if profile else None, infill=True)
+        max_chord, longest = (profile.max_chord, profile.longest) if profile else (None, None)
+        grammar = self._grammar(None, programs, max_chord, infill=True, longest=longest)
         rows = self._generate_batch(
             [(context, [])] * num, [count] * num, grammar, temperature, top_k, top_p, None
         )
@@ -373,6 +378,8 @@ class Composer:
             music = [t for bar in [*bars[:start], *written[:count], *bars[start + count :]] for t in bar]
             tokens = [*prefix, *music, tok.eos_id]
             score = end_at_bar(tok.decode(tokens), len(bars))
+            if grammar.max_chord == 1:
+                score = one_line(score)
             voices = track_voices(score, piece.voices)
             pieces.append(
                 Piece(score, tokens, piece.style, seed, piece.bars, voices, piece.sound_style, key=piece.key)
@@ -385,10 +392,11 @@ class Composer:
         programs: tuple[int, ...] | None,
         max_chord: int | None,
         infill: bool = False,
+        longest: float | None = None,
     ) -> RemiGrammar:
         """One grammar per set of limits, kept: its cache of masks (costly with BPE: a mask walks the merged
         tokens) then serves every later piece."""
-        limits = (time_signature, programs, max_chord, infill)
+        limits = (time_signature, programs, max_chord, infill, longest)
         if limits not in self._grammars:
             if len(self._grammars) >= GRAMMARS_KEPT:
                 self._grammars.pop(next(iter(self._grammars)))
@@ -401,6 +409,7 @@ class Composer:
                 max_chord,
                 one_meter=True,
                 infill=infill,
+                longest=longest,
             )
         return self._grammars[limits]
 

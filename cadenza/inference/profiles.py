@@ -8,9 +8,14 @@ learns "four voices, one note each" slowly, and without the profile an under-tra
 a voice and wanders into instruments the style never had. Either limit can be overridden per call, and
 `use_profile=False` samples from the model alone (`cadenza evaluate` reports both).
 
-- `programs`: every General MIDI program that at least `PROGRAM_SHARE` of the style's pieces use.
+- `programs`: every General MIDI program that at least half the style's pieces use (`PROGRAM_SHARE`), so a
+  style writes its own voices: a chorale is Soprano, Alto, Tenor and Bass (the 11% of chorales with an
+  instrument part gave v2 a fifth, bass-like voice). A style whose pieces come in several ensembles, none
+  in half of them (the trecento's, from two collections), takes its most common ensemble.
 - `max_chord`: the fewest notes per (program, onset) that covers `CHORD_COVERAGE` of the style's onsets;
   1 for the embedded corpus' choral and folk styles, whose every voice is a single line.
+- `longest`: the note length in quarter notes that covers `LENGTH_COVERAGE` of the style's notes (fiddle
+  tunes 2, chorales 4, Palestrina 16): v2 held a reel's note for 24 beats.
 - `voices`: per voice slot, the part name and source instrument the style's pieces most often give it
   (from the corpus' `voices` column), so a generated piece's parts are called "Soprano" ... "Bass" and not
   after their slots' programs (`cadenza.inference.render.dress`).
@@ -32,8 +37,9 @@ from cadenza.errors import InputFileError
 from cadenza.paths import home
 
 PROFILE_FILE = "style_profiles.json"
-PROGRAM_SHARE = 0.1
+PROGRAM_SHARE = 0.5
 CHORD_COVERAGE = 0.99
+LENGTH_COVERAGE = 0.999
 
 
 @dataclass
@@ -42,19 +48,24 @@ class StyleProfile:
     max_chord: int
     pieces: int
     voices: list[Voice] = field(default_factory=list)  # by slot; empty for a profile written before voices
+    longest: float | None = None  # quarter notes; None for a profile written before it
 
 
-def piece_profile(score: symusic.Score) -> tuple[set[int], Counter]:
-    """(programs of the score's non-drum tracks, how many (track, onset) pairs start k notes, by k)."""
+def piece_profile(score: symusic.Score) -> tuple[set[int], Counter, Counter]:
+    """(programs of the score's non-drum tracks, how many (track, onset) pairs start k notes, by k, how
+    many notes last each length in quarter notes)."""
     programs: set[int] = set()
     chords: Counter = Counter()
+    lengths: Counter = Counter()
     for track in score.tracks:
         if track.is_drum or not len(track.notes):
             continue
         programs.add(int(track.program))
-        _, sizes = np.unique(track.notes.numpy()["time"], return_counts=True)
+        notes = track.notes.numpy()
+        _, sizes = np.unique(notes["time"], return_counts=True)
         chords.update(Counter(sizes.tolist()))
-    return programs, chords
+        lengths.update(Counter((notes["duration"] / score.ticks_per_quarter).tolist()))
+    return programs, chords, lengths
 
 
 def style_profiles(
@@ -65,19 +76,25 @@ def style_profiles(
     styles = list(styles)  # read twice when voices are given
     named = _style_voices(styles, voices) if voices is not None else {}
     uses: dict[str, Counter] = defaultdict(Counter)
+    ensembles: dict[str, Counter] = defaultdict(Counter)
     chords: dict[str, Counter] = defaultdict(Counter)
+    lengths: dict[str, Counter] = defaultdict(Counter)
     pieces: Counter = Counter()
     for midi, style in zip(midis, styles, strict=True):
-        programs, sizes = piece_profile(symusic.Score.from_midi(midi))
+        programs, sizes, durations = piece_profile(symusic.Score.from_midi(midi))
         uses[style].update(programs)
+        ensembles[style][tuple(sorted(programs))] += 1
         chords[style].update(sizes)
+        lengths[style].update(durations)
         pieces[style] += 1
     return {
         style: StyleProfile(
-            programs=sorted(p for p, n in uses[style].items() if n >= PROGRAM_SHARE * pieces[style]),
-            max_chord=_covering_chord(chords[style]),
+            programs=sorted(p for p, n in uses[style].items() if n >= PROGRAM_SHARE * pieces[style])
+            or list(ensembles[style].most_common(1)[0][0]),
+            max_chord=_covering(chords[style], CHORD_COVERAGE),
             pieces=pieces[style],
             voices=named.get(style, []),
+            longest=_covering(lengths[style], LENGTH_COVERAGE) if lengths[style] else None,
         )
         for style in sorted(pieces)
     }
@@ -110,13 +127,14 @@ def _most_common(counts: Counter):
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _covering_chord(sizes: Counter) -> int:
-    total = sum(sizes.values())
+def _covering(counts: Counter, share: float) -> int | float:
+    """The smallest value at or below which `share` of the counted items lie (a chord size, a length)."""
+    total = sum(counts.values())
     covered = 0
-    for size in sorted(sizes):
-        covered += sizes[size]
-        if covered >= CHORD_COVERAGE * total:
-            return int(size)
+    for value in sorted(counts):
+        covered += counts[value]
+        if covered >= share * total:
+            return value
     return 1
 
 
@@ -147,7 +165,7 @@ class ProfileArgs:
         default=home("checkpoints/cadenza-base"), metadata={"help": "checkpoint folder to write to"}
     )
     corpus: str = field(
-        default=home("build/corpus/base"), metadata={"help": "corpus the model was trained on"}
+        default=home("build/corpus/embedded"), metadata={"help": "corpus the model was trained on"}
     )
 
 
@@ -164,8 +182,8 @@ def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:
     for style, profile in profiles.items():
         names = ", ".join(voice.name for voice in profile.voices if voice.name) or "none named"
         print(
-            f"{style}: programs {profile.programs}, max chord {profile.max_chord} ({profile.pieces} pieces), "
-            f"voices: {names}"
+            f"{style}: programs {profile.programs}, max chord {profile.max_chord}, longest note "
+            f"{profile.longest:g} quarters ({profile.pieces} pieces), voices: {names}"
         )
     print(f"profiles written to {path}")
     return profiles

@@ -211,6 +211,20 @@ def end_at_bar(score: symusic.Score, bars: int) -> symusic.Score:
     return cut
 
 
+def one_line(score: symusic.Score) -> symusic.Score:
+    """Every track as a single line: a note ends where the track's next note begins. In a style whose
+    voices each sing one note at a time (a chorale's, a fiddle tune's) a sampled note that outlasts the
+    next onset overlaps its own voice, which no singer or fiddler can play."""
+    lined = score.copy()
+    for track in lined.tracks:
+        notes = sorted(track.notes, key=lambda n: (n.time, n.pitch))
+        for note, following in zip(notes, notes[1:], strict=False):
+            if following.time > note.time:
+                note.duration = min(note.duration, following.time - note.time)
+        track.notes = track.notes.__class__(notes)
+    return lined
+
+
 WRITERS: dict[str, Callable[[symusic.Score, Path, ScoreInfo | None], Path]] = {
     "mid": write_midi,
     "musicxml": write_musicxml,

@@ -34,7 +34,14 @@ from cadenza.inference.composer import MAX_SEED, Composer, _check_range
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import load_profiles
-from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
+from cadenza.inference.render import (
+    check_formats,
+    one_line,
+    output_folder,
+    piece_stem,
+    render_piece,
+    track_voices,
+)
 from cadenza.inference.sampling import sampling_warpers
 from cadenza.paths import home
 from cadenza.tokenization.grammar import RemiGrammar
@@ -212,11 +219,7 @@ class Singer(Composer):
             ends = [i for i, t in enumerate(music) if self.tokenizer.token(t).startswith("Duration_")]
             music = music[: ends[-1] + 1] if ends else []
         tokens = [*prefix, *music, self.tokenizer.eos_id]  # the music opens with the prompt, spelled
-        score = self.tokenizer.decode(tokens)
-        for track in score.tracks:  # one voice sings one note at a time: a note ends where the next begins
-            notes = sorted(track.notes, key=lambda n: n.time)
-            for note, following in zip(notes, notes[1:], strict=False):
-                note.duration = min(note.duration, following.time - note.time)
+        score = one_line(self.tokenizer.decode(tokens))  # one voice sings one note at a time
         if tempo is not None:
             score.tempos = [symusic.Tempo(0, qpm=float(tempo))]
         singer = SONG_VOICE

@@ -31,9 +31,10 @@ and `Infill_Fill` after the bars that follow opens the bars taken out:
     Key, Continue, TimeSig, Tempo, Duration -> Hole     Hole -> Hole | Bar | Fill
     TimeSig, Tempo, Duration -> Fill (after a hole, once)     Fill -> Bar
 
-Two optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
-instruments a piece may use, and `max_chord`, how many notes one program may start at one position
-(1 = every voice is a single line).
+Three optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
+instruments a piece may use, `max_chord`, how many notes one program may start at one position (1 = every
+voice is a single line), and `longest`, the longest note in quarter notes (v2 held a fiddle tune's note
+for 24 beats; the style's own notes stay under 2).
 
 `allowed` returns the mask of one state, cached: a piece visits few distinct states, so after the first
 bars a decoding step costs a dictionary lookup (the logits processor in `cadenza.inference.constraints`
@@ -125,8 +126,11 @@ class RemiGrammar:
         song: bool = False,
         one_meter: bool = False,
         infill: bool = False,
+        longest: float | None = None,
     ) -> None:
-        self._limits = (tokenizer, vocab_size, time_signature, programs, max_chord, song, one_meter, infill)
+        self._limits = (
+            tokenizer, vocab_size, time_signature, programs, max_chord, song, one_meter, infill, longest,
+        )  # fmt: skip
         self._free: RemiGrammar | None = None
         self.tokenizer = tokenizer
         if infill and not tokenizer.has_infill:
@@ -145,12 +149,16 @@ class RemiGrammar:
         if max_chord is not None and max_chord < 1:
             raise CadenzaError(f"max_chord must be at least 1 note, got {max_chord}")
         self.max_chord = max_chord
+        self.longest = longest
+        self._too_long_by_meter: dict[int, list[int]] = {}
         self.vocab_size = max(vocab_size or 0, len(tokenizer))
         base_size = tokenizer.base_size
         kind_of: dict[int, Kind] = {}
         self.position_of: dict[int, int] = {}
         self.bar_length_of: dict[int, int] = {}
         self.quarters_of: dict[int, float] = {}  # a TimeSig's bar length in quarter notes
+        self.beat_of: dict[int, float] = {}  # a TimeSig's beat (its denominator's note) in quarter notes
+        self.beats_of: dict[int, float] = {}  # a Duration's length in beats of the bar's meter
         for token, i in tokenizer.vocab.items():
             prefix, _, value = token.partition("_")
             if token.startswith(STYLE_PREFIX) and i >= base_size:
@@ -171,6 +179,7 @@ class RemiGrammar:
                 numerator, denominator = (int(part) for part in value.split("/"))
                 self.bar_length_of[i] = numerator * tokenizer.remi.config.max_num_pos_per_beat
                 self.quarters_of[i] = numerator * 4 / denominator
+                self.beat_of[i] = 4 / denominator
             elif prefix == "Program" and int(value) >= 0 and (programs is None or int(value) in programs):
                 kind_of[i] = Kind.PROGRAM
             else:
@@ -182,6 +191,9 @@ class RemiGrammar:
                 }
                 if prefix in simple:
                     kind_of[i] = simple[prefix]
+                if prefix == "Duration":  # beats.positions.resolution
+                    whole, part, resolution = (int(v) for v in value.split("."))
+                    self.beats_of[i] = whole + part / resolution
         kind_of[tokenizer.bos_id] = Kind.BOS
         if infill:
             kind_of[tokenizer.hole_id], kind_of[tokenizer.fill_id] = Kind.HOLE, Kind.FILL
@@ -277,6 +289,8 @@ class RemiGrammar:
                 return False
         if self.infill and not self._infill_legal(state, token_id):
             return False
+        if state.kind == Kind.PITCH and token_id in self._too_long(state):
+            return False
         if token_id in self._follows[state.kind]:
             return token_id not in self.banned_programs(state)
         return (
@@ -296,6 +310,17 @@ class RemiGrammar:
             return {state.meter} | {i for i, q in self.quarters_of.items() if q > longer}
         return {state.meter}
 
+    def _too_long(self, state: GrammarState) -> list[int]:
+        """With `longest` (quarter notes), the Duration ids longer than it in the meter of `state`
+        (durations count beats of the meter's denominator: `Duration_4.0.4` is a half note in 6/8)."""
+        if self.longest is None:
+            return []
+        meter = state.meter
+        if meter not in self._too_long_by_meter:
+            beat = self.beat_of.get(meter, 1.0)
+            self._too_long_by_meter[meter] = [i for i, b in self.beats_of.items() if b * beat > self.longest]
+        return self._too_long_by_meter[meter]
+
     def _infill_legal(self, state: GrammarState, token_id: int) -> bool:
         """Holes come before the fill marker, the marker once and after a hole; then only the bars."""
         if token_id == self.tokenizer.hole_id:
@@ -306,14 +331,15 @@ class RemiGrammar:
 
     @property
     def free(self) -> RemiGrammar:
-        """This grammar without the one-meter rule: a prompt (a user's file, a window of a piece) is read
-        as written, meter changes and all; the meter the model then holds is the prompt's last."""
-        if not self.one_meter or self.song:
+        """This grammar without the one-meter rule and the longest note: a prompt (a user's file, a window
+        of a piece) is read as written, meter changes, long notes and all; the meter the model then holds is
+        the prompt's last."""
+        if (not self.one_meter and self.longest is None) or self.song:
             return self
         if self._free is None:
-            tokenizer, vocab_size, time_signature, programs, max_chord, song, _, infill = self._limits
+            tokenizer, vocab_size, time_signature, programs, max_chord, song, _, infill, _ = self._limits
             self._free = RemiGrammar(
-                tokenizer, vocab_size, time_signature, programs, max_chord, song, False, infill
+                tokenizer, vocab_size, time_signature, programs, max_chord, song, False, infill, None
             )
         return self._free
 
@@ -349,6 +375,8 @@ class RemiGrammar:
             meters = self._meters(state) if state.kind == Kind.BAR else None
             if meters is not None:
                 mask[[i for i in self.bar_length_of if i not in meters]] = False
+            if state.kind == Kind.PITCH:
+                mask[self._too_long(state)] = False
             if self.infill and state.filling:
                 mask[[self.tokenizer.hole_id, self.tokenizer.fill_id]] = False
             if self.infill and state.holes == 0:

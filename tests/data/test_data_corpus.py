@@ -8,6 +8,7 @@ from cadenza.data import corpus as corpus_module
 from cadenza.data.corpus import COLUMNS, CorpusBuildArgs, build_corpus, load_corpus, output_folder
 from cadenza.data.loading import load_pieces
 from cadenza.errors import CadenzaError
+from cadenza.paths import HOME
 from tests.data.conftest import ABC_TWO_TUNES, make_score
 
 
@@ -106,8 +107,8 @@ def test_style_errors(tmp_path: Path):
 
 
 def test_default_output_folder():
-    assert output_folder(CorpusBuildArgs()) == Path("build/corpus/embedded")
-    assert output_folder(CorpusBuildArgs(input="x", style="mine")) == Path("build/corpus/mine")
+    assert output_folder(CorpusBuildArgs()) == HOME / "build/corpus/embedded"
+    assert output_folder(CorpusBuildArgs(input="x", style="mine")) == HOME / "build/corpus/mine"
 
 
 def test_load_corpus_errors(tmp_path: Path):

@@ -34,20 +34,34 @@ def with_chord(score: symusic.Score, track: int) -> symusic.Score:
     return score
 
 
-def test_piece_profile_counts_programs_and_chords():
-    programs, chords = piece_profile(with_chord(make_piece(0, voices=3), track=1))
+def test_piece_profile_counts_programs_chords_and_lengths():
+    piece = with_chord(make_piece(0, voices=3), track=1)
+    programs, chords, lengths = piece_profile(piece)
     assert programs == {0, 1, 2}
     assert chords[2] == 1 and set(chords) == {1, 2}
+    assert set(lengths) <= {0.5, 1.0} and sum(lengths.values()) == piece.note_num()
 
 
-def test_style_profiles_keep_common_programs_and_the_covering_chord_size():
-    # Ten duets and one trio: program 2 is in 1 of 11 pieces (under 10%); one chord in ~100s of onsets.
-    pieces = [make_piece(i, voices=2) for i in range(10)] + [make_piece(10, voices=3)]
+def test_style_profiles_keep_the_programs_of_half_the_pieces_and_the_covering_sizes():
+    # Six duets and five trios: program 2 is in 5 of 11 pieces (under half); one chord in ~100s of onsets.
+    pieces = [make_piece(i, voices=2) for i in range(6)] + [make_piece(i, voices=3) for i in range(6, 11)]
     pieces[0] = with_chord(pieces[0], track=0)
     profiles = style_profiles([p.dumps_midi() for p in pieces], ["duo"] * 11)
-    assert profiles == {"duo": StyleProfile(programs=[0, 1], max_chord=1, pieces=11)}
+    assert profiles == {"duo": StyleProfile(programs=[0, 1], max_chord=1, pieces=11, longest=1.0)}
     chordal = [with_chord(make_piece(i, bars=1, voices=1), track=0) for i in range(3)]
     assert style_profiles([p.dumps_midi() for p in chordal], ["c"] * 3)["c"].max_chord == 2
+
+
+def test_a_style_of_several_ensembles_none_in_half_its_pieces_takes_its_most_common():
+    def ensemble(seed: int, programs: list[int]) -> bytes:
+        piece = make_piece(seed, bars=1, voices=len(programs))
+        for track, program in zip(piece.tracks, programs, strict=True):
+            track.program = program
+        return piece.dumps_midi()
+
+    pieces = [ensemble(0, [0, 1, 2]), ensemble(1, [0, 1, 2]), ensemble(2, [52, 53]), ensemble(3, [54, 55])]
+    pieces += [ensemble(4, [60]), ensemble(5, [61])]
+    assert style_profiles(pieces, ["trecento"] * 6)["trecento"].programs == [0, 1, 2]
 
 
 def test_profile_file_round_trip_and_errors(tmp_path):

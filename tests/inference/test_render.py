@@ -17,7 +17,7 @@ from cadenza.cli import main
 from cadenza.data.styles import EMBEDDED_STYLES, OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
-from cadenza.inference.render import dress, end_at_bar, render
+from cadenza.inference.render import dress, end_at_bar, one_line, render
 from tests.conftest import make_piece
 
 
@@ -238,3 +238,16 @@ def test_a_piece_ends_at_its_last_bar_line():
     assert [(n.time, n.duration) for n in cut.tracks[0].notes] == [(0, 480), (1440, 1440), (2400, 480)]
     assert len(score.tracks[0].notes) == 4  # the input is left as it was
     assert end_at_bar(score, 4) is score  # nothing sounds past bar 4
+
+
+def test_one_line_ends_each_note_where_its_voice_s_next_one_begins():
+    score = symusic.Score(480)
+    for program, notes in [(0, [(0, 960, 60), (480, 480, 62), (960, 2000, 64)]), (1, [(0, 1920, 48)])]:
+        track = symusic.Track(program=program)
+        for time, duration, pitch in notes:
+            track.notes.append(symusic.Note(time, duration, pitch, 80))
+        score.tracks.append(track)
+    lined = one_line(score)
+    assert [(n.time, n.duration) for n in lined.tracks[0].notes] == [(0, 480), (480, 480), (960, 2000)]
+    assert [(n.time, n.duration) for n in lined.tracks[1].notes] == [(0, 1920)]  # another voice may sound
+    assert score.tracks[0].notes[0].duration == 960

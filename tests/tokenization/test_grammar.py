@@ -157,6 +157,24 @@ def test_programs_and_max_chord_narrow_the_grammar(tok):
     assert RemiGrammar(tok, max_chord=2).errors(ids(tok, f"{head} {NOTE} {NOTE}")) == 0
 
 
+def test_the_longest_note_counts_quarters_in_the_meter_s_beats(tok):
+    grammar = RemiGrammar(tok, longest=2.0)  # a half note
+
+    def durations(meter: str) -> set[str]:
+        state = grammar.start_state()
+        for token in ids(tok, f"{HEAD} Bar_None TimeSig_{meter} Position_0 Program_0 Pitch_60"):
+            state = grammar.advance(state, token)
+        return {tok.token(i) for i in grammar.allowed(state).nonzero().flatten().tolist()}
+
+    assert {"Duration_2.0.8", "Duration_1.0.8"} <= durations("4/4") and "Duration_2.1.8" not in durations(
+        "4/4"
+    )
+    assert "Duration_4.0.4" in durations("6/8") and "Duration_4.1.4" not in durations("6/8")  # eighth beats
+    assert "Duration_1.0.8" in durations("3/2") and "Duration_1.1.8" not in durations("3/2")  # half beats
+    long_note = f"{HEAD} Bar_None TimeSig_4/4 Position_0 Program_0 Pitch_60 Duration_3.0.8"
+    assert grammar.errors(ids(tok, long_note)) == 1 and grammar.free.errors(ids(tok, long_note)) == 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
