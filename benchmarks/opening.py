@@ -8,7 +8,8 @@ For each model and style: `--pieces` pieces of `--bars` bars with nothing asked 
 of 16, seeds 0, 1, ...). "in common meters" is the share of pieces whose first bar's meter opens at least
 5% of the style's training pieces (the corpus column gives the shares). "one meter" counts pieces whose
 bars after the first keep one meter (a short first bar is a pickup). Voices are the pieces' tracks
-(voices: pieces); the corpus column is the median of its pieces' parts.
+(voices: pieces); the corpus column is the median of its pieces' parts. Notes per bar: the share of pieces
+whose notes per bar (all voices) lie between the 5th and 95th percentiles of the style's training pieces.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from statistics import median
+
+import numpy as np
 
 from cadenza.data.corpus import load_corpus
 from cadenza.inference.composer import Composer
@@ -43,17 +46,20 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=8)
     parser.add_argument("--corpus", default="build/corpus/embedded")
     args = parser.parse_args()
-    train = load_corpus(args.corpus)["train"].select_columns(["style", "time_signatures", "num_parts"])
+    columns = ["style", "time_signatures", "num_parts", "num_notes", "num_bars"]
+    train = load_corpus(args.corpus)["train"].select_columns(columns)
     openings: dict[str, Counter] = {}
     parts: dict[str, list[int]] = {}
+    density: dict[str, list[float]] = {}
     for row in train:
         openings.setdefault(row["style"], Counter())[(row["time_signatures"] or ["4/4"])[0]] += 1
         parts.setdefault(row["style"], []).append(row["num_parts"])
+        density.setdefault(row["style"], []).append(row["num_notes"] / max(row["num_bars"], 1))
     print(
         "| model | style | opening meters (count) | in common meters | one meter | voices "
-        "| corpus opening meters | corpus voices |"
+        "| notes per bar in the corpus's 5-95% | corpus opening meters | corpus voices |"
     )
-    print("|---|---|---|---:|---:|---|---|---:|")
+    print("|---|---|---|---:|---:|---|---:|---|---:|")
     for folder in args.models:
         composer = Composer.from_pretrained(folder)
         for style in args.styles or composer.styles:
@@ -64,8 +70,10 @@ def main() -> None:
                     style, bars=args.bars, num=min(BATCH, args.pieces - start), seed=seed
                 )
             ]
-            firsts, held, voices = Counter(), 0, Counter()
+            firsts, held, voices, dense = Counter(), 0, Counter(), 0
+            low, high = np.quantile(density.get(style, [0.0]), [0.05, 0.95])
             for piece in pieces:
+                dense += low <= piece.score.note_num() / args.bars <= high
                 bars = meters(composer, piece.tokens)
                 firsts[bars[0] if bars else "none"] += 1
                 held += len(set(bars[1:])) <= 1
@@ -77,7 +85,8 @@ def main() -> None:
             print(
                 f"| {folder} | {style} | {', '.join(f'{m} ({n})' for m, n in firsts.most_common())} "
                 f"| {inside / len(pieces):.0%} | {held / len(pieces):.0%} "
-                f"| {', '.join(f'{v}: {n}' for v, n in sorted(voices.items()))} | {corpus} "
+                f"| {', '.join(f'{v}: {n}' for v, n in sorted(voices.items()))} "
+                f"| {dense / len(pieces):.0%} ({low:.1f}-{high:.1f}) | {corpus} "
                 f"| {median(parts.get(style, [0])):g} |",
                 flush=True,
             )
