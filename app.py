@@ -161,6 +161,15 @@ def evaluate_tab(composer, shared: Shared) -> None:
                 label="Judge it as the style",
             )
             judge = gr.Button("Evaluate", variant="primary", elem_id="evaluate")
+            # On a first start the corpus is still being made (ui.prepare_judge): say how far along.
+            preparing = gr.Markdown(ui.preparation_status(shared.corpus), elem_id="preparing")
+            timer = gr.Timer(5)
+
+            def poll():
+                line = ui.preparation_status(shared.corpus)
+                return line, gr.Timer(active=bool(line))  # once ready, stop asking
+
+            timer.tick(poll, outputs=[preparing, timer])
             probabilities = gr.Label(label="Which style it sounds like (style classifier)", num_top_classes=4)
         with gr.Column(scale=2):
             summary = gr.Markdown(
@@ -386,7 +395,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--corpus",
         default=os.environ.get("CADENZA_CORPUS", DEFAULT_CORPUS),
-        help="built corpus the Evaluate tab compares with (make corpus)",
+        help="built corpus the Evaluate tab compares with (the embedded one is built at first start)",
     )
     parser.add_argument(
         "--gan", default=os.environ.get("CADENZA_GAN", DEFAULT_GAN), help="GAN baseline folder"
@@ -454,6 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     baselines, problems = ui.load_baselines(args.gan, args.vae)
     for problem in problems:
         print(f"cadenza: baseline not served: {problem}", flush=True)
+    ui.prepare_judge(args.corpus)  # the corpus (on a first start) and its indexes, made while the app serves
     demo = build_demo(composer, args.corpus, args.adapters, singer, baselines)
     print(f"cadenza: model {args.model} loaded; open http://{args.host}:{args.port}/", flush=True)
     demo.launch(

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError, one_line
@@ -318,10 +318,81 @@ class Evaluation:
     similar: list[list]  # rank, id, style, distance
 
 
-def judge_for(corpus_dir: str | Path, progress: Progress | None = None):
-    """The `Judge` of a corpus, loaded (and its indexes built, the first time: about a minute) once."""
+@dataclass
+class Preparation:
+    """The Evaluate tab's corpus and indexes, made in the background when the app starts without them
+    (a fresh clone has no `build/`): the embedded corpus first (minutes), then the judge's indexes."""
+
+    corpus: str
+    stage: str = "starting"
+    fraction: float = 0.0  # of the current stage
+    started: float = field(default_factory=time.monotonic)
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def heard(self, fraction: float) -> None:
+        self.fraction = fraction
+
+    def status(self) -> str:
+        """One line for the tab and the console: what is being made, how far along, and when it is ready."""
+        if self.error:
+            return f"The Evaluate tab cannot judge: {self.error}"
+        if self.done.is_set():
+            return "The corpus and its indexes are ready."
+        line = f"Preparing the Evaluate tab (first start): {self.stage}"
+        if self.stage.startswith("building the corpus") and self.fraction > 0.02:
+            elapsed = time.monotonic() - self.started
+            left = elapsed * (1 - self.fraction) / self.fraction
+            line += f", {self.fraction:.0%} done, about {left / 60:.0f} min left; then its indexes (a minute)"
+        return line + ". The other tabs work meanwhile."
+
+
+_PREPARING: dict[str, Preparation] = {}
+
+
+def prepare_judge(corpus_dir: str | Path) -> Preparation:
+    """Start making the corpus (when it is the default embedded one and missing) and the judge's indexes in
+    a background thread; `judge_for` answers with the preparation's status until it is done."""
+    from cadenza.data.corpus import EMBEDDED_OUT, CorpusBuildArgs, build_corpus
+    from cadenza.paths import home
+
+    prep = Preparation(str(corpus_dir))
+    _PREPARING[prep.corpus] = prep
+
+    def work() -> None:
+        try:
+            if not Path(prep.corpus).is_dir() and Path(prep.corpus) == Path(home(EMBEDDED_OUT)):
+                prep.stage = "building the corpus from music21's scores"
+                print(f"cadenza: {prep.status()}", flush=True)
+                build_corpus(CorpusBuildArgs(out=prep.corpus), on_progress=prep.heard)
+            prep.stage, prep.fraction = "building the corpus indexes (about a minute)", 0.0
+            print(f"cadenza: {prep.status()}", flush=True)
+            judge_for(prep.corpus, waiting=False)
+            print("cadenza: the Evaluate tab is ready", flush=True)
+        except Exception as err:  # a background thread has no caller to raise to: the tab says it
+            prep.error = str(err) if isinstance(err, CadenzaError) else one_line(err)
+            print(f"cadenza: {prep.status()}", flush=True)
+        finally:
+            prep.done.set()
+
+    threading.Thread(target=work, name="prepare-judge", daemon=True).start()
+    return prep
+
+
+def preparation_status(corpus_dir: str | Path) -> str:
+    """The status line of the corpus's preparation, empty once it is done (or when none was started)."""
+    prep = _PREPARING.get(str(corpus_dir))
+    return "" if prep is None or (prep.done.is_set() and not prep.error) else prep.status()
+
+
+def judge_for(corpus_dir: str | Path, progress: Progress | None = None, waiting: bool = True):
+    """The `Judge` of a corpus, loaded (and its indexes built, the first time: about a minute) once. While
+    `prepare_judge` is still making it, the preparation's status line is the answer (`CadenzaError`)."""
     from cadenza.evaluation.judge import Judge
 
+    prep = _PREPARING.get(str(corpus_dir))
+    if waiting and prep is not None and (not prep.done.is_set() or prep.error):
+        raise CadenzaError(prep.status())
     with _JUDGE_LOCK:
         if str(corpus_dir) not in _JUDGES:
             if progress:

@@ -20,7 +20,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -49,6 +49,7 @@ from cadenza.data.voices import voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.paths import home
 
+EMBEDDED_OUT = "build/corpus/embedded"  # under the home folder (`cadenza.paths`)
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
 BUILDER_VERSION = 4  # 4: a bare key signature gives the analysed key, not its major
 COLUMNS: tuple[str, ...] = (
@@ -158,7 +159,7 @@ def output_folder(args: CorpusBuildArgs) -> Path:
     """--out if given, else build/corpus/<style> for a user folder and build/corpus/embedded otherwise."""
     if args.out:
         return Path(args.out)
-    return Path(home("build/corpus")) / (args.style if args.input else "embedded")
+    return Path(home(f"build/corpus/{args.style}") if args.input else home(EMBEDDED_OUT))
 
 
 def embedded_root() -> Path:
@@ -423,7 +424,7 @@ def _exit_on_sigterm(signum: int, frame) -> None:
 
 
 def _run_jobs(
-    jobs: list[_Job], num_proc: int, cache: Path | None
+    jobs: list[_Job], num_proc: int, cache: Path | None, on_progress: Callable[[float], None] | None = None
 ) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
     from tqdm import tqdm
 
@@ -460,6 +461,8 @@ def _run_jobs(
             failures += file_failures
             said += file_warnings
             progress.update(size)
+            if on_progress is not None:
+                on_progress(progress.n / progress.total)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
@@ -470,8 +473,9 @@ def _run_jobs(
     return rows, sorted(failures, key=by_path), sorted(said, key=by_path)
 
 
-def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
-    """Build (or reuse) the corpus described by `args` and return its report."""
+def build_corpus(args: CorpusBuildArgs, on_progress: Callable[[float], None] | None = None) -> CorpusReport:
+    """Build (or reuse) the corpus described by `args` and return its report; `on_progress` hears the
+    share of the files' bytes converted (the app's status line)."""
     from datasets import Dataset, DatasetDict
 
     _check_options(args)
@@ -485,7 +489,7 @@ def build_corpus(args: CorpusBuildArgs) -> CorpusReport:
         return report
 
     cache = out.parent / FILE_CACHE if args.file_cache else None
-    rows, failures, said = _run_jobs(jobs, args.num_proc, cache)
+    rows, failures, said = _run_jobs(jobs, args.num_proc, cache, on_progress)
     if not rows:
         where = args.input or embedded_root()
         raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")
@@ -556,10 +560,14 @@ def _write_atomically(out: Path, corpus, report: CorpusReport, manifest: str) ->
 
 
 def load_corpus(path: str | Path):
-    """The `datasets.DatasetDict` saved by `build_corpus` at `path`."""
+    """The `datasets.DatasetDict` saved by `build_corpus` at `path`. The default embedded corpus is built
+    first when it is missing (a new user's first `cadenza similar`, say: about 5 minutes on 2 cores)."""
     from datasets import DatasetDict, load_from_disk
 
     path = Path(path)
+    if not path.is_dir() and path == Path(home(EMBEDDED_OUT)):
+        print(f"cadenza: building the embedded corpus into {path} (first use; minutes)", file=sys.stderr)
+        build_corpus(CorpusBuildArgs(out=str(path)))
     if not path.is_dir():
         raise CadenzaError(f"{path}: corpus folder not found; build it with `cadenza corpus build`")
     try:

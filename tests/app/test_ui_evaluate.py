@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import pytest
 import symusic
@@ -83,3 +85,40 @@ def test_a_one_note_piece_gets_defined_answers(corpus_dir, tmp_path):
     drums.dump_midi(tmp_path / "drums.mid")
     with pytest.raises(InputFileError, match="drums.mid: only drums"):
         ui.evaluate(corpus_dir, tmp_path / "drums.mid", None, out_dir=tmp_path)
+
+
+def test_a_first_start_builds_the_corpus_in_the_background_and_says_how_far(
+    tiny_corpus_dir, train_piece, tmp_path, monkeypatch
+):
+    from cadenza import paths
+    from cadenza.data import corpus as corpus_module
+
+    monkeypatch.setattr(paths, "HOME", tmp_path)  # a fresh clone: no build/ folder
+    target = tmp_path / "build/corpus/embedded"
+    release = threading.Event()
+
+    def build(args, on_progress=None):  # the embedded build, minutes long, stood in for by the tiny corpus
+        on_progress(0.5)
+        release.wait(60)
+        shutil.copytree(tiny_corpus_dir, args.out)
+
+    monkeypatch.setattr(corpus_module, "build_corpus", build)
+    prep = ui.prepare_judge(str(target))
+    for _ in range(100):  # the thread reports its first progress
+        if prep.fraction:
+            break
+        time.sleep(0.05)
+    assert "building the corpus" in ui.preparation_status(str(target))
+    with pytest.raises(CadenzaError, match="Preparing the Evaluate tab.*50% done.*other tabs work"):
+        ui.evaluate(str(target), upload=train_piece[1], out_dir=tmp_path)
+    release.set()
+    assert prep.done.wait(120) and prep.error is None
+    assert ui.preparation_status(str(target)) == ""
+    result = ui.evaluate(str(target), upload=train_piece[1], out_dir=tmp_path)
+    assert result.similar
+
+
+def test_a_missing_corpus_that_is_not_the_embedded_one_is_named_in_the_tab(tmp_path):
+    prep = ui.prepare_judge(str(tmp_path / "mine"))
+    assert prep.done.wait(60)
+    assert "cannot judge: no corpus at" in ui.preparation_status(str(tmp_path / "mine"))

@@ -257,3 +257,20 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
     except (FileNotFoundError, IndexError):
         return "gone"
+
+
+def test_the_default_embedded_corpus_is_built_on_first_use(tiny_corpus_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from cadenza import paths
+    from cadenza.data import corpus as corpus_module
+
+    monkeypatch.setattr(paths, "HOME", tmp_path)  # a fresh clone: `cadenza similar` before any build
+    built = []
+    monkeypatch.setattr(
+        corpus_module, "build_corpus", lambda args: built.append(shutil.copytree(tiny_corpus_dir, args.out))
+    )
+    assert set(load_corpus(tmp_path / "build/corpus/embedded")) == {"train", "validation", "test"}
+    assert len(built) == 1 and "building the embedded corpus" in capsys.readouterr().err
+    with pytest.raises(CadenzaError, match="corpus folder not found"):  # any other folder is the user's
+        load_corpus(tmp_path / "build/corpus/mine")
