@@ -61,6 +61,8 @@ class Variation:
     sheet: str = ""  # the MusicXML engraved: HTML for the tab's sheet-music view (`sheet_html`)
     whole_midi: Path | None = None  # a continuation's whole prompt file and new bars
     ignored: tuple[str, ...] = ()  # settings a continuation takes from its prompt file instead
+    key: str | None = None
+    key_note: str | None = None  # why the key is not the asked or the prompt's (`Piece.key_note`)
 
     @property
     def downloads(self) -> list[str]:
@@ -257,6 +259,8 @@ def _render(piece, folder: Path, stem: str) -> Variation:
         png=Path(files["png"]),
         sheet=sheet_html(Path(files["musicxml"])),
         whole_midi=whole,
+        key=piece.key,
+        key_note=piece.key_note,
     )
 
 
@@ -296,6 +300,8 @@ def describe(variations: list[Variation], asked: int | None = None) -> str:
         line += f" ({missing} more not composed: the {REQUEST_SECONDS} s limit per request was reached)"
     if first.ignored:
         line += f"; {' and '.join(first.ignored)} from the prompt file (the choice above was not used)"
+    if first.key_note:
+        line += f"; in {first.key}: {first.key_note}"
     return line
 
 

@@ -49,6 +49,7 @@ MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
 MAX_BARS = 10_000
 MAX_NOTE_QUARTERS = 256  # one note's length
 DEFAULT_KEY = "C major"  # a file without a single note has no key to hear
+MIN_KEY_PITCH_CLASSES = 3  # one note or a bare fifth has no key to hear (music21 would still name one)
 READ_SECONDS = 60  # one user file (a prompt, an upload); the largest embedded file reads in ~10 s
 # Address space of a reading worker process; the largest embedded files peak near 0.3 GB, while music21
 # would use 4 GB within a minute on a 4.5 MB ABC file of notes. A worker is replaced after
@@ -561,6 +562,12 @@ def _music21_key(m21) -> str:
         return _key_name(signature)
     # A bare signature does not say the mode (nor, in modal music, the tonic): music21 analyses the key.
     return _key_name(m21.analyze("key"))
+
+
+def has_key(score: Score) -> bool:
+    """Whether the score says or shows a key: a key signature, or `MIN_KEY_PITCH_CLASSES` pitch classes."""
+    pitches = {n.pitch % 12 for track in score.tracks for n in track.notes}
+    return len(score.key_signatures) > 0 or len(pitches) >= MIN_KEY_PITCH_CLASSES
 
 
 def score_key(score: Score) -> str:

@@ -101,7 +101,8 @@ def run_generate(args: GenerateArgs) -> None:
             f"that is what fits its {composer.context}-token context; the output holds the whole file"
         )
     if pieces[0].key is not None:  # on stderr: stdout lists the files written, one a line
-        print(f"key: {pieces[0].key}", file=sys.stderr)
+        note = f" ({pieces[0].key_note})" if pieces[0].key_note else ""
+        print(f"key: {pieces[0].key}{note}", file=sys.stderr)
     for index, piece in enumerate(pieces):
         stem = piece_stem(piece.style, piece.seed, index)
         for path in render_piece(piece, args.out, stem, formats, whole=args.whole_prompt).values():

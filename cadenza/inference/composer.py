@@ -33,7 +33,7 @@ from transformers import (
 
 from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
 from cadenza.data import loading
-from cadenza.data.loading import load_pieces_limited
+from cadenza.data.loading import has_key, load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
@@ -58,6 +58,7 @@ MAX_SEED = 2**31 - 1  # seeds the app shows and takes; torch itself refuses seed
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
 MAX_TOKENS_PER_BAR = 1024
 DEFAULT_TIME_SIGNATURE = "4/4"
+SHORT_PROMPT_KEY = "the prompt is too short to have a key; the model chose one for the style"
 
 PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 # Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
@@ -247,14 +248,14 @@ class Composer:
             seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
         deadline = None if max_time is None else time.time() + max_time
-        if not self.tokenizer.has_keys:
-            piece_key = None
-        elif prompt_midi is not None:
-            piece_key = file_key
-        elif asked_key is not None:
-            piece_key = (asked_key[0], asked_key[1] or "major")  # "D" is D major
-        else:
-            piece_key = self._choose_key(style, temperature)
+        piece_key = None
+        if self.tokenizer.has_keys:
+            if prompt_midi is not None:
+                piece_key = file_key  # None: too short to have a key, so the model chooses one
+            elif asked_key is not None:
+                piece_key = (asked_key[0], asked_key[1] or "major")  # "D" is D major
+            if piece_key is None:
+                piece_key = self._choose_key(style, temperature)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
         prefix = self.tokenizer.prefix(style, piece_key, continued=bool(head) or seen != prompt)
         # A fresh piece's prompt is an open bar, which the model spells itself (`PromptHealing`); a
@@ -301,6 +302,7 @@ class Composer:
                     if prompt_midi is not None
                     else None,
                     key=key_name(piece_key) if piece_key else None,
+                    key_note=SHORT_PROMPT_KEY if prompt_midi is not None and file_key is None else None,
                 )
             )
         return pieces
@@ -435,15 +437,15 @@ class Composer:
 
     def _continuation_prompt(
         self, prompt: str | Path | loading.Piece, prompt_bars: int
-    ) -> tuple[list[int], list[int], list[Voice], Key]:
+    ) -> tuple[list[int], list[int], list[Voice], Key | None]:
         """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, the file's
-        voices and its key."""
+        voices and its key (None for a file too short to have one: a note, a bare fifth)."""
         piece = prompt if isinstance(prompt, loading.Piece) else load_pieces_limited(prompt)[0]
         bars = split_bars(self.tokenizer.encode_music(piece.score), {self.tokenizer.bar_id})
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
         music = [t for bar in head for t in bar], [t for bar in tail for t in bar]
-        return *music, piece.voices, annotated_key(piece.key)
+        return *music, piece.voices, annotated_key(piece.key) if has_key(piece.score) else None
 
     def _choose_key(self, style: str, temperature: float) -> Key:
         """The key the model writes in when none is asked: one token sampled after `BOS Style`, among

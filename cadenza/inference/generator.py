@@ -37,6 +37,7 @@ class Piece:
     context_start: int = 0
     new_start: int = 0  # in a continuation, the tick in `score` where the new bars begin; 0 otherwise
     key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
+    key_note: str | None = None  # why the key is not the asked or the prompt's, when it is not
 
     def excerpt(self) -> symusic.Score:
         """The piece from `context_start` on: a continuation's new bars after the prompt bars the model

@@ -8,6 +8,7 @@ import pytest
 import symusic
 
 from cadenza.errors import CadenzaError
+from cadenza.inference.composer import SHORT_PROMPT_KEY
 from cadenza.inference.render import render_piece
 
 TPQ = 480
@@ -41,3 +42,18 @@ def test_a_degenerate_prompt_is_continued_or_refused_in_one_line(case, composer,
     assert piece.key is not None
     written = render_piece(piece, tmp_path / "out", "piece", ["mid", "musicxml"], whole=True)
     assert all(p.stat().st_size > 0 for p in written.values())
+
+
+def test_a_prompt_too_short_to_have_a_key_is_continued_in_the_model_s_key_and_says_so(
+    composer, prompt_midi, tmp_path
+):
+    score = symusic.Score(TPQ)
+    track = symusic.Track()
+    track.notes.append(symusic.Note(0, TPQ * 4, 60, 80))
+    score.tracks.append(track)
+    path = tmp_path / "one.mid"
+    score.dump_midi(str(path))
+    (piece,) = composer.generate("bach", bars=1, seed=0, prompt_midi=path)
+    assert piece.key is not None and piece.key_note == SHORT_PROMPT_KEY
+    (whole,) = composer.generate("bach", bars=1, seed=0, prompt_midi=prompt_midi)
+    assert whole.key_note is None  # a real prompt keeps its own key
