@@ -87,6 +87,9 @@ def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
     (tab,) = [b for b in browser.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"]
     tab.click()
     wait.until(lambda d: d.find_element("css selector", "#evaluate").is_displayed())
+    # The app made the fresh corpus copy's indexes in the background since it started (`prepare_judge`);
+    # the tab's status line is empty once they are ready.
+    wait.until(lambda d: d.find_element("css selector", "#preparing").text.strip() == "")
     browser.find_element("css selector", "#evaluate").click()  # nothing uploaded: the piece just composed
     verdict = wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text and d)
     text = verdict.find_element("css selector", "#verdict").text
