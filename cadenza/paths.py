@@ -18,3 +18,10 @@ def home(relative: str) -> str:
     """`relative` (a shipped or built folder, as the docs name it: "checkpoints/cadenza-base") under the
     home folder."""
     return str(HOME / relative)
+
+
+def resolve(path: str | Path) -> Path:
+    """`path` as given, or under the home folder when it is relative and not found from here: an adapter
+    records its base as the repository names it ("checkpoints/cadenza-base")."""
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else HOME / path

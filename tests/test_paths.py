@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from cadenza.paths import HOME, resolve
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -16,14 +20,25 @@ def _run(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_shipped_model_is_the_default_from_any_folder(tmp_path):
-    done = _run(
-        "from cadenza.cli import main; import sys; sys.exit(main(['generate', '--bars', '1', '--seed', '1',"
-        " '--formats', 'mid', '--out', 'pieces']))",
-        tmp_path,
-    )
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--bars", "1", "--seed", "1"],
+        ["song", "--lyrics", "Ky-ri-e", "--style", "trecento", "--seed", "1"],  # the adapter finds its base
+    ],
+)
+def test_the_shipped_model_is_the_default_from_any_folder(tmp_path, command):
+    args = [*command, "--formats", "mid", "--out", "pieces"]
+    done = _run(f"from cadenza.cli import main; import sys; sys.exit(main({args!r}))", tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert list((tmp_path / "pieces").rglob("*.mid"))
+
+
+def test_a_relative_path_missing_here_resolves_under_home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve("checkpoints/cadenza-base") == HOME / "checkpoints/cadenza-base"
+    (tmp_path / "mine").mkdir()
+    assert resolve("mine") == Path("mine")
 
 
 def test_cadenza_home_moves_the_defaults(tmp_path):

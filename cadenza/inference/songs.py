@@ -43,7 +43,7 @@ from cadenza.inference.render import (
     track_voices,
 )
 from cadenza.inference.sampling import sampling_warpers
-from cadenza.paths import home
+from cadenza.paths import home, resolve
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, parse_key
 
@@ -83,7 +83,7 @@ class Singer(Composer):
         info = read_adapter(folder)
         if not info.lyrics:
             raise InputFileError(folder, "not a lyrics adapter (it teaches a style: load it with a Composer)")
-        base = Path(base or info.base)
+        base = Path(base) if base else resolve(info.base)
         check_adapter_base(folder, info, base)
         model, _ = load_checkpoint(base)
         if info.vocab_size > model.config.vocab_size:
