@@ -42,6 +42,7 @@ from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.infilling import infill_context, kept_bars
 from cadenza.tokenization.tokenizer import (
     CadenzaTokenizer,
     Key,
@@ -344,24 +345,9 @@ class Composer:
         torch.manual_seed(seed)
         key = tok.key_of(piece.tokens[2]) if tok.has_keys else None
         prefix = tok.prefix(piece.style, key)
-        before, after = start, start + count  # the kept bars: [before, start) and [start + count, after)
-        room = self.context // 2 - len(prefix) - count - 2
-        size = lambda bar: len(tok.merge(bar))  # noqa: E731  (merges stay inside bars: sizes add up)
-        grew = True
-        while grew:
-            grew = False
-            if before > 0 and size(bars[before - 1]) <= room:
-                before, room, grew = before - 1, room - size(bars[before - 1]), True
-            if after < len(bars) and size(bars[after]) <= room:
-                after, room, grew = after + 1, room - size(bars[after]), True
-        head = prefix if before == 0 else tok.prefix(piece.style, key, continued=True)
-        context = [
-            *head,
-            *(t for bar in bars[before:start] for t in bar),
-            *[tok.hole_id] * count,
-            *(t for bar in bars[start + count : after] for t in bar),
-            tok.fill_id,
-        ]
+        room = self.context // 2 - len(prefix) - count - 2  # the holes, Continue and the fill marker
+        kept = kept_bars([len(tok.merge(bar)) for bar in bars], start, count, room)  # in the model's tokens
+        context = infill_context(prefix, tok.continue_id, bars, start, count, kept, tok.hole_id, tok.fill_id)
         profile = self.profiles.get(piece.style)
         programs = tuple(profile.programs) if profile else None
         max_chord, longest = (profile.max_chord, profile.longest) if profile else (None, None)

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.paths import home
+from cadenza.tokenization.infilling import infill_context, kept_bars
 from cadenza.training.loop import (
     LoopArgs,
     check_loop_args,
@@ -202,19 +203,12 @@ class ShardRows(Dataset):
         room = self.max_len - len(prefix) - 1 - count - 1 - len(middle) - 1  # Continue, holes, Fill, EOS
         if room < 0:
             return None
-        before, after = start, start + count  # bars [before, start) and [start + count, after) are kept
-        grew = True
-        while grew:  # alternately one bar before, one after, while they fit
-            grew = False
-            if before > 0 and len(bars[before - 1]) <= room:
-                before, room, grew = before - 1, room - len(bars[before - 1]), True
-            if after < len(bars) and len(bars[after]) <= room:
-                after, room, grew = after + 1, room - len(bars[after]), True
-        head = prefix if before == 0 else [*prefix, self.meta.continue_id]
-        kept_before = [t for bar in bars[before:start] for t in bar]
-        kept_after = [t for bar in bars[start + count : after] for t in bar]
-        holes = [self.meta.hole_id] * count
-        return [*head, *kept_before, *holes, *kept_after, self.meta.fill_id, *middle, self.meta.eos_id]
+        kept = kept_bars([len(bar) for bar in bars], start, count, room)
+        meta = self.meta
+        context = infill_context(
+            prefix, meta.continue_id, bars, start, count, kept, meta.hole_id, meta.fill_id
+        )
+        return [*context, *middle, meta.eos_id]
 
 
 class ChunkRows(Dataset):
