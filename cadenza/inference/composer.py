@@ -204,17 +204,7 @@ class Composer:
             )  # fmt: skip
         _check_range("bars", bars, 1, MAX_BARS)
         _check_range("num", num, 1, MAX_NUM)
-        temperature = self.sampling.temperature if temperature is None else temperature
-        top_k = self.sampling.top_k if top_k is None else top_k
-        top_p = self.sampling.top_p if top_p is None else top_p
-        if seed is not None:
-            _check_range("seed", seed, 0, MAX_SEED)
-        if not 0 < temperature <= 5:
-            raise CadenzaError(f"temperature must be in (0, 5], got {temperature}")
-        if not 0 < top_p <= 1:
-            raise CadenzaError(f"top_p must be in (0, 1], got {top_p}")
-        if top_k < 0:
-            raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
+        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
         self.tokenizer.style_id(style)  # an unknown style fails here, before any prompt or profile work
         if not constrained and (programs is not None or max_chord is not None):
             raise CadenzaError("programs and max_chord are grammar limits: they need constrained decoding")
@@ -245,8 +235,6 @@ class Composer:
             # Names are not a sampling limit: they apply with use_profile=False too.
             voices = self.profiles[style].voices if style in self.profiles else []
             sound_style = style
-        if seed is None:
-            seed = random.randrange(MAX_SEED + 1)
         torch.manual_seed(seed)
         deadline = None if max_time is None else time.time() + max_time
         piece_key = None
@@ -336,12 +324,7 @@ class Composer:
         _check_range("num", num, 1, MAX_NUM)
         _check_range("start", start, 0, len(bars) - 1)
         _check_range("count", count, 1, len(bars) - start)
-        temperature = self.sampling.temperature if temperature is None else temperature
-        top_k = self.sampling.top_k if top_k is None else top_k
-        top_p = self.sampling.top_p if top_p is None else top_p
-        if seed is None:
-            seed = random.randrange(MAX_SEED + 1)
-        _check_range("seed", seed, 0, MAX_SEED)
+        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
         torch.manual_seed(seed)
         key = tok.key_of(piece.tokens[2]) if tok.has_keys else None
         prefix = tok.prefix(piece.style, key)
@@ -373,6 +356,24 @@ class Composer:
                 Piece(score, tokens, piece.style, seed, piece.bars, voices, piece.sound_style, key=piece.key)
             )
         return pieces
+
+    def _settings(
+        self, temperature: float | None, top_k: int | None, top_p: float | None, seed: int | None
+    ) -> tuple[float, int, float, int]:
+        """The sampling settings of one request: those left unset are the checkpoint's (`sampling`), an
+        unset seed is drawn; each is checked."""
+        temperature = self.sampling.temperature if temperature is None else temperature
+        top_k = self.sampling.top_k if top_k is None else top_k
+        top_p = self.sampling.top_p if top_p is None else top_p
+        if seed is not None:
+            _check_range("seed", seed, 0, MAX_SEED)
+        if not 0 < temperature <= 5:
+            raise CadenzaError(f"temperature must be in (0, 5], got {temperature}")
+        if not 0 < top_p <= 1:
+            raise CadenzaError(f"top_p must be in (0, 1], got {top_p}")
+        if top_k < 0:
+            raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
+        return temperature, top_k, top_p, random.randrange(MAX_SEED + 1) if seed is None else seed
 
     def _grammar(
         self,

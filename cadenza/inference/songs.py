@@ -17,7 +17,6 @@ A song is one melody in the model's 512-token context: about 8 tokens a syllable
 
 from __future__ import annotations
 
-import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from cadenza.checkpoint import check_adapter_base, load_checkpoint, peft_quietly
 from cadenza.data.syllables import Syllable, syllabify
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.inference.composer import MAX_SEED, Composer, _check_range
+from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import load_profiles
@@ -188,12 +187,7 @@ class Singer(Composer):
     ) -> Piece:
         if voice is not None:
             octave_shift([], voice)  # an unknown voice fails before the model runs
-        temperature = self.sampling.temperature if temperature is None else temperature
-        top_k = self.sampling.top_k if top_k is None else top_k
-        top_p = self.sampling.top_p if top_p is None else top_p
-        if seed is None:
-            seed = random.randrange(MAX_SEED + 1)
-        _check_range("seed", seed, 0, MAX_SEED)
+        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
         if tempo is not None and not 0 < tempo <= 1000:
             raise CadenzaError(f"tempo must be in (0, 1000] beats per minute, got {tempo}")
         self.tokenizer.style_id(style)

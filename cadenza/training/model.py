@@ -32,12 +32,18 @@ class ModelArgs:
     dropout: float = field(default=0.0, metadata={"help": "dropout on residuals, embeddings, attention"})
 
 
-def model_vocab_size(tokenizer: CadenzaTokenizer) -> int:
-    """Tokenizer size plus reserved rows, rounded up to a multiple of 64 for faster matmuls."""
-    return -(-(len(tokenizer) + RESERVED_TOKENS) // 64) * 64
+def model_vocab_size(ids: int) -> int:
+    """A vocabulary of `ids` plus reserved rows, rounded up to a multiple of 64 for faster matmuls."""
+    return -(-(ids + RESERVED_TOKENS) // 64) * 64
 
 
 def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel:
+    """A new GPT-2 of `args`' sizes for `tokenizer`'s vocabulary and special ids."""
+    return new_gpt2(args, len(tokenizer), tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id)
+
+
+def new_gpt2(args: ModelArgs, ids: int, bos_id: int, eos_id: int, pad_id: int) -> GPT2LMHeadModel:
+    """A new GPT-2 of `args`' sizes with room for `ids` tokens (the shard trainer has ids, no tokenizer)."""
     sizes = {
         "n_layer": args.n_layer,
         "n_embd": args.n_embd,
@@ -52,7 +58,7 @@ def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel
     if not 0 <= args.dropout < 1:
         raise CadenzaError(f"--dropout must be in [0, 1), got {args.dropout}")
     config = GPT2Config(
-        vocab_size=model_vocab_size(tokenizer),
+        vocab_size=model_vocab_size(ids),
         n_positions=args.n_positions,
         n_embd=args.n_embd,
         n_layer=args.n_layer,
@@ -60,9 +66,9 @@ def build_model(args: ModelArgs, tokenizer: CadenzaTokenizer) -> GPT2LMHeadModel
         resid_pdrop=args.dropout,
         embd_pdrop=args.dropout,
         attn_pdrop=args.dropout,
-        bos_token_id=tokenizer.bos_id,
-        eos_token_id=tokenizer.eos_id,
-        pad_token_id=tokenizer.pad_id,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
         # One fused kernel instead of GPT-2's pow/mul/add/tanh chain: elementwise ops dominate a CPU step.
         activation_function="gelu_pytorch_tanh",
     )

@@ -46,7 +46,7 @@ from cadenza.training.loop import (
     run_card,
     run_loop,
 )
-from cadenza.training.model import LOSS_TYPE, ModelArgs
+from cadenza.training.model import LOSS_TYPE, ModelArgs, new_gpt2
 
 META_FILE = "meta.json"
 # The checkpoint's files besides the weights, written by `cadenza shards write` and copied into the model.
@@ -279,9 +279,7 @@ class ShardTrainArgs(ModelArgs, LoopArgs):
 def _model(args: ShardTrainArgs, meta: ShardMeta):
     """The --init_from checkpoint's model in fp32 (its sizes written into `args` for the card), or a new
     GPT-2 of `args`' sizes with room for the shards' vocabulary."""
-    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-
-    from cadenza.training.model import RESERVED_TOKENS
+    from transformers import AutoModelForCausalLM
 
     if args.init_from is not None:
         try:
@@ -298,24 +296,7 @@ def _model(args: ShardTrainArgs, meta: ShardMeta):
         args.n_layer, args.n_embd, args.n_head = config.n_layer, config.n_embd, config.n_head
         args.n_positions, args.dropout = config.n_positions, config.resid_pdrop
     else:
-        if args.n_embd % args.n_head:
-            raise CadenzaError(f"--n_embd {args.n_embd} must be a multiple of --n_head {args.n_head}")
-        model = GPT2LMHeadModel(
-            GPT2Config(
-                vocab_size=-(-(meta.vocab_size + RESERVED_TOKENS) // 64) * 64,
-                n_positions=args.n_positions,
-                n_embd=args.n_embd,
-                n_layer=args.n_layer,
-                n_head=args.n_head,
-                resid_pdrop=args.dropout,
-                embd_pdrop=args.dropout,
-                attn_pdrop=args.dropout,
-                bos_token_id=meta.bos_id,
-                eos_token_id=meta.eos_id,
-                pad_token_id=meta.pad_id,
-                activation_function="gelu_pytorch_tanh",  # see training.model.build_model
-            )
-        )
+        return new_gpt2(args, meta.vocab_size, meta.bos_id, meta.eos_id, meta.pad_id).train()
     model.loss_type = LOSS_TYPE
     return model.train()
 
