@@ -7,6 +7,12 @@ build --styles S` would from scratch), then built again unchanged (the manifest 
 rebuild) and again with `--force` (every file from the file cache). Prints a table: files, pieces kept,
 failures, seconds from empty, pieces per second, seconds for the unchanged and the forced rebuild.
 The whole corpus in one build (`cadenza corpus build`) takes about the sum of the first column.
+
+    python benchmarks/corpus_build.py --rates true [--per_format 30]
+
+The conversion cost of each format, which `cadenza.data.corpus.SECONDS_PER_MB` holds: up to
+`--per_format` embedded files of each format, spread over its sizes, converted one after another in this
+process; prints files, megabytes, seconds and seconds per megabyte, beside the constant in use.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from cadenza.data.corpus import CorpusBuildArgs, build_corpus
+from cadenza.data.corpus import (
+    SECONDS_PER_MB,
+    SECONDS_PER_MB_OTHER,
+    CorpusBuildArgs,
+    _embedded_jobs,
+    _read_file,
+    build_corpus,
+)
 from cadenza.data.styles import EMBEDDED_STYLES, parse_style_list
 
 
@@ -29,13 +42,43 @@ def timed_build(args: CorpusBuildArgs):
     return report, time.perf_counter() - start
 
 
+def rates(per_format: int) -> None:
+    jobs = _embedded_jobs(EMBEDDED_STYLES, dict.fromkeys(EMBEDDED_STYLES))
+    by_format: dict[str, list[Path]] = {}
+    for job in jobs:
+        path = Path(job.path)
+        by_format.setdefault(path.suffix.lower(), []).append(path)
+    print("| format | files | MB | seconds | s per MB | SECONDS_PER_MB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for suffix, paths in sorted(by_format.items()):
+        paths.sort(key=lambda path: path.stat().st_size)
+        step = max(len(paths) / per_format, 1)
+        sample = list(dict.fromkeys(paths[int(i * step)] for i in range(min(per_format, len(paths)))))
+        start = time.perf_counter()
+        for path in sample:
+            _read_file(path)
+        seconds = time.perf_counter() - start
+        megabytes = sum(path.stat().st_size for path in sample) / 1e6
+        in_use = SECONDS_PER_MB.get(suffix, SECONDS_PER_MB_OTHER)
+        print(
+            f"| {suffix} | {len(sample)} | {megabytes:.2f} | {seconds:.1f} | {seconds / megabytes:.1f} "
+            f"| {in_use:g} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--styles", default=",".join(EMBEDDED_STYLES))
     parser.add_argument("--num_proc", type=int, default=2)
+    parser.add_argument("--rates", type=lambda text: text.lower() == "true", default=False)
+    parser.add_argument("--per_format", type=int, default=30)
     args = parser.parse_args()
+    if args.rates:
+        rates(args.per_format)
+        return
     print(
         "| style | files | pieces | failures | seconds from empty | pieces/s | unchanged rebuild s "
         "| forced rebuild s |"

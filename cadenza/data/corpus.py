@@ -51,7 +51,7 @@ from cadenza.paths import home
 
 EMBEDDED_OUT = "build/corpus/embedded"  # under the home folder (`cadenza.paths`)
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
-BUILDER_VERSION = 4  # 4: a bare key signature gives the analysed key, not its major
+BUILDER_VERSION = 5  # 5: the key analysed from the converted score's pitch profile
 COLUMNS: tuple[str, ...] = (
     "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
     "num_parts", "num_bars", "num_notes", "voices", "lyrics", "midi", "melody_hash", "content_hash",
@@ -64,6 +64,12 @@ WARNINGS_KEPT = 3
 REPORT_FILE = "report.json"
 FILE_CACHE = ".file_cache"  # beside the output folder, shared by the corpora built next to each other
 MANIFEST_FILE = "manifest.json"
+# Seconds to convert a megabyte of each format on one core of the 2-core machine, as measured by
+# `python benchmarks/corpus_build.py --rates true` (docs/corpus.md): a compressed quartet (.mxl) costs
+# forty times its size in uncompressed MusicXML. They order the work (costliest first, so no long file
+# starts last) and weigh the progress bar, so its ETA holds from the start.
+SECONDS_PER_MB = {".mxl": 50.0, ".krn": 40.0, ".abc": 10.0, ".xml": 1.1, ".musicxml": 1.1}
+SECONDS_PER_MB_OTHER = 1.0  # MIDI: symusic reads it
 
 
 @dataclass
@@ -414,9 +420,15 @@ def _check_options(args: CorpusBuildArgs) -> None:
         raise CadenzaError(f"--limit must be at least 1 file per style, got {args.limit}")
 
 
-def _convert_sized(job: _Job, cache: Path | None) -> tuple[int, tuple]:
-    """`_convert`'s result with the file's size, which the progress bar counts."""
-    return os.stat(job.path).st_size, _convert(job, cache)
+def estimated_seconds(path: str | Path) -> float:
+    """What converting the file should cost on one core (`SECONDS_PER_MB`)."""
+    rate = SECONDS_PER_MB.get(Path(path).suffix.lower(), SECONDS_PER_MB_OTHER)
+    return os.stat(path).st_size / 1e6 * rate
+
+
+def _convert_costed(job: _Job, cache: Path | None) -> tuple[float, tuple]:
+    """`_convert`'s result with the file's estimated cost, which the progress bar counts."""
+    return estimated_seconds(job.path), _convert(job, cache)
 
 
 def _exit_on_sigterm(signum: int, frame) -> None:
@@ -428,23 +440,23 @@ def _run_jobs(
 ) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
     from tqdm import tqdm
 
-    # Largest files first and one file per task: the big ABC collections (Essen, minutes each) would
-    # otherwise end up in one worker's chunk at the end.
-    jobs = sorted(jobs, key=lambda job: -os.stat(job.path).st_size)
+    # Costliest files first and one file per task, so the two cores finish together: a Beethoven quartet
+    # started last would run alone at the end.
+    jobs = sorted(jobs, key=lambda job: -estimated_seconds(job.path))
     rows: list[dict] = []
     failures: list[dict[str, str]] = []
     said: list[dict] = []
-    # The bar counts bytes, not files: converting takes time in proportion to a file's size, and the
-    # largest go first, so a count of files gave an ETA that swung from half an hour to four hours.
-    # Off a terminal (a log file, CI) the bar still reports, once a minute, so a long build shows life.
+    # The bar counts estimated seconds, not files or bytes: with the costliest first, a count of files
+    # gave an ETA that swung from half an hour to four hours, and bytes were three quarters done once the
+    # (large, fast) trecento XML files were. Off a terminal (a log file, CI) the bar still reports, once a
+    # minute, so a long build shows life.
     progress = tqdm(
-        total=sum(os.stat(job.path).st_size for job in jobs),
-        unit="B",
-        unit_scale=True,
+        total=sum(estimated_seconds(job.path) for job in jobs),
         desc=f"converting {len(jobs)} files",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
         mininterval=0.1 if sys.stderr.isatty() else 60,
     )
-    convert = partial(_convert_sized, cache=cache)
+    convert = partial(_convert_costed, cache=cache)
     if num_proc <= 1:
         results = map(convert, jobs)
         pool = None
@@ -456,11 +468,11 @@ def _run_jobs(
     in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
     try:
-        for size, (file_rows, file_failures, file_warnings) in results:
+        for cost, (file_rows, file_failures, file_warnings) in results:
             rows += file_rows
             failures += file_failures
             said += file_warnings
-            progress.update(size)
+            progress.update(min(cost, progress.total - progress.n))  # float sums may overshoot
             if on_progress is not None:
                 on_progress(progress.n / progress.total)
     finally:
@@ -475,7 +487,7 @@ def _run_jobs(
 
 def build_corpus(args: CorpusBuildArgs, on_progress: Callable[[float], None] | None = None) -> CorpusReport:
     """Build (or reuse) the corpus described by `args` and return its report; `on_progress` hears the
-    share of the files' bytes converted (the app's status line)."""
+    share of the work done (the app's status line)."""
     from datasets import Dataset, DatasetDict
 
     _check_options(args)

@@ -516,7 +516,7 @@ def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
         title=str(title),
         composer=str((metadata.composer if metadata is not None else None) or ""),
         time_signatures=_music21_time_signatures(m21) or _time_signatures(score),
-        key=_music21_key(m21),
+        key=_music21_key(m21, score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
         num_bars=_music21_bars(m21) or _midi_bars(score),
@@ -554,14 +554,17 @@ def _key_name(k) -> str:
     return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
 
 
-def _music21_key(m21) -> str:
+def _music21_key(m21, score: Score) -> str:
+    """The score's key as written when its signature says the mode; else the analysed key of the
+    converted score (`analysed_key`): the profile music21 would build from the whole stream, at a
+    fraction of the time (its analysis flattened the stream and was 18% of reading a kern file)."""
     from music21 import key
 
     signature = m21.recurse().getElementsByClass(key.KeySignature).first()
     if isinstance(signature, key.Key):
         return _key_name(signature)
-    # A bare signature does not say the mode (nor, in modal music, the tonic): music21 analyses the key.
-    return _key_name(m21.analyze("key"))
+    # A bare signature does not say the mode (nor, in modal music, the tonic).
+    return analysed_key(score)
 
 
 def has_key(score: Score) -> bool:
@@ -571,28 +574,37 @@ def has_key(score: Score) -> bool:
 
 
 def score_key(score: Score) -> str:
-    """The key as "G major": the score's first key signature (with its mode), else music21's analysis."""
-    from music21 import key, note, stream
+    """The key as "G major": the score's first key signature (with its mode), else `analysed_key`."""
+    from music21 import key
 
     if len(score.key_signatures):
         signature = score.key_signatures[0]
         mode = "minor" if signature.tonality else "major"
         return _key_name(key.KeySignature(int(signature.key)).asKey(mode))
-    # No signature: let music21 guess from a duration-weighted pitch-class profile (12 notes, so fast). A
-    # note of no length still sounds its pitch: weighed as one tick, so a file of only such notes still
-    # has a profile (an empty one made music21 raise DiscreteAnalysisException).
+    return analysed_key(score)
+
+
+def analysed_key(score: Score) -> str:
+    """music21's key analysis (Krumhansl-Schmuckler) of the score's duration-weighted pitch-class
+    profile, given as 12 notes, so it is fast. A note of no length still sounds its pitch: weighed as one
+    tick, so a file of only such notes still has a profile (an empty one made music21 raise
+    DiscreteAnalysisException)."""
+    from music21 import note, stream
+
     weights = [0.0] * 12
     for track in score.tracks:
         for n in track.notes:
             weights[n.pitch % 12] += max(n.duration, 1)
     if not any(weights):
         return DEFAULT_KEY
+    # The analysis correlates shapes, so the scale is free: the heaviest class lasts 1,000 quarters and
+    # the others are rounded to 1/64 (music21 reads a far shorter length as something else).
+    heaviest = max(weights)
     profile = stream.Stream()
     for pitch_class, weight in enumerate(weights):
         if weight:
-            profile.append(
-                note.Note(60 + pitch_class, quarterLength=max(weight / score.ticks_per_quarter, 0.25))
-            )
+            length = max(round(weight / heaviest * 64_000), 1) / 64
+            profile.append(note.Note(60 + pitch_class, quarterLength=length))
     return _key_name(profile.analyze("key"))
 
 

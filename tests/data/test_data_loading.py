@@ -276,3 +276,34 @@ def test_a_user_file_that_needs_too_much_memory_is_refused():
 
     with pytest.raises(InputFileError, match="^big.abc: needs more than 2 GB of memory to read; stopped$"):
         run_limited(bytearray, (READ_MEMORY_BYTES,), 30, "big.abc")  # stands in for a reader's tables
+
+
+@pytest.mark.parametrize(
+    "melody",
+    [
+        [(67, 2), (71, 1), (74, 1), (72, 1), (69, 1), (66, 1), (67, 4)],  # G major
+        [(69, 2), (72, 1), (76, 2), (68, 1), (69, 3), (64, 1), (65, 1), (62, 1)],  # A minor
+        [(62, 1), (65, 1), (69, 1), (72, 1), (70, 1), (69, 2), (67, 1), (65, 1), (64, 1), (62, 4)],
+    ],
+)
+def test_analysed_key_is_music21_analysis_of_the_same_notes(melody: list[tuple[int, int]]):
+    from music21 import note, stream
+
+    notes, time = [], 0
+    for pitch, beats in melody:
+        notes.append((time, beats * 480, pitch))
+        time += beats * 480
+    written = stream.Stream([note.Note(pitch, quarterLength=beats) for pitch, beats in melody])
+    expected = written.analyze("key")
+    analysed = loading.analysed_key(make_score([(0, False, notes)]))
+    assert analysed == f"{expected.tonic.name.replace('-', 'b')} {expected.mode}"
+
+
+def test_a_bare_key_signature_is_analysed_not_taken_for_its_major(tmp_path: Path):
+    from music21 import key, note, stream
+
+    part = stream.Part([key.KeySignature(0)])  # no sharps or flats, no mode: A minor by its notes
+    part.append([note.Note(pitch, quarterLength=1) for pitch in (69, 72, 76, 69, 71, 68, 69, 64, 69)])
+    path = tmp_path / "bare.musicxml"
+    stream.Score([part]).write("musicxml", fp=path)
+    assert load_pieces(path)[0].key == "A minor"
