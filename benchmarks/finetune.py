@@ -156,7 +156,7 @@ def main() -> None:
         data["train"], batch_size=tune.batch_size, shuffle=True, collate_fn=Collator(tokenizer.pad_id)
     )
     lora_speed = tokens_per_second(
-        lora_model(load_checkpoint(args.base)[0].float(), tune, tokenizer.style_id(args.style)),
+        lora_model(load_checkpoint(args.base)[0].float(), tune, [tokenizer.style_id(args.style)]),
         loader,
         args.steps,
     )

@@ -264,7 +264,10 @@ def test_a_stuck_read_does_not_hold_up_the_next_file(two_voice_midi: Path):
 
     thread = threading.Thread(target=stuck)
     thread.start()
-    time.sleep(0.5)  # the stuck file has a worker
+    deadline = time.monotonic() + 10
+    while loading._idle_workers.qsize() == loading.READ_WORKERS:  # until the stuck file holds a worker
+        assert time.monotonic() < deadline, "the stuck read never took a worker"
+        time.sleep(0.01)
     assert load_pieces_limited(two_voice_midi)[0].num_notes == 5  # read by the other worker meanwhile
     assert thread.is_alive()
     thread.join()

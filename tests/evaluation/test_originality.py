@@ -7,6 +7,7 @@ import pytest
 import symusic
 
 from cadenza.evaluation.originality import (
+    SIZES,
     Index,
     baseline,
     flagged,
@@ -100,6 +101,7 @@ def test_short_and_empty_pieces_give_nan_shares_and_no_passage(corpus):
     _, index, human = corpus
     for score in (symusic.Score(Q), melody([60, 62, 64])):
         result = measure(score, index)
+        assert set(result.shares) == set(SIZES)
         assert all(np.isnan(share) for share in result.shares.values())
         assert result.longest is None and not flagged(result, human["folk"])
 

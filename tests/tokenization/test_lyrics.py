@@ -35,13 +35,13 @@ def lyric_tokenizer(kind: str) -> CadenzaTokenizer:
     tokenizer.add_lyrics()
     after = tokenizer.vocab
     assert {t: after[t] for t in before} == before  # nothing renumbered
+    assert set(after) - set(before) == set(LYRIC_TOKENS)  # the lyric tokens, and only they, were added
     return tokenizer
 
 
 @pytest.mark.parametrize("kind", ["plain", "bpe"])
 def test_songs_round_trip_losslessly_text_and_notes(songs, kind):
     tokenizer = lyric_tokenizer(kind)
-    assert len(tokenizer) - len(LYRIC_TOKENS) == len(CadenzaTokenizer.new(["bach"])) or kind == "bpe"
     for song in songs:
         ids = tokenizer.merge(tokenizer.encode(song, "bach", key=(7, "minor")))
         back = tokenizer.decode(ids)
