@@ -30,10 +30,11 @@ from cadenza.data.rolls import roll_to_score, score_roll
 from cadenza.evaluation.classifier import StyleClassifier, feature_matrix
 from cadenza.evaluation.musegan import NAMES, musegan_measures
 from cadenza.evaluation.report import mean_defined
-from cadenza.gan_vae.composer import MAX_NUM, GanComposer, VaeComposer, slerp
+from cadenza.gan_vae.composer import GanComposer, VaeComposer, slerp
 from cadenza.gan_vae.segments import SegmentDataset, Segments, load_segments, roll_events
 from cadenza.gan_vae.train import BAR_STEPS
 from cadenza.gan_vae.vae import vae_loss
+from cadenza.inference.request import MAX_NUM
 
 FORMS = {
     "empty_bars": "{:.1%}",
@@ -72,7 +73,7 @@ def musegan_table(train: Segments, gan: GanComposer, vae: VaeComposer, per_style
                 piece
                 for start in range(0, per_style, MAX_NUM)
                 for piece in composer.generate(
-                    style, 4, min(MAX_NUM, per_style - start), seed + index + start
+                    style, bars=4, num=min(MAX_NUM, per_style - start), seed=seed + index + start
                 )
             ]
             sets[name][style] = measures([segment_roll(piece.score, rolls.shape[3]) for piece in pieces])

@@ -8,7 +8,7 @@ first `--syllables` syllables as it sings them are set again, melismas allowed (
 - the lyrics adapter (`Singer`),
 - the n-gram baseline (order 4: five of 4,259 ids do not pack into 64 bits; fitted on the song
   corpus's train split, same tokens, grammar and forced
-  syllables: `evaluation.generators.NGramSinger`),
+  syllables: `evaluation.generators.fit_ngram_singer`),
 - a random melody: one note per syllable, each pitch drawn uniformly from the song's own range and each
   duration from the song's own note lengths,
 and scored against the song's own melody up to that syllable's last note with SongMASS's metrics
@@ -36,6 +36,7 @@ from cadenza.data.syllables import Syllable
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.generators import fit_ngram_singer
 from cadenza.evaluation.melody import Melody, melody_from_score, song_metrics, strong_beat_share
+from cadenza.inference.request import Request
 from cadenza.inference.songs import VOICE_RANGES, Singer
 
 
@@ -125,7 +126,7 @@ def main() -> None:
         for name, system in systems.items():
             try:
                 piece = system.sing_syllables(
-                    syllables, row["style"], key=row["key"], melisma=True, seed=args.seed + index,
+                    syllables, Request(row["style"], key=row["key"], seed=args.seed + index), melisma=True,
                     voice=song_voice(reference) if args.voice else None,
                 )  # fmt: skip
             except CadenzaError:  # its melismas filled the context first: scored as an empty melody

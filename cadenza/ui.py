@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError, one_line
+from cadenza.inference.request import MAX_SEED, Request
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
@@ -129,8 +130,6 @@ def check_prompt_file(path: str | Path | None) -> Path | None:
 
 def resolve_seed(seed, random_seed: bool) -> int:
     """The seed to use: a fresh one when asked for (or when seed is -1/empty), else the given one."""
-    from cadenza.inference.composer import MAX_SEED  # here: ui stays importable without torch
-
     if random_seed or seed in (None, "", -1, "-1"):
         return random.randrange(MAX_SEED)
     return _number("seed", seed, 0, MAX_SEED, integer=True)
@@ -176,7 +175,6 @@ def compose(
     then are left out (`describe` says so), and if none is, the request fails with `TimeLimitError`.
     """
     from cadenza.data.loading import load_pieces_limited
-    from cadenza.inference.composer import MAX_SEED
     from cadenza.inference.render import piece_stem
 
     if style not in composer.styles:
@@ -204,9 +202,9 @@ def compose(
         chosen = {"tempo": tempo, "time signature": time_signature, "key": key}
         ignored = tuple(name for name, value in chosen.items() if value is not None)
         tempo = time_signature = key = None
-    settings = dict(
-        bars=bars, temperature=temperature, top_p=top_p, tempo=tempo, time_signature=time_signature,
-        key=key, prompt_midi=prompt, use_profile=style_profile,
+    request = Request(
+        style, bars=bars, temperature=temperature, top_p=top_p, tempo=tempo,
+        time_signature=time_signature, key=key, prompt_midi=prompt, use_profile=style_profile,
     )  # fmt: skip
     out_dir = out_dir or request_dir()
     seeds = [(first_seed + i) % (MAX_SEED + 1) for i in range(variations)]
@@ -218,9 +216,8 @@ def compose(
         for i, this_seed in enumerate(seeds):
             report(i / variations, desc=f"composing variation {i + 1} of {variations}")
             try:
-                (piece,) = composer.generate(
-                    style, num=1, seed=this_seed, max_time=deadline - time.monotonic(), **settings
-                )
+                left = deadline - time.monotonic()
+                (piece,) = composer.generate(dataclasses.replace(request, seed=this_seed, max_time=left))
             except TimeLimitError:
                 if result:  # keep what is finished; `describe` says the rest ran out of time
                     break
@@ -563,11 +560,12 @@ def sing(
     key, seed, voice = _optional_choice(key), resolve_seed(seed, random_seed), _optional_choice(voice)
     if lyrics is not None and not lyrics.strip():
         raise CadenzaError("the lyrics are empty: type the words to set, or press Song for a new pair")
+    request = Request(style, key=key, tempo=tempo, seed=seed)
     with MODEL_LOCK:
         if lyrics is None:
-            piece, note = singer.song(style, key=key, tempo=tempo, seed=seed, voice=voice), ""
+            piece, note = singer.song(request, voice=voice), ""
         else:
-            piece, _, note = singer.sing(lyrics, style, language, key, melisma, tempo, seed=seed, voice=voice)
+            piece, _, note = singer.sing(lyrics, request, language, melisma, voice)
         variation = _render(piece, (out_dir or request_dir()), f"song-{piece_stem(style, seed, 0)}")
     words = " ".join(
         text + ("" if word_end else "-") for text, word_end in

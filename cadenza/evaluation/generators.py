@@ -50,7 +50,7 @@ class NGramComposer(Composer):
         self.ngram = ngram
         self._bind(tokenizer, profiles, ngram.vocab_size, context, torch.device("cpu"), sampling)
 
-    def _draw(
+    def draw(
         self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
     ) -> torch.Tensor:
         def next_logits(ids: torch.Tensor, first: bool) -> torch.Tensor:
@@ -72,11 +72,7 @@ def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc:
     return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context, model.generation_config)
 
 
-class NGramSinger(Singer, NGramComposer):
-    """The n-gram baseline of songs: n-gram scores, `Singer`'s grammar and forced syllables."""
-
-
-def fit_ngram_singer(adapter: str | Path, corpus, order: int = 5, num_proc: int = 2) -> NGramSinger:
+def fit_ngram_singer(adapter: str | Path, corpus, order: int = 5, num_proc: int = 2) -> Singer:
     """The n-gram baseline on a song corpus's train split, tokenized like the lyrics adapter's songs."""
     from cadenza.checkpoint import load_checkpoint, read_adapter
     from cadenza.evaluation.likelihood import corpus_chunks
@@ -87,7 +83,8 @@ def fit_ngram_singer(adapter: str | Path, corpus, order: int = 5, num_proc: int 
     context = int(model.config.n_positions)
     chunks = corpus_chunks(corpus["train"], str(Path(adapter) / "tokenizer.json"), context, num_proc)
     ngram = NGramModel(order, len(tokenizer)).fit(chunks)
-    return NGramSinger(ngram, tokenizer, load_profiles(base), context, model.generation_config)
+    # The n-gram baseline of songs: n-gram scores, `Singer`'s grammar and forced syllables.
+    return Singer(NGramComposer(ngram, tokenizer, load_profiles(base), context, model.generation_config))
 
 
 def is_adapter(name: str | Path) -> bool:

@@ -170,7 +170,7 @@ def generate_pieces(
     """`pieces_per_style` pieces of every style the generator knows, asks of one kind in one batch. A
     generator without tokens (the GAN and VAE baselines) is asked what the reference tokenizer can write,
     and its pieces are valid when they hold notes."""
-    from cadenza.inference.composer import MAX_NUM
+    from cadenza.inference.request import MAX_NUM, Request
 
     tokenizer = getattr(generator, "tokenizer", None)
     out: list[Sample] = []
@@ -180,7 +180,7 @@ def generate_pieces(
             wanted = Counter(asks(real, style, args.pieces_per_style, tokenizer or reference))
             for b, ((key, meter), count) in enumerate(sorted(wanted.items(), key=str)):
                 for start in range(0, count, MAX_NUM):
-                    pieces = generator.generate(
+                    request = Request(
                         style,
                         bars=args.bars,
                         num=min(MAX_NUM, count - start),
@@ -188,6 +188,7 @@ def generate_pieces(
                         key=key,
                         time_signature=meter,
                     )
+                    pieces = generator.generate(request)
                     for piece in pieces:
                         if tokenizer is None:
                             valid = piece.score.note_num() > 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,10 @@ from cadenza.gan_vae.segments import events_roll, roll_events
 from cadenza.gan_vae.vae import Vae
 from cadenza.inference.generator import Piece
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
+from cadenza.inference.request import MAX_BARS, MAX_NUM, MAX_SEED, Request, as_request
 from cadenza.paths import home
 
-MAX_BARS, MAX_NUM, MAX_STEPS = 256, 16, 32
+MAX_STEPS = 32
 WALK = 0.8  # how much of a VAE segment's latent the next one keeps
 QPM = 100.0
 
@@ -70,12 +71,11 @@ def _check_style(style: str, styles: list[str]) -> None:
         raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(styles)}")
 
 
-def _check(style: str, styles: list[str], bars: int, num: int, seed: int | None) -> int:
-    _check_style(style, styles)
-    for name, value, high in (("bars", bars, MAX_BARS), ("num", num, MAX_NUM)):
-        if not 1 <= value <= high:
-            raise CadenzaError(f"{name} must be between 1 and {high}, got {value}")
-    return random.randrange(2**31) if seed is None else seed
+def _checked(request: Request, styles: list[str]) -> Request:
+    """The request with a drawn seed when it has none; key, meter and the rest are the transformer's
+    controls, which a baseline does not follow."""
+    _check_style(request.style, styles)
+    return request if request.seed is not None else replace(request, seed=random.randrange(MAX_SEED + 1))
 
 
 def _piece(roll: np.ndarray, style: str, seed: int, bars: int) -> Piece:
@@ -95,9 +95,10 @@ class GanComposer:
     def styles(self) -> list[str]:
         return self.model.styles
 
-    def generate(self, style: str, bars: int = 8, num: int = 1, seed: int | None = None,
-                 key: str | None = None, time_signature: str | None = None) -> list[Piece]:  # fmt: skip
-        seed = _check(style, self.styles, bars, num, seed)
+    def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
+        """`Composer.generate`'s request: its style, bars, number and seed."""
+        request = _checked(as_request(request, settings), self.styles)
+        style, bars, num, seed = request.style, request.bars, request.num, request.seed
         segment_bars = self.model.steps // BAR_STEPS
         rolls = sample_segments(
             self.model, self.styles.index(style), math.ceil(bars / segment_bars), num,
@@ -126,10 +127,12 @@ class VaeComposer:
         rolls = events_roll(events, self.model.pitches)  # (segments, 2, tracks, steps, pitches)
         return torch.cat(list(rolls), dim=2).numpy().astype(bool)
 
-    def generate(self, style: str, bars: int = 8, num: int = 1, seed: int | None = None,
-                 key: str | None = None, time_signature: str | None = None,
-                 temperature: float = 1.0) -> list[Piece]:  # fmt: skip
-        seed = _check(style, self.styles, bars, num, seed)
+    def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
+        """`Composer.generate`'s request: its style, bars, number, seed and temperature (of the
+        latent walk's decoding; 1.0 when unset)."""
+        request = _checked(as_request(request, settings), self.styles)
+        style, bars, num, seed = request.style, request.bars, request.num, request.seed
+        temperature = 1.0 if request.temperature is None else request.temperature
         rng = torch.Generator().manual_seed(seed)
         segments = math.ceil(bars / self.model.bars)
         pieces = []
@@ -249,7 +252,9 @@ def _write(pieces: list[Piece], args, formats: list[str], stem: str | None = Non
 def run_gan_sample(args: GanSampleArgs) -> None:
     formats = _outputs(args)
     _write(
-        GanComposer.from_pretrained(args.model).generate(args.style, args.bars, args.num, args.seed),
+        GanComposer.from_pretrained(args.model).generate(
+            args.style, bars=args.bars, num=args.num, seed=args.seed
+        ),
         args,
         formats,
     )
@@ -258,7 +263,9 @@ def run_gan_sample(args: GanSampleArgs) -> None:
 def run_vae_sample(args: VaeSampleArgs) -> None:
     formats = _outputs(args)
     composer = VaeComposer.from_pretrained(args.model)
-    pieces = composer.generate(args.style, args.bars, args.num, args.seed, temperature=args.temperature)
+    pieces = composer.generate(
+        args.style, bars=args.bars, num=args.num, seed=args.seed, temperature=args.temperature
+    )
     _write(pieces, args, formats)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece
+from cadenza.inference.request import Request
 from cadenza.paths import home
 
 DEFAULT_STYLE = "bach"
@@ -76,7 +77,7 @@ def run_generate(args: GenerateArgs) -> None:
     output_folder(args.out)
     composer = Composer.from_pretrained(args.model, compile=args.compile)
     adapter_style = composer.load_adapter(args.adapter) if args.adapter else None
-    pieces = composer.generate(
+    request = Request(
         args.style or adapter_style or DEFAULT_STYLE,
         bars=args.bars,
         num=args.num,
@@ -94,6 +95,7 @@ def run_generate(args: GenerateArgs) -> None:
         max_chord=args.max_chord,
         use_profile=not args.no_profile,
     )
+    pieces = composer.generate(request)
     seen = pieces[0].prompt_seen
     if seen is not None and seen < args.prompt_bars:
         print(

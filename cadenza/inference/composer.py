@@ -13,10 +13,10 @@ and the most recent bars that fit in half its window.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProc
 from cadenza.inference.generator import Piece
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
+from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
@@ -52,10 +53,7 @@ from cadenza.tokenization.tokenizer import (
     split_bars,
 )
 
-MAX_BARS = 256
-MAX_NUM = 16
 GRAMMARS_KEPT = 16  # grammars (one per time signature, instruments, chord size) a composer keeps
-MAX_SEED = 2**31 - 1  # seeds the app shows and takes; torch itself refuses seeds of 2**64 and above
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
 MAX_TOKENS_PER_BAR = 1024
 DEFAULT_TIME_SIGNATURE = "4/4"
@@ -96,6 +94,22 @@ def score_notes(score: symusic.Score) -> list[tuple[int, float]]:
 
 
 # --- the composer ---------------------------------------------------------------------------------
+@dataclass
+class _Opening:
+    """What one request's pieces open with, worked out once for all of its rows."""
+
+    head: list[int]  # a continuation's bars of the file before the prompt (REMI ids); [] otherwise
+    prompt: list[int]  # the prompt: a fresh piece's open bar, or a continuation's last bars
+    seen: list[int]  # what of the prompt fits the model's context
+    target: int  # bars the rows end with, the prompt's included
+    voices: list[Voice]
+    sound_style: str | None = None  # None in a continuation: its voices keep the file's instruments
+    key: Key | None = None  # the key token's; None for a model without key tokens
+    key_note: str | None = None  # why the key is not the asked or the prompt's, when it is not
+    asked_tonic: int | None = None  # a fresh piece's asked tonic, which a model without keys reaches
+    prefix: list[int] = field(default_factory=list)  # `BOS Style Key` and the mid-piece marker if any
+
+
 class Composer:
     def __init__(
         self,
@@ -164,137 +178,97 @@ class Composer:
     def time_signatures(self) -> list[str]:
         return [t.removeprefix("TimeSig_") for t in self.tokenizer.vocab if t.startswith("TimeSig_")]
 
-    def generate(
-        self,
-        style: str,
-        bars: int = 8,
-        num: int = 1,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        tempo: float | None = None,
-        time_signature: str | None = None,
-        key: str | None = None,
-        prompt_midi: str | Path | loading.Piece | None = None,
-        prompt_bars: int = 4,
-        constrained: bool = True,
-        programs: list[int] | None = None,
-        max_chord: int | None = None,
-        use_profile: bool = True,
-        max_time: float | None = None,
-    ) -> list[Piece]:
-        """`num` pieces of `bars` new bars each (a continuation: the prompt file plus `bars` new bars).
+    def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
+        """The pieces a `Request` asks for: `generate(Request("bach", bars=8))`, or the same settings as
+        keywords, `generate("bach", bars=8)`. An adapter's style (`load_adapter`) is written by that
+        adapter's composer, over the shared model."""
+        request = as_request(request, settings)
+        if request.style in self._adapters:
+            return self._adapters[request.style].generate(request)
+        self.tokenizer.style_id(request.style)  # an unknown style fails here, before any prompt work
+        request = request.sampled(self.sampling)
+        grammar = self._request_grammar(request)
+        torch.manual_seed(request.seed)  # the key the model chooses is the seed's too
+        opening = self._opening(request)
+        deadline = None if request.max_time is None else time.time() + request.max_time
+        rows = self._sample(opening, request, grammar if request.constrained else None, deadline)
+        return [self._finished(request, opening, grammar, row) for row in rows]
 
-        Sampling settings left unset are the checkpoint's (`sampling`, from its generation_config.json).
-
-        `prompt_midi` is a file, or a piece already read from one (the app reads uploads outside its
-        generation slot). Sampling that runs past `max_time` seconds stops with `TimeLimitError`.
-
-        `programs` (General MIDI numbers) and `max_chord` (notes one program may start at once) narrow the
-        grammar; unset, they come from the style's profile (see `profiles`), except in a continuation,
-        where the prompt decides. `use_profile=False` samples from the model and the grammar alone.
-
-        An adapter's style (`load_adapter`) is written by that adapter's composer, over the shared model.
-        """
-        if style in self._adapters:
-            return self._adapters[style].generate(
-                style, bars, num, temperature, top_k, top_p, seed, tempo, time_signature, key, prompt_midi,
-                prompt_bars, constrained, programs, max_chord, use_profile, max_time,
-            )  # fmt: skip
-        _check_range("bars", bars, 1, MAX_BARS)
-        _check_range("num", num, 1, MAX_NUM)
-        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
-        self.tokenizer.style_id(style)  # an unknown style fails here, before any prompt or profile work
-        if not constrained and (programs is not None or max_chord is not None):
-            raise CadenzaError("programs and max_chord are grammar limits: they need constrained decoding")
-        profile = self.profiles.get(style) if use_profile and prompt_midi is None else None
-        if profile is not None:
-            programs = profile.programs if programs is None else programs
+    def _request_grammar(self, request: Request) -> RemiGrammar:
+        """The grammar of the request's limits, the style's profile filling those it leaves unset (not in
+        a continuation, where the prompt decides)."""
+        programs, max_chord, longest = request.programs, request.max_chord, None
+        profile = self.profiles.get(request.style) if request.use_profile else None
+        if profile is not None and request.prompt_midi is None:
+            programs = tuple(profile.programs) if programs is None else programs
             max_chord = profile.max_chord if max_chord is None else max_chord
-        longest = profile.longest if profile is not None else None
-        programs = None if programs is None else tuple(programs)
-        grammar = self._grammar(time_signature, programs, max_chord, longest=longest)
-        asked_key = parse_key(key) if key is not None else None
-        if prompt_midi is not None:
-            if tempo is not None or time_signature is not None or key is not None:
-                raise CadenzaError(
-                    "tempo, time signature and key come from the prompt file in a continuation"
-                )
-            _check_range("prompt_bars", prompt_bars, 1, MAX_BARS)
-            head, prompt, voices, file_key = self._continuation_prompt(prompt_midi, prompt_bars)
-            target = prompt.count(self.tokenizer.bar_id) + bars  # the prompt's bars are complete
-            sound_style = None
+            longest = profile.longest
+        return self.grammar(request.time_signature, programs, max_chord, longest=longest)
+
+    def _opening(self, request: Request) -> _Opening:
+        """What the model reads before it writes: a fresh piece's `Bar [TimeSig [Position Tempo]]`, or a
+        continuation's last bars of the file; and the key the piece is written in."""
+        tok = self.tokenizer
+        if request.prompt_midi is None:
+            prompt = self.control_prompt(request.tempo, request.time_signature)
+            # Names are not a sampling limit: they apply with use_profile=False too.
+            profile = self.profiles.get(request.style)
+            opening = _Opening([], prompt, prompt, request.bars, profile.voices if profile else [])
+            opening.sound_style = request.style
+            asked = parse_key(request.key) if request.key is not None else None
+            opening.asked_tonic = asked[0] if asked is not None else None
+            if tok.has_keys and asked is not None:
+                opening.key = (asked[0], asked[1] or "major")  # "D" is D major
+        else:
+            head, prompt, voices, opening_key = self._continuation_prompt(
+                request.prompt_midi, request.prompt_bars
+            )
             # Dense music (a pop song, an orchestra) can make the last bars longer than the context: the
             # model then sees the most recent music that fits, as when a long piece slides.
             seen = self._window(prompt)
-        else:
-            head, prompt = [], self._control_prompt(tempo, time_signature)
-            seen = prompt
-            target = bars  # the prompt opens the first bar, which the model fills
-            # Names are not a sampling limit: they apply with use_profile=False too.
-            voices = self.profiles[style].voices if style in self.profiles else []
-            sound_style = style
-        torch.manual_seed(seed)
-        deadline = None if max_time is None else time.time() + max_time
-        piece_key = None
-        if self.tokenizer.has_keys:
-            if prompt_midi is not None:
-                piece_key = file_key  # None: too short to have a key, so the model chooses one
-            elif asked_key is not None:
-                piece_key = (asked_key[0], asked_key[1] or "major")  # "D" is D major
-            if piece_key is None:
-                piece_key = self._choose_key(style, temperature)
+            target = prompt.count(tok.bar_id) + request.bars  # the prompt's bars are complete
+            opening = _Opening(head, prompt, seen, target, voices)
+            opening.key = opening_key if tok.has_keys else None
+            if opening_key is None:
+                opening.key_note = SHORT_PROMPT_KEY
+        if tok.has_keys and opening.key is None:  # too short to have a key, or none asked
+            opening.key = self.choose_key(request.style, request.temperature)
         # A continuation prompted from inside a file is mid-piece; anything else is a piece's opening.
-        prefix = self.tokenizer.prefix(style, piece_key, continued=bool(head) or seen != prompt)
-        # A fresh piece's prompt is an open bar, which the model spells itself (`PromptHealing`); a
-        # continuation's prompt ends with a whole bar, where the model's next token starts a new one.
-        first = (prefix + seen, []) if prompt_midi is not None else (prefix, prompt)
-        rows = self._sample(
-            style,
-            piece_key,
-            first,
-            prompt,
-            target,
-            num,
-            grammar if constrained else None,
-            temperature,
-            top_k,
-            top_p,
-            deadline,
+        continued = bool(opening.head) or opening.seen != opening.prompt
+        opening.prefix = tok.prefix(request.style, opening.key, continued=continued)
+        return opening
+
+    def _finished(self, request: Request, opening: _Opening, grammar: RemiGrammar, music: list[int]) -> Piece:
+        """A sampled row as a `Piece`: the file's bars before the prompt put back, a model without key
+        tokens transposed to the asked key, the score cut at its last bar line."""
+        tok = self.tokenizer
+        music = opening.head + music
+        if opening.asked_tonic is not None and opening.key is None:  # a model without key tokens
+            music = self._transpose_to(music, opening.asked_tonic)
+        tokens = [*tok.prefix(request.style, opening.key), *music, tok.eos_id]
+        score = end_at_bar(tok.decode(tokens), tokens.count(tok.bar_id))
+        if request.constrained and grammar.max_chord == 1:  # each voice a single line (the style's profile)
+            score = one_line(score)
+        continuation = request.prompt_midi is not None
+        context_start = _bar_start(score, opening.head.count(tok.bar_id)) if opening.head else 0
+        # The prompt's bars are whole: a continuation's new bars start on a bar line.
+        new_start = 0
+        if continuation:
+            new_start = _bar_start(score, (opening.head + opening.prompt).count(tok.bar_id))
+        return Piece(
+            score,
+            tokens,
+            request.style,
+            request.seed,
+            request.bars,
+            track_voices(score, opening.voices),
+            opening.sound_style,
+            context_start=context_start,
+            new_start=new_start,
+            prompt_seen=_bars_seen(opening.prompt, opening.seen, tok.bar_id) if continuation else None,
+            key=key_name(opening.key) if opening.key else None,
+            key_note=opening.key_note,
         )
-        pieces = []
-        for music in rows:
-            music = head + music
-            if asked_key is not None and piece_key is None:  # a model without key tokens: transpose
-                music = self._transpose_to(music, asked_key[0])
-            tokens = [*self.tokenizer.prefix(style, piece_key), *music, self.tokenizer.eos_id]
-            score = end_at_bar(self.tokenizer.decode(tokens), tokens.count(self.tokenizer.bar_id))
-            if constrained and grammar.max_chord == 1:  # each voice a single line (the style's profile)
-                score = one_line(score)
-            context_start = _bar_start(score, head.count(self.tokenizer.bar_id)) if head else 0
-            new_start = 0
-            if prompt_midi is not None:  # the prompt's bars are whole: the new ones start on a bar line
-                new_start = _bar_start(score, (head + prompt).count(self.tokenizer.bar_id))
-            pieces.append(
-                Piece(
-                    score,
-                    tokens,
-                    style,
-                    seed,
-                    bars,
-                    track_voices(score, voices),
-                    sound_style,
-                    context_start=context_start,
-                    new_start=new_start,
-                    prompt_seen=_bars_seen(prompt, seen, self.tokenizer.bar_id)
-                    if prompt_midi is not None
-                    else None,
-                    key=key_name(piece_key) if piece_key else None,
-                    key_note=SHORT_PROMPT_KEY if prompt_midi is not None and file_key is None else None,
-                )
-            )
-        return pieces
 
     def infill(
         self,
@@ -321,11 +295,12 @@ class Composer:
         if not tok.has_infill:
             raise CadenzaError("this model did not learn bar infilling: it needs a model from v3 on")
         bars = [bar for bar in split_bars(tok.music_ids(piece.tokens), {tok.bar_id}) if bar]
-        _check_range("num", num, 1, MAX_NUM)
-        _check_range("start", start, 0, len(bars) - 1)
-        _check_range("count", count, 1, len(bars) - start)
-        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
-        torch.manual_seed(seed)
+        check_range("start", start, 0, len(bars) - 1)
+        check_range("count", count, 1, len(bars) - start)
+        request = Request(
+            piece.style, bars=count, num=num, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
+        ).sampled(self.sampling)
+        torch.manual_seed(request.seed)
         key = tok.key_of(piece.tokens[2]) if tok.has_keys else None
         prefix = tok.prefix(piece.style, key)
         room = self.context // 2 - len(prefix) - count - 2  # the holes, Continue and the fill marker
@@ -334,10 +309,8 @@ class Composer:
         profile = self.profiles.get(piece.style)
         programs = tuple(profile.programs) if profile else None
         max_chord, longest = (profile.max_chord, profile.longest) if profile else (None, None)
-        grammar = self._grammar(None, programs, max_chord, infill=True, longest=longest)
-        rows = self._generate_batch(
-            [(context, [])] * num, [count] * num, grammar, temperature, top_k, top_p, None
-        )
+        grammar = self.grammar(None, programs, max_chord, infill=True, longest=longest)
+        rows = self._generate_batch([(context, [])] * num, [count] * num, grammar, request.sampling, None)
         pieces = []
         for new in rows:
             new = new[: new.index(tok.eos_id)] if tok.eos_id in new else new
@@ -353,39 +326,31 @@ class Composer:
                 score = one_line(score)
             voices = track_voices(score, piece.voices)
             pieces.append(
-                Piece(score, tokens, piece.style, seed, piece.bars, voices, piece.sound_style, key=piece.key)
+                Piece(
+                    score,
+                    tokens,
+                    piece.style,
+                    request.seed,
+                    piece.bars,
+                    voices,
+                    piece.sound_style,
+                    key=piece.key,
+                )  # fmt: skip
             )
         return pieces
 
-    def _settings(
-        self, temperature: float | None, top_k: int | None, top_p: float | None, seed: int | None
-    ) -> tuple[float, int, float, int]:
-        """The sampling settings of one request: those left unset are the checkpoint's (`sampling`), an
-        unset seed is drawn; each is checked."""
-        temperature = self.sampling.temperature if temperature is None else temperature
-        top_k = self.sampling.top_k if top_k is None else top_k
-        top_p = self.sampling.top_p if top_p is None else top_p
-        if seed is not None:
-            _check_range("seed", seed, 0, MAX_SEED)
-        if not 0 < temperature <= 5:
-            raise CadenzaError(f"temperature must be in (0, 5], got {temperature}")
-        if not 0 < top_p <= 1:
-            raise CadenzaError(f"top_p must be in (0, 1], got {top_p}")
-        if top_k < 0:
-            raise CadenzaError(f"top_k must be >= 0 (0 = off), got {top_k}")
-        return temperature, top_k, top_p, random.randrange(MAX_SEED + 1) if seed is None else seed
-
-    def _grammar(
+    def grammar(
         self,
         time_signature: str | None,
         programs: tuple[int, ...] | None,
         max_chord: int | None,
         infill: bool = False,
         longest: float | None = None,
+        song: bool = False,
     ) -> RemiGrammar:
         """One grammar per set of limits, kept: its cache of masks (costly with BPE: a mask walks the merged
-        tokens) then serves every later piece."""
-        limits = (time_signature, programs, max_chord, infill, longest)
+        tokens) then serves every later piece (and song: `Singer`)."""
+        limits = (time_signature, programs, max_chord, infill, longest, song)
         if limits not in self._grammars:
             if len(self._grammars) >= GRAMMARS_KEPT:
                 self._grammars.pop(next(iter(self._grammars)))
@@ -399,11 +364,12 @@ class Composer:
                 one_meter=True,
                 infill=infill,
                 longest=longest,
+                song=song,
             )
         return self._grammars[limits]
 
     # --- prompts ---------------------------------------------------------------------------------
-    def _control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
+    def control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
         """`Bar [TimeSig [Position_0 Tempo]]`: a piece starts with a bar line, which also keeps the model from
         choosing the mid-piece marker after the style. The model spells it (`PromptHealing`)."""
         if tempo is None and time_signature is None:
@@ -434,7 +400,7 @@ class Composer:
         music = [t for bar in head for t in bar], [t for bar in tail for t in bar]
         return *music, piece.voices, annotated_key(piece.key) if has_key(piece.score) else None
 
-    def _choose_key(self, style: str, temperature: float) -> Key:
+    def choose_key(self, style: str, temperature: float) -> Key:
         """The key the model writes in when none is asked: one token sampled after `BOS Style`, among
         the key tokens only."""
         keys = self.tokenizer.key_ids
@@ -443,34 +409,28 @@ class Composer:
         )
         only_keys += sampling_warpers(temperature, 0, 1.0)
         ids = torch.tensor([[self.tokenizer.bos_id, self.tokenizer.style_id(style)]], device=self.device)
-        out = self._draw(ids, only_keys, StoppingCriteriaList(), 1)
+        out = self.draw(ids, only_keys, StoppingCriteriaList(), 1)
         return self.tokenizer.key_of(int(out[0, -1]))
 
     # --- sampling ----------------------------------------------------------------------------
     def _sample(
-        self,
-        style: str,
-        key: Key | None,
-        first: tuple[list[int], list[int]],
-        prompt: list[int],
-        target: int,
-        num: int,
-        grammar: RemiGrammar | None,
-        temperature: float,
-        top_k: int,
-        top_p: float,
-        deadline: float | None,
+        self, opening: _Opening, request: Request, grammar: RemiGrammar | None, deadline: float | None
     ) -> list[list[int]]:
-        """REMI ids (the prompt and what follows, up to `target` bars) of `num` rows, sampled after `first`,
-        a context (the prefix and what fits of the prompt) and the open bar that the model spells before it
-        goes on; batched first, then row by row when sliding (re-prompted windows are mid-piece, cut at
-        their last bar line, whose bar the model spells again). Past `deadline` (a `time.time()`),
-        unfinished rows raise `TimeLimitError`."""
+        """REMI ids (the prompt and what follows, up to the opening's target bars) of the request's rows:
+        a fresh piece's model reads the prefix and spells the open bar (`PromptHealing`); a continuation's
+        reads the prefix and what fits of the prompt, which ends on a whole bar. Batched first, then row by
+        row when sliding (re-prompted windows are mid-piece, cut at their last bar line, whose bar the model
+        spells again). Past `deadline` (a `time.time()`), unfinished rows raise `TimeLimitError`."""
+        if request.prompt_midi is None:
+            first = (opening.prefix, opening.prompt)
+        else:
+            first = (opening.prefix + opening.seen, [])
+        prompt, target, num = opening.prompt, opening.target, request.num
         bar_id, eos_id = self.tokenizer.bar_id, self.tokenizer.eos_id
         budget = len(prompt) + target * MAX_TOKENS_PER_BAR
         rows = [list(prompt) for _ in range(num)]
         done = [False] * num
-        window_prefix = self.tokenizer.prefix(style, key, continued=True)
+        window_prefix = self.tokenizer.prefix(request.style, opening.key, continued=True)
         batch = list(range(num))  # rows sharing one context: all of them in the first round
         contexts = [first] * num
         while batch:
@@ -478,9 +438,7 @@ class Composer:
                 [contexts[r] for r in batch],
                 [target - rows[r].count(bar_id) for r in batch],
                 grammar,
-                temperature,
-                top_k,
-                top_p,
+                request.sampling,
                 deadline,
             )
             for r, new in zip(batch, outs, strict=True):
@@ -510,9 +468,7 @@ class Composer:
         contexts: list[tuple[list[int], list[int]]],
         new_bars: list[int],
         grammar: RemiGrammar | None,
-        temperature: float,
-        top_k: int,
-        top_p: float,
+        sampling: Sampling,
         deadline: float | None,
     ) -> list[list[int]]:
         """One sampling run over (context, open bar) pairs whose contexts merge to equal lengths (a batch),
@@ -522,7 +478,7 @@ class Composer:
             return [
                 out
                 for c, n in zip(contexts, new_bars, strict=True)
-                for out in self._generate_batch([c], [n], grammar, temperature, top_k, top_p, deadline)
+                for out in self._generate_batch([c], [n], grammar, sampling, deadline)
             ]
         ids = torch.tensor(merged, device=self.device)
         in_context = sum(part.count(self.tokenizer.bar_id) for part in contexts[0])
@@ -540,14 +496,14 @@ class Composer:
             processors.append(PromptHealing(self.tokenizer, [bar for _, bar in contexts]))
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
-        processors += sampling_warpers(temperature, top_k, top_p)
-        out = self._draw(ids, processors, stop, self.context - ids.shape[1])
+        processors += sampling_warpers(*sampling)
+        out = self.draw(ids, processors, stop, self.context - ids.shape[1])
         return [
             self.tokenizer.unmerge(row[len(c) :])[len(bar) :]
             for c, (_, bar), row in zip(merged, contexts, out.tolist(), strict=True)
         ]
 
-    def _draw(
+    def draw(
         self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
     ) -> torch.Tensor:
         """`ids` plus up to `max_new` sampled ids per row: the one step another model (the n-gram baseline)
@@ -663,8 +619,3 @@ def _bars_seen(prompt: list[int], seen: list[int], bar_id: int) -> float:
     own, so not a plain tail of the prompt) counts that bar as half."""
     whole = prompt[len(prompt) - len(seen) :] == seen
     return seen.count(bar_id) - (0 if whole else 0.5)
-
-
-def _check_range(name: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise CadenzaError(f"{name} must be between {low} and {high}, got {value}")

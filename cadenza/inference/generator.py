@@ -1,8 +1,8 @@
 """The generator interface: what the app, the CLI, `cadenza evaluate` and later the LoRA adapters and
 the GAN/VAE baselines share.
 
-A generator is loaded with `from_pretrained(folder)` and writes pieces with `generate(style, bars, num,
-seed, key, time_signature, ...)`; sampling settings it is not given are its own defaults (a checkpoint's
+A generator is loaded with `from_pretrained(folder)` and writes the pieces a `Request` asks for with
+`generate(request)`; sampling settings the request leaves unset are its own defaults (a checkpoint's
 generation_config.json). `Composer` (the transformer) is one; `evaluation.generators.NGramComposer` (the
 n-gram baseline) another.
 """
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import symusic
 
 from cadenza.data.voices import Voice
+
+if TYPE_CHECKING:
+    from cadenza.inference.request import Request
 
 
 @dataclass
@@ -57,15 +60,8 @@ class Generator(Protocol):
     @property
     def styles(self) -> list[str]: ...
 
-    def generate(
-        self,
-        style: str,
-        bars: int = 8,
-        num: int = 1,
-        seed: int | None = None,
-        key: str | None = None,
-        time_signature: str | None = None,
-    ) -> list[Piece]:
-        """`num` pieces of `bars` bars in `style`; `key` ("A minor") and `time_signature` ("3/4") when
-        asked, the generator's choice otherwise."""
+    def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
+        """The pieces `request` asks for (`inference.request`), or a request made of `settings`
+        (`generate("bach", bars=8, seed=1)`); what a generator cannot follow (a baseline: key, meter) it
+        leaves to its own choice."""
         ...

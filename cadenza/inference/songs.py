@@ -41,6 +41,7 @@ from cadenza.inference.render import (
     render_piece,
     track_voices,
 )
+from cadenza.inference.request import Request, as_request
 from cadenza.inference.sampling import sampling_warpers
 from cadenza.paths import home, resolve
 from cadenza.tokenization.grammar import RemiGrammar
@@ -72,7 +73,14 @@ def octave_shift(pitches: list[int], voice: str) -> int:
     return min(playable or [0], key=misfit)
 
 
-class Singer(Composer):
+class Singer:
+    """Songs by a `Composer` over the base with a lyrics adapter (or over another model: the n-gram
+    baseline's singer is a `Singer` of an `NGramComposer`)."""
+
+    def __init__(self, composer: Composer) -> None:
+        self.composer = composer
+        self.tokenizer = composer.tokenizer
+
     @classmethod
     def from_adapter(cls, folder: str | Path, base: str | Path | None = None) -> Singer:
         """The base checkpoint (`base`, else the one the adapter was trained on) with the lyrics adapter
@@ -90,10 +98,14 @@ class Singer(Composer):
         model.config.use_cache = True
         with peft_quietly():
             model = PeftModel.from_pretrained(model, str(folder)).eval()
-        singer = cls(model, CadenzaTokenizer.load(folder), load_profiles(base))
+        composer = Composer(model, CadenzaTokenizer.load(folder), load_profiles(base))
         # The adapter is on while it sings (a Composer over a PeftModel without one decodes the base alone).
-        singer.path, singer.adapter = Path(folder), model.active_adapter
-        return singer
+        composer.path, composer.adapter = Path(folder), model.active_adapter
+        return cls(composer)
+
+    @property
+    def path(self) -> Path | None:
+        return self.composer.path
 
     @property
     def styles(self) -> list[str]:
@@ -103,49 +115,29 @@ class Singer(Composer):
     def sing(
         self,
         lyrics: str,
-        style: str,
+        request: Request | str,
         language: str = "en",
-        key: str | None = None,
         melisma: bool = False,
-        tempo: float | None = None,
-        time_signature: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
         voice: str | None = None,
+        **settings,
     ) -> tuple[Piece, list[Syllable], str]:
-        """A melody for `lyrics` in `style`: (the piece, the syllables it sings, the syllabifier's note to
-        the user, "" when it has none). `melisma` lets a syllable last several notes; `voice` (soprano,
-        alto, tenor, bass) places it in that voice's range, else it stays where the model put it."""
+        """A melody for `lyrics` as `request` asks (its style, key, meter, tempo, sampling, seed; as a
+        `Request` or as `sing(lyrics, "bach", seed=1)`): (the piece, the syllables it sings, the
+        syllabifier's note to the user, "" when it has none). `melisma` lets a syllable last several
+        notes; `voice` (soprano, alto, tenor, bass) places it in that voice's range, else it stays where
+        the model put it."""
         split = syllabify(lyrics, language, MAX_SYLLABLES)
-        piece = self.sing_syllables(
-            split.syllables, style, key, melisma, tempo, time_signature, temperature, top_k, top_p, seed,
-            voice,
-        )  # fmt: skip
+        piece = self.sing_syllables(split.syllables, as_request(request, settings), melisma, voice)
         return piece, split.syllables, split.note
 
     def sing_syllables(
-        self,
-        syllables: list[Syllable],
-        style: str,
-        key: str | None = None,
-        melisma: bool = False,
-        tempo: float | None = None,
-        time_signature: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        voice: str | None = None,
+        self, syllables: list[Syllable], request: Request, melisma: bool = False, voice: str | None = None
     ) -> Piece:
         """A melody for syllables already split (a held-out song's, in the benchmark)."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
         forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in syllables]
-        piece = self._song(
-            style, key, forced, melisma, tempo, time_signature, temperature, top_k, top_p, seed, voice
-        )
+        piece = self._song(request, forced, melisma, voice)
         sung = [item for item in self.tokenizer.lyrics_of(piece.tokens) if item is not None]
         if len(sung) != len(syllables):  # the context ran out before the last syllable
             raise CadenzaError(
@@ -154,89 +146,65 @@ class Singer(Composer):
             )
         return piece
 
-    def song(
-        self,
-        style: str,
-        key: str | None = None,
-        tempo: float | None = None,
-        time_signature: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        voice: str | None = None,
-    ) -> Piece:
-        """Lyrics and melody sampled together in `style`."""
-        return self._song(
-            style, key, None, True, tempo, time_signature, temperature, top_k, top_p, seed, voice
-        )
+    def song(self, request: Request | str, voice: str | None = None, **settings) -> Piece:
+        """Lyrics and melody sampled together as `request` asks."""
+        return self._song(as_request(request, settings), None, True, voice)
 
     def _song(
-        self,
-        style: str,
-        key: str | None,
-        forced: list[list[int]] | None,
-        melisma: bool,
-        tempo: float | None,
-        time_signature: str | None,
-        temperature: float | None,
-        top_k: int | None,
-        top_p: float | None,
-        seed: int | None,
-        voice: str | None = None,
+        self, request: Request, forced: list[list[int]] | None, melisma: bool, voice: str | None
     ) -> Piece:
         if voice is not None:
             octave_shift([], voice)  # an unknown voice fails before the model runs
-        temperature, top_k, top_p, seed = self._settings(temperature, top_k, top_p, seed)
-        if tempo is not None and not 0 < tempo <= 1000:
-            raise CadenzaError(f"tempo must be in (0, 1000] beats per minute, got {tempo}")
-        self.tokenizer.style_id(style)
-        torch.manual_seed(seed)
-        piece_key: Key = self._asked_key(key) if key is not None else self._choose_key(style, temperature)
-        prefix = self.tokenizer.prefix(style, piece_key)
+        composer, tok = self.composer, self.tokenizer
+        tok.style_id(request.style)
+        request = request.sampled(composer.sampling)
+        torch.manual_seed(request.seed)
+        piece_key: Key = (
+            self._asked_key(request.key)
+            if request.key is not None
+            else composer.choose_key(request.style, request.temperature)
+        )
+        prefix = tok.prefix(request.style, piece_key)
         # A song's tempo is set on the score, not by a token: a tempo token needs a position, and a song's
         # positions come after a syllable. Its first bar line is the model's (the merged `Bar TimeSig` it
         # learned), or the asked meter's, which the model spells (`PromptHealing`).
-        prompt = self._control_prompt(None, time_signature) if time_signature else []
+        time_signature = request.time_signature
+        prompt = composer.control_prompt(None, time_signature) if time_signature else []
         grammar = self._song_grammar(time_signature)
-        merged = self.tokenizer.merge(prefix)
-        processors = [PromptHealing(self.tokenizer, [prompt])] if prompt else []
+        merged = tok.merge(prefix)
+        processors = [PromptHealing(tok, [prompt])] if prompt else []
         processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
-        processors += sampling_warpers(temperature, top_k, top_p)
-        stop = StoppingCriteriaList([BarStoppingCriteria([], self.tokenizer.eos_id, 0)])
-        ids = torch.tensor([merged], device=self.device)
-        out = self._draw(ids, processors, stop, self.context - len(merged))
-        music = self.tokenizer.unmerge(out[0, len(merged) :].tolist())
-        if self.tokenizer.eos_id in music:
-            music = music[: music.index(self.tokenizer.eos_id)]
+        processors += sampling_warpers(*request.sampling)
+        stop = StoppingCriteriaList([BarStoppingCriteria([], tok.eos_id, 0)])
+        ids = torch.tensor([merged], device=composer.device)
+        out = composer.draw(ids, processors, stop, composer.context - len(merged))
+        music = tok.unmerge(out[0, len(merged) :].tolist())
+        if tok.eos_id in music:
+            music = music[: music.index(tok.eos_id)]
         else:  # the context ran out: the song ends with its last whole note
-            ends = [i for i, t in enumerate(music) if self.tokenizer.token(t).startswith("Duration_")]
+            ends = [i for i, t in enumerate(music) if tok.token(t).startswith("Duration_")]
             music = music[: ends[-1] + 1] if ends else []
-        tokens = [*prefix, *music, self.tokenizer.eos_id]  # the music opens with the prompt, spelled
-        score = one_line(self.tokenizer.decode(tokens))  # one voice sings one note at a time
-        if tempo is not None:
-            score.tempos = [symusic.Tempo(0, qpm=float(tempo))]
+        tokens = [*prefix, *music, tok.eos_id]  # the music opens with the prompt, spelled
+        score = one_line(tok.decode(tokens))  # one voice sings one note at a time
+        if request.tempo is not None:
+            score.tempos = [symusic.Tempo(0, qpm=float(request.tempo))]
         singer = SONG_VOICE
         if voice is not None:  # the tokens keep the model's register; the score is the one sung
             score = score.shift_pitch(octave_shift([n.pitch for t in score.tracks for n in t.notes], voice))
             singer = Voice(slot=SONG_VOICE.slot, name=voice.capitalize())
-        bars = tokens.count(self.tokenizer.bar_id)
+        bars = tokens.count(tok.bar_id)
         return Piece(
-            score, tokens, style, seed, bars, track_voices(score, [singer]), style, key=key_name(piece_key)
-        )
+            score, tokens, request.style, request.seed, bars, track_voices(score, [singer]), request.style,
+            key=key_name(piece_key),
+        )  # fmt: skip
 
     def _asked_key(self, key: str) -> Key:
         tonic, mode = parse_key(key)
         return tonic, mode or "major"
 
     def _song_grammar(self, time_signature: str | None) -> RemiGrammar:
-        limits = ("song", time_signature)
-        if limits not in self._grammars:
-            # One voice: the songs the adapter learned from sing on program 0 (`streams.song_scores`).
-            self._grammars[limits] = RemiGrammar(
-                self.tokenizer, self.vocab_size, time_signature, programs=[SONG_VOICE.slot], song=True
-            )
-        return self._grammars[limits]
+        # One voice: the songs the adapter learned from sing on program 0 (`streams.song_scores`).
+        return self.composer.grammar(time_signature, (SONG_VOICE.slot,), None, song=True)
 
 
 @dataclass
@@ -273,22 +241,14 @@ def run_song(args: SongArgs) -> None:
     if args.joint == (text is not None):
         raise CadenzaError("cadenza song needs --lyrics TEXT (or --lyrics_file FILE), or --joint true")
     singer = Singer.from_adapter(args.adapter)
-    sampling = dict(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, voice=args.voice
-    )
+    request = Request(
+        args.style, key=args.key, tempo=args.tempo, time_signature=args.time_signature,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+    )  # fmt: skip
     if args.joint:
-        piece = singer.song(args.style, args.key, args.tempo, args.time_signature, **sampling)
+        piece = singer.song(request, voice=args.voice)
     else:
-        piece, syllables, note = singer.sing(
-            text,
-            args.style,
-            args.language,
-            args.key,
-            args.melisma,
-            args.tempo,
-            args.time_signature,
-            **sampling,
-        )
+        piece, syllables, note = singer.sing(text, request, args.language, args.melisma, args.voice)
         print(
             "syllables: " + " ".join(s.text + ("" if s.word_end else "-") for s in syllables), file=sys.stderr
         )

@@ -54,14 +54,14 @@ def bpe_composer(tmp_path_factory) -> Composer:
 def draws(bpe_composer, monkeypatch) -> list[tuple[list[int], list[list[int]]]]:
     """Each sampling run's context rows as the model reads them, and the open bars it must spell."""
     seen = []
-    draw = Composer._draw  # one sampling run (the key's choice after `BOS Style` is one too)
+    draw = Composer.draw  # one sampling run (the key's choice after `BOS Style` is one too)
 
     def spy(self, ids, processors, stop, max_new):
         healing = [p for p in processors if isinstance(p, PromptHealing)]
         seen.append((ids.tolist(), [list(left) for left in healing[0].left] if healing else []))
         return draw(self, ids, processors, stop, max_new)
 
-    monkeypatch.setattr(Composer, "_draw", spy)
+    monkeypatch.setattr(Composer, "draw", spy)
     return seen
 
 

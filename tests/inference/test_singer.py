@@ -71,7 +71,7 @@ def test_every_syllable_gets_exactly_one_note_in_order(singer, seed):
     items = singer.tokenizer.lyrics_of(piece.tokens)
     assert items == [(s.text, s.word_end) for s in syllables]  # no melisma unless asked: one note each
     assert song_syllables(piece.score) == items
-    assert RemiGrammar(singer.tokenizer, singer.vocab_size, song=True).errors(piece.tokens) == 0
+    assert RemiGrammar(singer.tokenizer, singer.composer.vocab_size, song=True).errors(piece.tokens) == 0
     last = max(piece.score.tracks[0].notes, key=lambda n: n.time)
     assert piece.score.tracks[0].lyrics[-1].time == last.time  # the piece ends on the last syllable
 
@@ -87,7 +87,7 @@ def test_melismas_when_asked_keep_the_syllables_in_order(singer):
 
 def test_a_joint_pair_keeps_the_song_grammar(singer):
     piece = singer.song("bach", seed=4)
-    assert RemiGrammar(singer.tokenizer, singer.vocab_size, song=True).errors(piece.tokens) == 0
+    assert RemiGrammar(singer.tokenizer, singer.composer.vocab_size, song=True).errors(piece.tokens) == 0
     assert len(singer.tokenizer.lyrics_of(piece.tokens)) == piece.score.note_num()
 
 
@@ -212,9 +212,9 @@ def test_the_singer_decodes_with_its_adapter_on(singer):
     import torch
 
     ids = torch.tensor([singer.tokenizer.prefix("bach", (0, "major"))])
-    with singer._weights(), torch.no_grad():
-        on = singer.model(input_ids=ids).logits
-    with singer.model.disable_adapter(), torch.no_grad():
-        off = singer.model(input_ids=ids).logits
+    with singer.composer._weights(), torch.no_grad():
+        on = singer.composer.model(input_ids=ids).logits
+    with singer.composer.model.disable_adapter(), torch.no_grad():
+        off = singer.composer.model(input_ids=ids).logits
     assert not torch.allclose(on, off)  # it once sang with the base alone: no lyric rows, no LoRA
     assert singer.styles == singer.tokenizer.styles
