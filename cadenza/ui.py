@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError, one_line
 from cadenza.inference.request import MAX_SEED, Request
+from cadenza.keys import KEY_CHOICES
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
@@ -38,11 +39,7 @@ MODEL_LOCK = threading.Lock()
 TEMP_ROOT = Path(tempfile.gettempdir()) / "cadenza-app"
 TEMP_MAX_AGE_S = 3600
 
-KEYS = [AS_GENERATED] + [
-    f"{tonic} {mode}"
-    for mode in ("major", "minor")
-    for tonic in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-]
+KEYS = [AS_GENERATED, *KEY_CHOICES]
 
 # (fraction done, description) -> None; gr.Progress fits this shape.
 Progress = Callable[..., object]

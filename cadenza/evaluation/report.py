@@ -148,7 +148,7 @@ def draw_real(splits, styles: list[str], per_style: int, seed: int, tokenizer, b
 def asks(real: list[Sample], style: str, count: int, tokenizer: CadenzaTokenizer) -> list[tuple]:
     """(key, meter) for `count` pieces of a style: those of its held-out pieces in turn, a meter the
     tokenizer cannot write left unasked."""
-    from cadenza.tokenization.tokenizer import parse_key
+    from cadenza.keys import parse_key
 
     own = [s for s in real if s.style == style] or [Sample(symusic.Score(), style, None, None)]
     out = []

@@ -3,7 +3,7 @@
 Controls map onto the token stream: tempo and time signature become a prompt (`Bar TimeSig Position_0
 Tempo`) and the time signature is also enforced at every bar by the grammar; the key is the key token
 after the style (the model chooses one when none is asked; a model from before key tokens reaches an asked
-key by transposing the finished piece, see `estimate_key`); a continuation prompts with the last bars of a
+key by transposing the finished piece, see `_transpose_to`); a continuation prompts with the last bars of a
 file, in the file's key.
 A piece's voices (what its tracks are called and play, `render.dress`) come from the style's profile, or
 in a continuation from the prompt file, which keeps its own names and instruments.
@@ -33,7 +33,7 @@ from transformers import (
 
 from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
 from cadenza.data import loading
-from cadenza.data.loading import has_key, load_pieces_limited
+from cadenza.data.loading import analysed_key, has_key, load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
@@ -42,16 +42,10 @@ from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
+from cadenza.keys import Key, annotated_key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
-from cadenza.tokenization.tokenizer import (
-    CadenzaTokenizer,
-    Key,
-    annotated_key,
-    key_name,
-    parse_key,
-    split_bars,
-)
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 GRAMMARS_KEPT = 16  # grammars (one per time signature, instruments, chord size) a composer keeps
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
@@ -59,38 +53,11 @@ MAX_TOKENS_PER_BAR = 1024
 DEFAULT_TIME_SIGNATURE = "4/4"
 SHORT_PROMPT_KEY = "the prompt is too short to have a key; the model chose one for the style"
 
-PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-# Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-# --- key: pure functions ------------------------------------------------------------------------
-def estimate_key(notes: list[tuple[int, float]]) -> tuple[int, str]:
-    """Krumhansl-Schmuckler: the (tonic pitch class, mode) whose profile best correlates with the
-    duration-weighted pitch-class histogram of (pitch, duration) pairs. C major for no notes."""
-    histogram = np.zeros(12)
-    for pitch, duration in notes:
-        histogram[pitch % 12] += duration
-    if not histogram.any():
-        return 0, "major"
-    best = (-2.0, 0, "major")
-    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-        for tonic in range(12):
-            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
-
 
 def transpose_interval(from_pc: int, to_pc: int) -> int:
     """The smallest shift in semitones (-5..+6) from one pitch class to another."""
     shift = (to_pc - from_pc) % 12
     return shift - 12 if shift > 6 else shift
-
-
-def score_notes(score: symusic.Score) -> list[tuple[int, float]]:
-    return [(n.pitch, float(n.duration)) for track in score.tracks for n in track.notes]
 
 
 # --- the composer ---------------------------------------------------------------------------------
@@ -593,7 +560,7 @@ class Composer:
         """Shift every pitch so the estimated tonic becomes `tonic`, by the smallest interval; notes that
         would leave the tokenizer's pitch range move an octave back in."""
         score = end_at_bar(self.tokenizer.decode(music), music.count(self.tokenizer.bar_id))  # as written out
-        shift = transpose_interval(estimate_key(score_notes(score))[0], tonic)
+        shift = transpose_interval(parse_key(analysed_key(score))[0], tonic)
         if shift == 0:
             return music
         low, high = min(self._pitch_ids), max(self._pitch_ids)

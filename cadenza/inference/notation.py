@@ -20,7 +20,7 @@ from pathlib import Path
 import symusic
 
 from cadenza.data.streams import is_song, song_syllables
-from cadenza.tokenization.tokenizer import parse_key
+from cadenza.keys import key_name, parse_key
 
 STEPS = "CDEFGAB"
 STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -62,14 +62,13 @@ def spell(midi: int, tonic: str, mode: str) -> str:
 
 
 def notation_key(text: str):
-    """music21's Key for "Db minor", "A major", "F#": of the tonic's enharmonic names, the one whose
-    signature has the fewest accidentals (Db minor is written C# minor); major when no mode is said."""
-    from music21 import key, pitch
+    """music21's Key for "Db minor", "A major", "F#", spelled as `keys.key_name` spells it (Db minor is
+    written C# minor); major when no mode is said."""
+    from music21 import key
 
     tonic_pc, mode = parse_key(text)
-    names = {p.name for p in [pitch.Pitch(tonic_pc), *pitch.Pitch(tonic_pc).getAllCommonEnharmonics()]}
-    candidates = [key.Key(name, mode or "major") for name in sorted(names) if len(name) <= 2]
-    return min(candidates, key=lambda k: abs(k.sharps))
+    tonic, mode = key_name((tonic_pc, mode or "major")).split()
+    return key.Key(tonic.replace("b", "-"), mode)
 
 
 def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:

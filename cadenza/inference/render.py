@@ -25,6 +25,7 @@ from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.generator import Piece
 from cadenza.inference.notation import SEAM_TEXT, ScoreInfo, write_musicxml
+from cadenza.keys import pitch_name
 
 SAMPLE_RATE = 44_100
 MAX_AUDIO_SECONDS = 600
@@ -113,13 +114,7 @@ def write_wav(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -
     return path
 
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MAX_LEGEND = 16  # voices named beside the roll; past that the list would be taller than the roll
-
-
-def note_name(pitch: int) -> str:
-    """60 -> "C4" (scientific pitch notation, middle C = C4)."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
@@ -163,7 +158,7 @@ def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
     ax.set_xlim(0, max(score.end() / tpq, 1.0))
     ax.set_ylim(low, high)
     ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
-    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
     ax.grid(axis="y", color="0.92", linewidth=0.6)
     ax.set_xlabel("quarter notes")
     ax.set_title(title)

@@ -43,9 +43,10 @@ from cadenza.inference.render import (
 )
 from cadenza.inference.request import Request, as_request
 from cadenza.inference.sampling import sampling_warpers
+from cadenza.keys import Key, key_name, parse_key
 from cadenza.paths import home, resolve
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, Key, key_name, parse_key
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 MAX_SYLLABLES = 60
 SONG_VOICE = Voice(slot=0, name="Voice")

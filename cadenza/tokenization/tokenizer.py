@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Container, Iterable
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from miditok.constants import CHR_ID_START
 from cadenza.data.streams import is_song, lyric_event, song_syllables
 from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.keys import MODES, TONICS, Key, annotated_key
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
@@ -63,42 +63,6 @@ INFILL_TOKENS = (HOLE_TOKEN, FILL_TOKEN)
 LYRIC_TOKENS = (*[f"{CHAR_PREFIX}{b:02X}" for b in range(256)], HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN)
 _ADDED_KEY = "cadenza_added_tokens"
 _WORD_MARK = "\u2581"  # Metaspace's mark at the start of each pre-tokenized bar
-TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # by pitch class
-MODES = ("major", "minor")
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b-]?)\s*(m|min|minor|maj|major)?\s*$")
-
-Key = tuple[int, str]  # (tonic pitch class, "major" | "minor")
-
-
-def parse_key(text: str) -> tuple[int, str | None]:
-    """'F#', 'Bb minor', 'B- major' (music21's flat), 'am' -> (tonic pitch class, mode or None when not
-    said)."""
-    match = _KEY_RE.match(text)
-    if not match:
-        raise CadenzaError(
-            f"cannot read key {text!r}; write a tonic like C, F#, Bb, optionally 'minor'/'major'"
-        )
-    letter, accidental, mode = match.groups()
-    pc = (_LETTER_PC[letter.upper()] + {"#": 1, "b": -1, "-": -1, "": 0}[accidental]) % 12
-    return pc, None if mode is None else (
-        "minor" if mode.startswith("m") and not mode.startswith("maj") else "major"
-    )
-
-
-_MINOR_MODES = ("minor", "aeolian", "dorian", "phrygian", "locrian")
-
-
-def annotated_key(text: str) -> Key:
-    """A corpus annotation ("G major", "A dorian", "Bb minor") as a key token's (tonic, major/minor): a
-    church mode keeps its tonic and takes the mode its third gives (dorian is minor, mixolydian major)."""
-    tonic, _, mode = text.strip().partition(" ")
-    return parse_key(tonic)[0], "minor" if mode.strip().lower() in _MINOR_MODES else "major"
-
-
-def key_name(key: Key) -> str:
-    """(9, "minor") -> "A minor"."""
-    return f"{TONICS[key[0] % 12]} {key[1]}"
 
 
 def default_config() -> TokenizerConfig:

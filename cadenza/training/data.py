@@ -23,8 +23,9 @@ from datasets import Dataset, DatasetDict
 from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
+from cadenza.keys import annotated_key
 from cadenza.tokenization.chunking import Transposer, chunk_sequence, pack_chunks
-from cadenza.tokenization.tokenizer import CadenzaTokenizer, annotated_key
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.shards import PadRows
 
 

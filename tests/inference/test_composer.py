@@ -10,18 +10,12 @@ import symusic
 import torch
 
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
-from cadenza.data.loading import load_pieces_limited
+from cadenza.data.loading import analysed_key, load_pieces_limited
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
-from cadenza.inference.composer import Composer, estimate_key, score_notes, transpose_interval
+from cadenza.inference.composer import Composer, transpose_interval
+from cadenza.keys import KEY_CHOICES, annotated_key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
-from cadenza.tokenization.tokenizer import (
-    CadenzaTokenizer,
-    annotated_key,
-    key_name,
-    note_tuples,
-    parse_key,
-    split_bars,
-)
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples, split_bars
 from cadenza.training.model import ModelArgs, build_model
 from tests.conftest import keyless_tokenizer
 
@@ -96,16 +90,14 @@ def test_a_model_without_key_tokens_transposes_to_the_asked_tonic(tmp_path):
     old = Composer.from_pretrained(save_checkpoint(model, tokenizer, tmp_path / "v1"))
     for tonic in ("D", "Bb"):
         piece = old.generate("bach", bars=1, seed=11, key=tonic)[0]
-        assert estimate_key(score_notes(piece.score))[0] == parse_key(tonic)[0]
+        assert parse_key(analysed_key(piece.score))[0] == parse_key(tonic)[0]
         assert piece.tokens[2] == tokenizer.bar_id and piece.key is None
 
 
 def test_key_functions():
-    c_major = [(p, 1.0) for p in (60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60)]
-    assert estimate_key(c_major) == (0, "major")
-    assert (
-        estimate_key([(p + 9, d) for p, d in [(60, 2.0), (63, 1.0), (67, 1.0), (62, 1.0), (65, 1.0)]])[0] == 9
-    )
+    assert key_name((1, "major")) == "Db major" and key_name((1, "minor")) == "C# minor"
+    assert key_name((8, "minor")) == "G# minor" and key_name((3, "minor")) == "Eb minor"
+    assert len(set(KEY_CHOICES)) == 24 and all(key_name(parse_key(k)) == k for k in KEY_CHOICES)
     assert (
         parse_key("F# minor") == (6, "minor")
         and parse_key("bb") == (10, None)

@@ -212,9 +212,10 @@ def test_a_continuation_renders_its_context_and_new_bars_unless_the_whole_file_i
 
 
 def test_the_piano_roll_names_pitches_and_keeps_its_legend_off_the_notes(score):
-    from cadenza.inference.render import note_name, pianoroll_figure
+    from cadenza.inference.render import pianoroll_figure
+    from cadenza.keys import pitch_name
 
-    assert note_name(60) == "C4" and note_name(70) == "Bb4" and note_name(21) == "A0"
+    assert pitch_name(60) == "C4" and pitch_name(70) == "Bb4" and pitch_name(21) == "A0"
     fig = pianoroll_figure(score, "piece")
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]

@@ -4,14 +4,8 @@ import pytest
 import symusic
 
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.tokenization.tokenizer import (
-    CadenzaTokenizer,
-    annotated_key,
-    key_name,
-    note_tuples,
-    parse_key,
-    preprocess,
-)
+from cadenza.keys import annotated_key, key_name, parse_key
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples, preprocess
 from tests.conftest import keyless_tokenizer, make_piece
 
 
