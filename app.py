@@ -23,15 +23,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from cadenza import ui  # noqa: E402
+from cadenza.data.loading import SUPPORTED_SUFFIXES  # noqa: E402
+from cadenza.data.uploads import MAX_UPLOAD_BYTES  # noqa: E402
 from cadenza.errors import CadenzaError  # noqa: E402
-from cadenza.paths import home  # noqa: E402
+from cadenza.paths import ADAPTERS, BASE_MODEL, EMBEDDED_CORPUS, GAN_MODEL, VAE_MODEL  # noqa: E402
 
-DEFAULT_MODEL = home("checkpoints/cadenza-base")
-DEFAULT_CORPUS = home("build/corpus/embedded")
-DEFAULT_ADAPTERS = home("adapters")
-DEFAULT_GAN, DEFAULT_VAE = home("checkpoints/gan"), home("checkpoints/vae")
 IN_FLIGHT = 16
-PROMPT_TYPES = [".mid", ".midi", ".musicxml", ".mxl", ".xml", ".abc", ".krn"]
+PROMPT_TYPES = list(SUPPORTED_SUFFIXES)
 
 
 @dataclass
@@ -366,7 +364,7 @@ TABS = [
 
 
 def build_demo(
-    composer, corpus: str = DEFAULT_CORPUS, adapters: str = DEFAULT_ADAPTERS, singer=None, baselines=None
+    composer, corpus: str = EMBEDDED_CORPUS, adapters: str = ADAPTERS, singer=None, baselines=None
 ) -> gr.Blocks:
     with gr.Blocks(title="cadenza", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# cadenza\nSymbolic music from a style tag: compose, listen, look, download, judge.")
@@ -385,24 +383,20 @@ def build_demo(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cadenza web app")
     parser.add_argument(
-        "--model", default=os.environ.get("CADENZA_MODEL", DEFAULT_MODEL), help="checkpoint folder"
+        "--model", default=os.environ.get("CADENZA_MODEL", BASE_MODEL), help="checkpoint folder"
     )
     parser.add_argument(
         "--adapters",
-        default=os.environ.get("CADENZA_ADAPTERS", DEFAULT_ADAPTERS),
+        default=os.environ.get("CADENZA_ADAPTERS", ADAPTERS),
         help="folder of LoRA adapters to serve, where the Fine-tune tab saves new ones",
     )
     parser.add_argument(
         "--corpus",
-        default=os.environ.get("CADENZA_CORPUS", DEFAULT_CORPUS),
+        default=os.environ.get("CADENZA_CORPUS", EMBEDDED_CORPUS),
         help="built corpus the Evaluate tab compares with (the embedded one is built at first start)",
     )
-    parser.add_argument(
-        "--gan", default=os.environ.get("CADENZA_GAN", DEFAULT_GAN), help="GAN baseline folder"
-    )
-    parser.add_argument(
-        "--vae", default=os.environ.get("CADENZA_VAE", DEFAULT_VAE), help="VAE baseline folder"
-    )
+    parser.add_argument("--gan", default=os.environ.get("CADENZA_GAN", GAN_MODEL), help="GAN baseline folder")
+    parser.add_argument("--vae", default=os.environ.get("CADENZA_VAE", VAE_MODEL), help="VAE baseline folder")
     # Gradio's own variables first, as its users expect; CADENZA_* for those who set them before.
     host = os.environ.get("GRADIO_SERVER_NAME") or os.environ.get("CADENZA_HOST", "127.0.0.1")
     port = os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("CADENZA_PORT", "7860")
@@ -469,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.launch(
         server_name=args.host,
         server_port=args.port,
-        max_file_size="5mb",
+        max_file_size=MAX_UPLOAD_BYTES,
         show_error=False,
         ssr_mode=False,
         footer_links=[],

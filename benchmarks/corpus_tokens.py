@@ -19,7 +19,8 @@ from pathlib import Path
 from datasets import concatenate_datasets
 
 from cadenza.data.corpus import load_corpus
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.paths import TOKENIZER_FILE
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.data import tokenize_pieces
 
 

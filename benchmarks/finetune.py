@@ -31,7 +31,8 @@ from torch.utils.data import DataLoader
 from cadenza.checkpoint import load_checkpoint, peft_quietly
 from cadenza.data.corpus import load_corpus
 from cadenza.evaluation.likelihood import corpus_chunks, model_token_nll, nll_breakdown, scored_targets
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.paths import TOKENIZER_FILE
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.data import Collator, lm_datasets
 from cadenza.training.finetune import FinetuneArgs, lora_model, run_finetune
 from cadenza.training.model import LOSS_TYPE

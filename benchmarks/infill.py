@@ -21,7 +21,8 @@ import numpy as np
 from cadenza.checkpoint import load_checkpoint
 from cadenza.data.corpus import load_corpus
 from cadenza.evaluation.likelihood import model_token_nll
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, split_bars
+from cadenza.paths import TOKENIZER_FILE
+from cadenza.tokenization.tokenizer import split_bars
 from cadenza.training.data import tokenize_pieces
 
 

@@ -20,7 +20,8 @@ from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from cadenza.errors import InputFileError
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.paths import TOKENIZER_FILE
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 REQUIRED_FILES = ("config.json", WEIGHTS_FILE, TOKENIZER_FILE)

@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 
 HOME = Path(os.environ.get("CADENZA_HOME") or Path(__file__).resolve().parents[1])
+# Files a checkpoint (or an adapter) folder holds beside the model's own.
+TOKENIZER_FILE = "tokenizer.json"
+PROFILE_FILE = "style_profiles.json"
 
 
 def home(relative: str) -> str:
@@ -25,3 +28,16 @@ def resolve(path: str | Path) -> Path:
     records its base as the repository names it ("checkpoints/cadenza-base")."""
     path = Path(path)
     return path if path.is_absolute() or path.exists() else HOME / path
+
+
+# The shipped and built folders every default names (absolute, under the home folder).
+BASE_MODEL = home("checkpoints/cadenza-base")
+ADAPTERS = home("adapters")
+SONGS_ADAPTER = home("adapters/songs")
+GAN_MODEL, VAE_MODEL = home("checkpoints/gan"), home("checkpoints/vae")
+CORPORA = home("build/corpus")  # a user folder's corpus is built in CORPORA/<style>
+EMBEDDED_CORPUS = home("build/corpus/embedded")
+SONGS_CORPUS = home("build/corpus/songs")
+SHARDS = home("build/shards")
+ROLLS = home("build/rolls")
+EVALUATION = home("build/evaluation")

@@ -19,15 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cadenza.data.uploads import MAX_UPLOAD_BYTES
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError, one_line
 from cadenza.inference.request import MAX_SEED, Request
 from cadenza.keys import KEY_CHOICES
+from cadenza.paths import EMBEDDED_CORPUS
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
 MAX_UI_BARS = 64
 MIN_TEMPO, MAX_TEMPO = 20, 300
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 RENDER_FORMATS = ("mid", "musicxml", "wav", "png")
 # Composing time per request, counted once the model is this request's; the slowest request the sliders
 # allow (4 variations of 64 bars of Bach, the densest style) took 68 s with cadenza-base.
@@ -353,15 +354,14 @@ _PREPARING: dict[str, Preparation] = {}
 def prepare_judge(corpus_dir: str | Path) -> Preparation:
     """Start making the corpus (when it is the default embedded one and missing) and the judge's indexes in
     a background thread; `judge_for` answers with the preparation's status until it is done."""
-    from cadenza.data.corpus import EMBEDDED_OUT, CorpusBuildArgs, build_corpus
-    from cadenza.paths import home
+    from cadenza.data.corpus import CorpusBuildArgs, build_corpus
 
     prep = Preparation(str(corpus_dir))
     _PREPARING[prep.corpus] = prep
 
     def work() -> None:
         try:
-            if not Path(prep.corpus).is_dir() and Path(prep.corpus) == Path(home(EMBEDDED_OUT)):
+            if not Path(prep.corpus).is_dir() and Path(prep.corpus) == Path(EMBEDDED_CORPUS):
                 prep.stage = "building the corpus from music21's scores"
                 print(f"cadenza: {prep.status()}", flush=True)
                 build_corpus(CorpusBuildArgs(out=prep.corpus), on_progress=prep.heard)

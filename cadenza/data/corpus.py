@@ -47,9 +47,8 @@ from cadenza.data.styles import (
 )
 from cadenza.data.voices import voices_to_json
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.paths import home
+from cadenza.paths import CORPORA, EMBEDDED_CORPUS
 
-EMBEDDED_OUT = "build/corpus/embedded"  # under the home folder (`cadenza.paths`)
 # Bump when the rows a build writes change, so old cached corpora are rebuilt.
 BUILDER_VERSION = 5  # 5: the key analysed from the converted score's pitch profile
 COLUMNS: tuple[str, ...] = (
@@ -165,7 +164,7 @@ def output_folder(args: CorpusBuildArgs) -> Path:
     """--out if given, else build/corpus/<style> for a user folder and build/corpus/embedded otherwise."""
     if args.out:
         return Path(args.out)
-    return Path(home(f"build/corpus/{args.style}") if args.input else home(EMBEDDED_OUT))
+    return Path(CORPORA) / args.style if args.input else Path(EMBEDDED_CORPUS)
 
 
 def embedded_root() -> Path:
@@ -577,7 +576,7 @@ def load_corpus(path: str | Path):
     from datasets import DatasetDict, load_from_disk
 
     path = Path(path)
-    if not path.is_dir() and path == Path(home(EMBEDDED_OUT)):
+    if not path.is_dir() and path == Path(EMBEDDED_CORPUS):
         print(f"cadenza: building the embedded corpus into {path} (first use; minutes)", file=sys.stderr)
         build_corpus(CorpusBuildArgs(out=str(path)))
     if not path.is_dir():

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from cadenza.data.corpus import SPLITS, embedded_root, load_corpus
 from cadenza.data.streams import song_syllables
 from cadenza.errors import CadenzaError, one_line
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS, SONGS_CORPUS
 
 # Function words of the corpus's languages: a piece's language is the one whose words it uses most.
 FUNCTION_WORDS = {
@@ -39,12 +39,12 @@ _WORD_CHARS = re.compile(r"[^\w']+")
 
 @dataclass
 class SongCorpusArgs:
-    corpus: str = field(default=home("build/corpus/embedded"), metadata={"help": "a built corpus"})
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "a built corpus"})
     root: str | None = field(
         default=None,
         metadata={"help": "the folder its `source` paths start from (default: music21's corpus)"},
     )
-    out: str = field(default=home("build/corpus/songs"), metadata={"help": "where the song corpus goes"})
+    out: str = field(default=SONGS_CORPUS, metadata={"help": "where the song corpus goes"})
     min_syllables: int = field(default=8, metadata={"help": "a part with fewer syllables is not a song"})
     num_proc: int = 2
 

@@ -3,7 +3,7 @@ corpus from, safely.
 
 A zip is read member by member, never extracted as a whole: a member whose name climbs out of the folder
 ("../x.mid", "/etc/x") or that is a symbolic link refuses the whole archive (it was made to attack, not
-to share music); each member is read up to `MAX_MEMBER_BYTES` whatever its header claims (a zip bomb
+to share music); each member is read up to `MAX_UPLOAD_BYTES` whatever its header claims (a zip bomb
 claims little), and an archive past `MAX_ARCHIVE_BYTES` or `MAX_MEMBERS` stops. Files that are not scores
 are skipped and named. Everything lands flat in the destination folder under numbered names, so no name
 from the upload decides where anything is written.
@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from cadenza.data.loading import SUPPORTED_SUFFIXES
 from cadenza.errors import InputFileError
 
-MAX_MEMBER_BYTES = 5 * 1024 * 1024  # one score, as the app's single uploads
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # one uploaded score, alone (the app) or in an archive
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # all of an archive's scores, uncompressed
 MAX_MEMBERS = 5000
 
@@ -75,10 +75,10 @@ def _gather_zip(archive: Path, gathered: Gathered) -> None:
                 gathered.skipped.append(f"{name} (not a score file)")
                 continue
             with zf.open(info) as member:
-                data = member.read(MAX_MEMBER_BYTES + 1)
-            if len(data) > MAX_MEMBER_BYTES:
+                data = member.read(MAX_UPLOAD_BYTES + 1)
+            if len(data) > MAX_UPLOAD_BYTES:
                 raise InputFileError(
-                    archive.name, f"member {info.filename!r} is over {MAX_MEMBER_BYTES // 2**20} MB"
+                    archive.name, f"member {info.filename!r} is over {MAX_UPLOAD_BYTES // 2**20} MB"
                 )
             total += len(data)
             if total > MAX_ARCHIVE_BYTES:

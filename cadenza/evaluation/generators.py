@@ -29,6 +29,7 @@ from cadenza.inference.generator import Generator
 from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.sampling import sample_with
 from cadenza.inference.songs import Singer
+from cadenza.paths import TOKENIZER_FILE
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 NGRAM = "ngram"
@@ -67,7 +68,7 @@ def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc:
 
     model, tokenizer = load_checkpoint(checkpoint)
     context = int(model.config.n_positions)
-    chunks = corpus_chunks(corpus["train"], str(Path(checkpoint) / "tokenizer.json"), context, num_proc)
+    chunks = corpus_chunks(corpus["train"], str(Path(checkpoint) / TOKENIZER_FILE), context, num_proc)
     ngram = NGramModel(order, len(tokenizer)).fit(chunks)
     return NGramComposer(ngram, tokenizer, load_profiles(checkpoint), context, model.generation_config)
 
@@ -81,7 +82,7 @@ def fit_ngram_singer(adapter: str | Path, corpus, order: int = 5, num_proc: int 
     model, _ = load_checkpoint(base)
     tokenizer = CadenzaTokenizer.load(adapter)
     context = int(model.config.n_positions)
-    chunks = corpus_chunks(corpus["train"], str(Path(adapter) / "tokenizer.json"), context, num_proc)
+    chunks = corpus_chunks(corpus["train"], str(Path(adapter) / TOKENIZER_FILE), context, num_proc)
     ngram = NGramModel(order, len(tokenizer)).fit(chunks)
     # The n-gram baseline of songs: n-gram scores, `Singer`'s grammar and forced syllables.
     return Singer(NGramComposer(ngram, tokenizer, load_profiles(base), context, model.generation_config))

@@ -24,7 +24,7 @@ import torch
 
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import chunk_sequence
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
@@ -36,7 +36,7 @@ MIN_CHUNK = 8  # BOS Style Continue Bar TimeSig Position Program Pitch: one note
 
 @dataclass
 class NGramArgs:
-    corpus: str = field(default=home("build/corpus/embedded"), metadata={"help": "corpus folder"})
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder"})
     order: int = field(default=5, metadata={"help": "n-gram order"})
     max_len: int = field(default=1024, metadata={"help": "chunk length (the model's n_positions)"})
     split: str = field(default="validation", metadata={"help": "split scored"})
@@ -81,10 +81,10 @@ def corpus_tokenizer(corpus, folder: Path) -> Path:
     """A tokenizer with the same ids as training's (built from the sorted train styles), saved once."""
     tokenizer = CadenzaTokenizer.new(sorted(set(corpus["train"]["style"])))
     target = folder / f"tokenizer-{tokenizer_hash(tokenizer)}"
-    if not (target / "tokenizer.json").is_file():
+    if not (target / TOKENIZER_FILE).is_file():
         target.mkdir(parents=True, exist_ok=True)
         tokenizer.save(target)
-    return target / "tokenizer.json"
+    return target / TOKENIZER_FILE
 
 
 # --- n-gram baseline ---------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def likelihood(
         raise CadenzaError(f"no split {split!r} in {corpus_path}")
     model, tokenizer = load_checkpoint(model_dir)
     corpus, subset = known_styles(corpus, tokenizer.styles)
-    tokenizer_path = str(Path(model_dir) / "tokenizer.json")
+    tokenizer_path = str(Path(model_dir) / TOKENIZER_FILE)
     max_len = int(model.config.n_positions)
     ngram = ngram_baseline(
         corpus_path, corpus, tokenizer_path, order, max_len, split, num_proc, use_cache, subset

@@ -34,7 +34,7 @@ import symusic
 from tqdm import tqdm
 
 from cadenza.errors import CadenzaError
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS
 
 SIZES = (6, 8, 12)
 HEADLINE = 8  # the n-gram size of the verdict
@@ -271,9 +271,7 @@ def load_index(corpus_dir: str | Path) -> tuple[Index, dict[str, dict[str, float
 @dataclass
 class OriginalityArgs:
     piece: str = field(metadata={"help": "the piece to judge (any format cadenza reads)"})
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus folder; its index is built there"}
-    )
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder; its index is built there"})
     style: str | None = field(
         default=None,
         metadata={"help": "the style whose human baseline applies; default: the closest passage's"},

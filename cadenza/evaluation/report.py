@@ -54,7 +54,7 @@ from cadenza.evaluation.likelihood import likelihood, nll_markdown
 from cadenza.evaluation.musegan import NAMES as MUSEGAN
 from cadenza.evaluation.musegan import musegan_measures
 from cadenza.gan_vae.composer import baseline_kind
-from cadenza.paths import home
+from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS, EVALUATION, TOKENIZER_FILE
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
 REAL = "real held-out"
@@ -71,15 +71,11 @@ HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")
 @dataclass
 class EvaluateArgs:
     models: list[str] = field(
-        default_factory=lambda: [home("checkpoints/cadenza-base"), NGRAM],
+        default_factory=lambda: [BASE_MODEL, NGRAM],
         metadata={"help": f"checkpoint folders, or {NGRAM!r} for the n-gram baseline"},
     )
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
-    )
-    out: str = field(
-        default=home("build/evaluation"), metadata={"help": "folder for report.md, report.json, PNGs"}
-    )
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder (cadenza corpus build)"})
+    out: str = field(default=EVALUATION, metadata={"help": "folder for report.md, report.json, PNGs"})
     styles: list[str] = field(default_factory=list, metadata={"help": "styles judged; default: all"})
     pieces_per_style: int = field(default=16, metadata={"help": "generations per model and style"})
     bars: int = field(default=8, metadata={"help": "bars per generation and per real opening"})
@@ -546,7 +542,7 @@ def _check(args: EvaluateArgs, corpus_styles: list[str]) -> tuple[list[str], str
     if reference is None:  # the openings are cut, and the n-gram decoded, by a checkpoint's tokenizer
         raise CadenzaError("name a transformer checkpoint among --models or with --reference (its tokenizer "
                            "cuts the real openings)")  # fmt: skip
-    if not (Path(reference) / "tokenizer.json").is_file():
+    if not (Path(reference) / TOKENIZER_FILE).is_file():
         raise CadenzaError(f"{reference}: not a checkpoint folder (no tokenizer.json)")
     return args.styles or corpus_styles, reference
 
@@ -575,7 +571,7 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     start = time.monotonic()
     corpus = load_corpus(args.corpus)
     styles, reference = _check(args, sorted(set(corpus["train"]["style"])))
-    tokenizer = CadenzaTokenizer.load(Path(reference) / "tokenizer.json")
+    tokenizer = CadenzaTokenizer.load(Path(reference) / TOKENIZER_FILE)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

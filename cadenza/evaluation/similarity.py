@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from cadenza.evaluation.classifier import FEATURE_NAMES, feature_vector
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS
 
 INDEX_FILE = "similarity.npz"
 LEFT_OUT = ("mean_pitch",)  # moves with transposition
@@ -96,9 +96,7 @@ def load_similarity(corpus_dir: str | Path, num_proc: int = 2) -> SimilarityInde
 @dataclass
 class SimilarArgs:
     piece: str = field(metadata={"help": "the piece (any format cadenza reads)"})
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus folder; its index is built there"}
-    )
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder; its index is built there"})
     k: int = field(default=5, metadata={"help": "how many neighbours"})
     num_proc: int = field(default=2, metadata={"help": "processes embedding the corpus the first time"})
 

@@ -33,7 +33,7 @@ from cadenza.gan_vae.vae import Vae
 from cadenza.inference.generator import Piece
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece, track_voices
 from cadenza.inference.request import MAX_BARS, MAX_NUM, MAX_SEED, Request, as_request
-from cadenza.paths import home
+from cadenza.paths import GAN_MODEL, VAE_MODEL
 
 MAX_STEPS = 32
 WALK = 0.8  # how much of a VAE segment's latent the next one keeps
@@ -202,12 +202,12 @@ class BaselineSampleArgs:
 
 @dataclass
 class GanSampleArgs(BaselineSampleArgs):
-    model: str = field(default=home("checkpoints/gan"), metadata={"help": "a trained GAN folder"})
+    model: str = field(default=GAN_MODEL, metadata={"help": "a trained GAN folder"})
 
 
 @dataclass
 class VaeSampleArgs(BaselineSampleArgs):
-    model: str = field(default=home("checkpoints/vae"), metadata={"help": "a trained VAE folder"})
+    model: str = field(default=VAE_MODEL, metadata={"help": "a trained VAE folder"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (0 = greedy)"})
 
 
@@ -217,7 +217,7 @@ class VaeInterpolateArgs:
     b: str = field(metadata={"help": "the last piece"})
     steps: int = field(default=8, metadata={"help": f"segments from A to B, both included (2-{MAX_STEPS})"})
     style: str = field(default="bach", metadata={"help": "style both pieces are read and written in"})
-    model: str = field(default=home("checkpoints/vae"), metadata={"help": "a trained VAE folder"})
+    model: str = field(default=VAE_MODEL, metadata={"help": "a trained VAE folder"})
     out: str = field(default="out", metadata={"help": "output folder"})
     formats: str = field(
         default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
@@ -228,7 +228,7 @@ class VaeInterpolateArgs:
 class VaeReconstructArgs:
     piece: str = field(metadata={"help": "a score file"})
     style: str = field(default="bach", metadata={"help": "style the piece is read and written in"})
-    model: str = field(default=home("checkpoints/vae"), metadata={"help": "a trained VAE folder"})
+    model: str = field(default=VAE_MODEL, metadata={"help": "a trained VAE folder"})
     out: str = field(default="out", metadata={"help": "output folder"})
     formats: str = field(
         default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}

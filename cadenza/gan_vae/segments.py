@@ -26,7 +26,7 @@ from safetensors.numpy import save_file
 from tqdm.auto import tqdm
 
 from cadenza.errors import CadenzaError
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS, ROLLS
 
 SPLITS = ("train", "validation", "test")
 REST, HOLD, FIRST_PITCH = 0, 1, 2
@@ -143,8 +143,8 @@ def events_roll(events: torch.Tensor, pitches: int) -> torch.Tensor:
 
 @dataclass
 class RollsArgs:
-    corpus: str = field(default=home("build/corpus/embedded"), metadata={"help": "a built corpus"})
-    out: str = field(default=home("build/rolls"), metadata={"help": "folder for <split>.safetensors"})
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "a built corpus"})
+    out: str = field(default=ROLLS, metadata={"help": "folder for <split>.safetensors"})
     hop_bars: int = field(default=2, metadata={"help": "bars between segment starts (4 = no overlap)"})
     per_style: int = field(
         default=4000,

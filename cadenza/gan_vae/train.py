@@ -28,7 +28,7 @@ from cadenza.errors import CadenzaError
 from cadenza.gan_vae.gan import GanCritic, GanGenerator, binarize, gradient_penalty
 from cadenza.gan_vae.segments import SegmentDataset, load_segments, roll_events
 from cadenza.gan_vae.vae import Vae, vae_loss
-from cadenza.paths import home
+from cadenza.paths import ROLLS
 from cadenza.training.loop import (
     LOG_FILE,
     LoopArgs,
@@ -49,7 +49,7 @@ BAR_STEPS = 16  # steps of a bar in the segments (sixteenths of 4/4)
 
 @dataclass
 class GanTrainArgs(LoopArgs):
-    rolls: str = field(default=home("build/rolls"), metadata={"help": "segments folder (cadenza rolls)"})
+    rolls: str = field(default=ROLLS, metadata={"help": "segments folder (cadenza rolls)"})
     output_dir: str = field(default="runs/gan", metadata={"help": "where states, logs and the model go"})
     batch_size: int = 64
     lr: float = field(default=2e-4, metadata={"help": "Adam's learning rate, generator and critic"})
@@ -67,7 +67,7 @@ class GanTrainArgs(LoopArgs):
 
 @dataclass
 class VaeTrainArgs(LoopArgs):
-    rolls: str = field(default=home("build/rolls"), metadata={"help": "segments folder (cadenza rolls)"})
+    rolls: str = field(default=ROLLS, metadata={"help": "segments folder (cadenza rolls)"})
     output_dir: str = field(default="runs/vae", metadata={"help": "where states, logs and the model go"})
     batch_size: int = 64
     lr: float = 1e-3

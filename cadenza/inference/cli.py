@@ -9,14 +9,14 @@ from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece
 from cadenza.inference.request import Request
-from cadenza.paths import home
+from cadenza.paths import BASE_MODEL
 
 DEFAULT_STYLE = "bach"
 
 
 @dataclass
 class GenerateArgs:
-    model: str = field(default=home("checkpoints/cadenza-base"), metadata={"help": "checkpoint folder"})
+    model: str = field(default=BASE_MODEL, metadata={"help": "checkpoint folder"})
     style: str | None = field(
         default=None, metadata={"help": "style tag the model knows (default: bach, or the adapter's style)"}
     )

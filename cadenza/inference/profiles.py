@@ -34,9 +34,8 @@ import symusic
 
 from cadenza.data.voices import Voice, voices_from_json
 from cadenza.errors import InputFileError
-from cadenza.paths import home
+from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS, PROFILE_FILE
 
-PROFILE_FILE = "style_profiles.json"
 PROGRAM_SHARE = 0.5
 CHORD_COVERAGE = 0.99
 LENGTH_COVERAGE = 0.999
@@ -161,12 +160,8 @@ def load_profiles(folder: str | Path) -> dict[str, StyleProfile]:
 
 @dataclass
 class ProfileArgs:
-    model: str = field(
-        default=home("checkpoints/cadenza-base"), metadata={"help": "checkpoint folder to write to"}
-    )
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus the model was trained on"}
-    )
+    model: str = field(default=BASE_MODEL, metadata={"help": "checkpoint folder to write to"})
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus the model was trained on"})
 
 
 def run_profile(args: ProfileArgs) -> dict[str, StyleProfile]:

@@ -44,7 +44,7 @@ from cadenza.inference.render import (
 from cadenza.inference.request import Request, as_request
 from cadenza.inference.sampling import sampling_warpers
 from cadenza.keys import Key, key_name, parse_key
-from cadenza.paths import home, resolve
+from cadenza.paths import SONGS_ADAPTER, resolve
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
@@ -217,7 +217,7 @@ class SongArgs:
     language: str = field(default="en", metadata={"help": "the text's language (en, de, it, la, fr, ...)"})
     style: str = field(default="bach", metadata={"help": "the base's style to sing in"})
     joint: bool = field(default=False, metadata={"help": "write lyrics and melody together (no --lyrics)"})
-    adapter: str = field(default=home("adapters/songs"), metadata={"help": "the lyrics adapter"})
+    adapter: str = field(default=SONGS_ADAPTER, metadata={"help": "the lyrics adapter"})
     melisma: bool = field(default=False, metadata={"help": "let a syllable last several notes"})
     voice: str | None = field(
         default=None, metadata={"help": "soprano, alto, tenor or bass: sing in its range (default: any)"}

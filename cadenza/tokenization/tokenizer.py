@@ -46,8 +46,8 @@ from cadenza.data.streams import is_song, lyric_event, song_syllables
 from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.keys import MODES, TONICS, Key, annotated_key
+from cadenza.paths import TOKENIZER_FILE
 
-TOKENIZER_FILE = "tokenizer.json"
 STYLE_PREFIX = "Style_"
 KEY_PREFIX = "Key_"
 CONTINUE_TOKEN = "Continue_None"

@@ -41,9 +41,9 @@ from cadenza.checkpoint import (
 )
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import load_profiles, save_profiles, style_profiles
-from cadenza.paths import home
+from cadenza.paths import BASE_MODEL, CORPORA, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer, validate_style_name
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, validate_style_name
 from cadenza.training.data import Collator, StyleSampler, lm_datasets, style_tokens
 from cadenza.training.loop import (
     LoopArgs,
@@ -82,7 +82,7 @@ class FinetuneArgs(LoopArgs):
         metadata={"help": "train on this built corpus (in the base's styles) instead of an --input folder"},
     )
     lyrics: bool = field(default=False, metadata={"help": "add and train the lyric tokens (songs)"})
-    base: str = field(default=home("checkpoints/cadenza-base"), metadata={"help": "the base checkpoint"})
+    base: str = field(default=BASE_MODEL, metadata={"help": "the base checkpoint"})
     corpus_out: str | None = field(
         default=None, metadata={"help": "where the folder's corpus is built (default build/corpus/<style>)"}
     )
@@ -144,7 +144,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
         if unknown:
             raise CadenzaError(f"{args.corpus}: styles the base does not know: {', '.join(unknown)}")
     accelerator = make_accelerator(args)
-    corpus_dir = args.corpus or args.corpus_out or str(Path(home("build/corpus")) / args.style)
+    corpus_dir = args.corpus or args.corpus_out or str(Path(CORPORA) / args.style)
     with accelerator.main_process_first():
         if accelerator.is_main_process:
             if args.input:

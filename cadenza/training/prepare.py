@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 from cadenza.checkpoint import SAMPLING, require_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS, SHARDS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer, chunk_sequence
-from cadenza.tokenization.tokenizer import TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.data import music_of, tokenize_pieces
 from cadenza.training.shards import META_FILE, ShardMeta
 
@@ -30,10 +30,8 @@ MAX_ID = np.iinfo(np.uint16).max
 
 @dataclass
 class ShardWriteArgs:
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
-    )
-    out: str = field(default=home("build/shards"), metadata={"help": "shard folder to write"})
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder (cadenza corpus build)"})
+    out: str = field(default=SHARDS, metadata={"help": "shard folder to write"})
     tokenizer: str | None = field(
         default=None,
         metadata={

@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cadenza.errors import CadenzaError, InputFileError
-from cadenza.paths import home
+from cadenza.paths import PROFILE_FILE, SHARDS, TOKENIZER_FILE
 from cadenza.tokenization.infilling import infill_context, kept_bars
 from cadenza.training.loop import (
     LoopArgs,
@@ -50,7 +50,7 @@ from cadenza.training.model import LOSS_TYPE, ModelArgs, new_gpt2
 
 META_FILE = "meta.json"
 # The checkpoint's files besides the weights, written by `cadenza shards write` and copied into the model.
-CHECKPOINT_FILES = ("tokenizer.json", "style_profiles.json", "generation_config.json")
+CHECKPOINT_FILES = (TOKENIZER_FILE, PROFILE_FILE, "generation_config.json")
 # Entry columns of `train.idx.npy` / chunk columns of `validation.idx.npy`.
 OFFSET, LENGTH, STYLE, PIECE, SHIFT = range(5)
 MAX_FILL_BARS = 8  # the most bars an infilling row leaves out (a phrase)
@@ -85,7 +85,7 @@ class ShardMeta:
             meta = cls(**json.loads(path.read_text()))
         except (ValueError, TypeError) as err:
             raise InputFileError(path, f"not a shard folder's meta.json ({err})") from err
-        tokenizer = folder / "tokenizer.json"
+        tokenizer = folder / TOKENIZER_FILE
         if not tokenizer.is_file() or _sha256(tokenizer) != meta.tokenizer_sha256:
             raise InputFileError(
                 folder, "its tokenizer.json is missing or not the one its shards were cut by"
@@ -260,9 +260,7 @@ class PadRows:
 
 @dataclass
 class ShardTrainArgs(ModelArgs, LoopArgs):
-    shards: str = field(
-        default=home("build/shards"), metadata={"help": "shard folder (cadenza shards write)"}
-    )
+    shards: str = field(default=SHARDS, metadata={"help": "shard folder (cadenza shards write)"})
     init_from: str | None = field(
         default=None,
         metadata={"help": "start from this checkpoint's weights (its size and context replace the sizes)"},

@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.errors import CadenzaError
 from cadenza.inference.profiles import save_profiles, style_profiles
-from cadenza.paths import home
+from cadenza.paths import EMBEDDED_CORPUS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
-from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, TOKENIZER_FILE, CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, CadenzaTokenizer
 from cadenza.training.data import (
     Collator,
     StyleSampler,
@@ -46,9 +46,7 @@ from cadenza.training.shards import style_weights
 
 @dataclass
 class TrainArgs(ModelArgs, LoopArgs):
-    corpus: str = field(
-        default=home("build/corpus/embedded"), metadata={"help": "corpus folder (cadenza corpus build)"}
-    )
+    corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder (cadenza corpus build)"})
     init_from: str | None = field(
         default=None,
         metadata={

@@ -90,11 +90,10 @@ def test_a_one_note_piece_gets_defined_answers(corpus_dir, tmp_path):
 def test_a_first_start_builds_the_corpus_in_the_background_and_says_how_far(
     tiny_corpus_dir, train_piece, tmp_path, monkeypatch
 ):
-    from cadenza import paths
     from cadenza.data import corpus as corpus_module
 
-    monkeypatch.setattr(paths, "HOME", tmp_path)  # a fresh clone: no build/ folder
     target = tmp_path / "build/corpus/embedded"
+    monkeypatch.setattr(ui, "EMBEDDED_CORPUS", str(target))  # a fresh clone: no build/ folder
     release = threading.Event()
 
     def build(args, on_progress=None):  # the embedded build, minutes long, stood in for by the tiny corpus

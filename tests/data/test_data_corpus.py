@@ -262,10 +262,10 @@ def _state(pid: int) -> str:
 def test_the_default_embedded_corpus_is_built_on_first_use(tiny_corpus_dir, tmp_path, monkeypatch, capsys):
     import shutil
 
-    from cadenza import paths
     from cadenza.data import corpus as corpus_module
 
-    monkeypatch.setattr(paths, "HOME", tmp_path)  # a fresh clone: `cadenza similar` before any build
+    # a fresh clone: `cadenza similar` before any build
+    monkeypatch.setattr(corpus_module, "EMBEDDED_CORPUS", str(tmp_path / "build/corpus/embedded"))
     built = []
     monkeypatch.setattr(
         corpus_module, "build_corpus", lambda args: built.append(shutil.copytree(tiny_corpus_dir, args.out))

@@ -60,12 +60,12 @@ def test_a_hostile_archive_is_refused_whole_before_anything_is_written(tmp_path,
 
 
 def test_a_zip_bomb_stops_at_the_member_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 1000)
     zipped = archive(tmp_path / "bomb.zip", {"huge.mid": b"\0" * 10**6})  # ~1 KB compressed
     assert zipped.stat().st_size < 5000
     with pytest.raises(InputFileError, match="bomb.zip: member 'huge.mid' is over"):
         gather_scores([zipped], tmp_path / "out")
-    monkeypatch.setattr(uploads, "MAX_MEMBER_BYTES", 10**6)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 10**6)
     monkeypatch.setattr(uploads, "MAX_ARCHIVE_BYTES", 1500)
     zipped = archive(tmp_path / "many.zip", {"a.mid": b"\0" * 1000, "b.mid": b"\0" * 1000})
     with pytest.raises(InputFileError, match="unpacks to over"):
