@@ -60,7 +60,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "set lyrics to a melody (or write lyrics and melody together) with the lyrics adapter",
     ),
     "profile": (
-        "cadenza.inference.profiles",
+        "cadenza.data.profiles",
         "ProfileArgs",
         "run_profile",
         "save a checkpoint's style profiles (instruments, chord size) from its corpus",

@@ -21,12 +21,12 @@ import torch
 from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
 from cadenza.checkpoint import ADAPTER_FILE, read_adapter
+from cadenza.data.profiles import StyleProfile, load_profiles
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.ngram import NGramModel
 from cadenza.gan_vae.composer import GanComposer, VaeComposer, baseline_kind
 from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Generator
-from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.sampling import sample_with
 from cadenza.inference.songs import Singer
 from cadenza.paths import TOKENIZER_FILE

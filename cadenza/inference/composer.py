@@ -34,11 +34,11 @@ from transformers import (
 from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
 from cadenza.data import loading
 from cadenza.data.loading import analysed_key, has_key, load_pieces_limited
+from cadenza.data.profiles import StyleProfile, load_profiles
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
-from cadenza.inference.profiles import StyleProfile, load_profiles
 from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers

@@ -26,13 +26,13 @@ import torch
 from transformers import StoppingCriteriaList
 
 from cadenza.checkpoint import check_adapter_base, load_checkpoint, peft_quietly, read_adapter
+from cadenza.data.profiles import load_profiles
 from cadenza.data.syllables import Syllable, syllabify
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
-from cadenza.inference.profiles import load_profiles
 from cadenza.inference.render import (
     check_formats,
     one_line,

@@ -31,7 +31,7 @@ and `Infill_Fill` after the bars that follow opens the bars taken out:
     Key, Continue, TimeSig, Tempo, Duration -> Hole     Hole -> Hole | Bar | Fill
     TimeSig, Tempo, Duration -> Fill (after a hole, once)     Fill -> Bar
 
-Three optional limits narrow the grammar for generation (see `cadenza.inference.profiles`): `programs`, the
+Three optional limits narrow the grammar for generation (see `cadenza.data.profiles`): `programs`, the
 instruments a piece may use, `max_chord`, how many notes one program may start at one position (1 = every
 voice is a single line), and `longest`, the longest note in quarter notes (v2 held a fiddle tune's note
 for 24 beats; the style's own notes stay under 2).

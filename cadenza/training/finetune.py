@@ -39,8 +39,8 @@ from cadenza.checkpoint import (
     save_adapter_info,
     save_checkpoint,
 )
+from cadenza.data.profiles import load_profiles, save_profiles, style_profiles
 from cadenza.errors import CadenzaError
-from cadenza.inference.profiles import load_profiles, save_profiles, style_profiles
 from cadenza.paths import BASE_MODEL, CORPORA, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, validate_style_name

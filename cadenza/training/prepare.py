@@ -17,8 +17,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cadenza.checkpoint import SAMPLING, require_checkpoint
+from cadenza.data.profiles import save_profiles, style_profiles
 from cadenza.errors import CadenzaError
-from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.paths import EMBEDDED_CORPUS, SHARDS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer, chunk_sequence
 from cadenza.tokenization.tokenizer import CadenzaTokenizer

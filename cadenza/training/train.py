@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
+from cadenza.data.profiles import save_profiles, style_profiles
 from cadenza.errors import CadenzaError
-from cadenza.inference.profiles import save_profiles, style_profiles
 from cadenza.paths import EMBEDDED_CORPUS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, CadenzaTokenizer

@@ -10,8 +10,8 @@ import music21
 import symusic
 
 from cadenza.data.corpus import CorpusBuildArgs, build_corpus, embedded_root, load_corpus
+from cadenza.data.profiles import style_profiles
 from cadenza.data.styles import STYLE_SOUNDS
-from cadenza.inference.profiles import style_profiles
 from cadenza.inference.render import render, track_voices
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 

@@ -11,11 +11,7 @@ from datasets import Dataset, DatasetDict
 
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
-from cadenza.data.splits import SPLITS
-from cadenza.data.voices import Voice, voices_to_json
-from cadenza.errors import CadenzaError, InputFileError
-from cadenza.inference.composer import Composer
-from cadenza.inference.profiles import (
+from cadenza.data.profiles import (
     PROFILE_FILE,
     StyleProfile,
     load_profiles,
@@ -23,6 +19,10 @@ from cadenza.inference.profiles import (
     save_profiles,
     style_profiles,
 )
+from cadenza.data.splits import SPLITS
+from cadenza.data.voices import Voice, voices_to_json
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.composer import Composer
 from tests.conftest import make_piece
 
 

@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 from cadenza.checkpoint import load_checkpoint
 from cadenza.cli import main
 from cadenza.data.corpus import load_corpus
+from cadenza.data.profiles import load_profiles
 from cadenza.errors import CadenzaError
-from cadenza.inference.profiles import load_profiles
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, default_config
 from cadenza.training.data import lm_datasets
 from cadenza.training.loop import BEST_FILE, auto_mixed_precision, budget_used, complete_states, lr_factor
