@@ -15,6 +15,8 @@ import argparse
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,15 @@ class Shared:
     compose_style: gr.Dropdown | None = None  # the Compose tab's style list, which a fine-tune extends
     singer: object = None  # the lyrics adapter's `Singer`, when one is served (the Lyrics tab)
     baselines: dict = field(default_factory=dict)  # "GAN"/"VAE" -> composer (the Baselines tab)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A failure shown on the page in one line; a bug's traceback also goes to the server's log."""
+    try:
+        yield
+    except Exception as err:
+        raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
 
 
 # --- Compose tab -----------------------------------------------------------------------------------
@@ -88,11 +99,9 @@ def compose_tab(composer, shared: Shared) -> None:
                 sheet = gr.HTML(visible=i == 0, label="Sheet music")
                 slots += [audio, roll, sheet, files]
 
-    def pieces(progress, **settings) -> list[ui.Variation]:
-        try:
-            return ui.compose(composer, progress=progress, **settings)
-        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+    def pieces(progress, *widgets) -> list[ui.Variation]:
+        with one_line_errors():
+            return ui.compose(composer, ui.ComposeForm(*widgets), progress=progress)
 
     # prompt=None makes it optional for API clients (Gradio reads that default); style_profile follows it.
     def compose(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
@@ -100,9 +109,8 @@ def compose_tab(composer, shared: Shared) -> None:
         """The /compose API: the status line (with the seeds) and every variation's files (MIDI, MusicXML,
         WAV, piano roll). Any argument but the style may be left out: the widgets' defaults apply."""
         result = pieces(
-            progress, style=style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
-            temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed, variations=variations,
-            prompt_midi=prompt, style_profile=style_profile,
+            progress, style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed,
+            variations, prompt, style_profile,
         )  # fmt: skip
         files = [f for v in result for f in [*v.downloads, str(v.png)]]
         return ui.describe(result, variations), files, str(result[0].midi)
@@ -110,9 +118,8 @@ def compose_tab(composer, shared: Shared) -> None:
     def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
                 prompt, style_profile, progress=gr.Progress()):  # fmt: skip
         result = pieces(
-            progress, style=style, bars=bars, tempo=tempo, time_signature=time_signature, key=key,
-            temperature=temperature, top_p=top_p, seed=seed, random_seed=random_seed, variations=variations,
-            prompt_midi=prompt, style_profile=style_profile,
+            progress, style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed,
+            variations, prompt, style_profile,
         )  # fmt: skip
         updates = [ui.describe(result, variations), str(result[0].midi)]
         for i in range(ui.MAX_VARIATIONS):
@@ -187,10 +194,8 @@ def evaluate_tab(composer, shared: Shared) -> None:
             )
 
     def predict(upload=None, last_generated=None, style=ui.AS_GUESSED, progress=gr.Progress()):
-        try:
+        with one_line_errors():
             result = ui.evaluate(shared.corpus, upload, last_generated, style, progress=progress)
-        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
         return (
             result.summary,
             result.probabilities,
@@ -229,14 +234,12 @@ def finetune_tab(composer, shared: Shared) -> None:
             )
 
     def tune(files, style, run_size, progress=gr.Progress()):
-        try:
+        with one_line_errors():
             for step in ui.finetune(
                 composer, files or [], style, run_size, shared.adapters, ui.request_dir()
             ):
                 progress(step.fraction, desc="fine-tuning")
                 yield step.text, gr.update(choices=composer.styles)
-        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
 
     start.click(tune, [uploads, name, size], [status, shared.compose_style], api_name="finetune")
 
@@ -284,12 +287,9 @@ def lyrics_tab(composer, shared: Shared) -> None:
             sheet = gr.HTML(label="Sheet music")
 
     def run(lyrics, language, style, tempo, key, melisma, seed, random_seed, voice):
-        try:
-            sung = ui.sing(
-                shared.singer, lyrics, language, style, tempo, key, melisma, seed, random_seed, voice=voice
-            )
-        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
+        with one_line_errors():
+            form = ui.SongForm(lyrics, language, style, tempo, key, melisma, seed, random_seed, voice)
+            sung = ui.sing(shared.singer, form)
         v = sung.variation
         return sung.text, str(v.wav), v.downloads, str(v.png), v.sheet
 
@@ -333,17 +333,13 @@ def baselines_tab(composer, shared: Shared) -> None:
         return text, str(v.wav), v.downloads, str(v.png), v.sheet
 
     def run_sample(name, style, bars, seed, random_seed):
-        try:
+        with one_line_errors():
             v = ui.baseline_sample(served, name, style, bars, seed, random_seed)
-        except Exception as err:  # the user sees one line; a bug's traceback goes to the server's log
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
         return (*shown(v, f"**{name}**, {style}, {v.bars} bars, seed **{v.seed}**"), str(v.midi))
 
     def run_interpolation(a, b, style, steps, previous):
-        try:
+        with one_line_errors():
             v = ui.interpolate(served, a or previous, b, style, steps)
-        except Exception as err:
-            raise gr.Error(ui.error_line(err), print_exception=not isinstance(err, CadenzaError)) from None
         return shown(
             v, f"**VAE** interpolation in {style}: {int(steps)} steps of {v.bars // int(steps)} bars"
         )

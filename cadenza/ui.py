@@ -148,64 +148,43 @@ def request_dir(root: Path = TEMP_ROOT, max_age_s: float = TEMP_MAX_AGE_S) -> Pa
 
 
 # --- the Compose tab --------------------------------------------------------------------------------
+@dataclass
+class ComposeForm:
+    """The Compose tab's widgets as the page (or an API client) sends them: numbers may come as text or
+    floats, "as generated" stands for unset; `compose` checks each and builds the `Request`."""
+
+    style: str
+    bars: object = 8
+    tempo: object = None  # 0 or empty: as generated
+    time_signature: str | None = AS_GENERATED
+    key: str | None = AS_GENERATED
+    temperature: object = None
+    top_p: object = None
+    seed: object = -1
+    random_seed: bool = True
+    variations: object = 1
+    prompt_midi: str | Path | None = None
+    style_profile: bool = True
+
+
 def compose(
-    composer,
-    style: str,
-    bars=8,
-    tempo=None,
-    time_signature: str | None = AS_GENERATED,
-    key: str | None = AS_GENERATED,
-    temperature=None,
-    top_p=None,
-    seed=-1,
-    random_seed: bool = True,
-    variations=1,
-    prompt_midi: str | Path | None = None,
-    style_profile: bool = True,
-    progress: Progress | None = None,
-    out_dir: Path | None = None,
+    composer, form: ComposeForm, progress: Progress | None = None, out_dir: Path | None = None
 ) -> list[Variation]:
-    """Generate `variations` pieces and render each to MIDI, MusicXML, WAV and a piano roll.
+    """Generate the form's variations and render each to MIDI, MusicXML, WAV and a piano roll.
 
     Variation i uses seed + i, so any variation is reproduced alone by entering its seed with
     variations = 1 (and the same other settings). A prompt upload is read first, in a reading worker and
     outside `MODEL_LOCK`; then the request has `REQUEST_SECONDS` to compose: variations not finished by
     then are left out (`describe` says so), and if none is, the request fails with `TimeLimitError`.
     """
-    from cadenza.data.loading import load_pieces_limited
     from cadenza.inference.render import piece_stem
 
-    if style not in composer.styles:
-        raise CadenzaError(f"unknown style {style!r}; this model knows: {', '.join(composer.styles)}")
-    bars = _number("bars", bars, 1, MAX_UI_BARS, integer=True)
-    variations = _number("number of variations", variations, 1, MAX_VARIATIONS, integer=True)
-    temperature = None if temperature is None else _number("temperature", temperature, 0.05, 3.0)
-    top_p = None if top_p is None else _number("top-p", top_p, 0.05, 1.0)
-    tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
-    time_signature = _optional_choice(time_signature)
-    if time_signature is not None and time_signature not in composer.time_signatures:
-        raise CadenzaError(f"unsupported time signature {time_signature!r}")
-    key = _optional_choice(key)
-    first_seed = resolve_seed(seed, random_seed)
     report = progress or (lambda *args, **kwargs: None)
-    prompt, ignored = None, ()
-    if (path := check_prompt_file(prompt_midi)) is not None:
-        report(0, desc=f"reading {path.name}")
-        try:
-            prompt = load_pieces_limited(path)[0]
-        except InputFileError as err:  # name the upload by its own name, not the server's temp path
-            raise InputFileError(path.name, err.problem) from None
-        # A continuation keeps the file's tempo, meter and key (and voices): choices made before the
-        # upload are set aside and the status says so, rather than failing every request.
-        chosen = {"tempo": tempo, "time signature": time_signature, "key": key}
-        ignored = tuple(name for name, value in chosen.items() if value is not None)
-        tempo = time_signature = key = None
-    request = Request(
-        style, bars=bars, temperature=temperature, top_p=top_p, tempo=tempo,
-        time_signature=time_signature, key=key, prompt_midi=prompt, use_profile=style_profile,
-    )  # fmt: skip
-    out_dir = out_dir or request_dir()
+    request, ignored = _compose_request(composer, form, report)
+    variations = _number("number of variations", form.variations, 1, MAX_VARIATIONS, integer=True)
+    first_seed = resolve_seed(form.seed, form.random_seed)
     seeds = [(first_seed + i) % (MAX_SEED + 1) for i in range(variations)]
+    out_dir = out_dir or request_dir()
     if MODEL_LOCK.locked():
         report(0, desc="waiting for another request to finish composing")
     with MODEL_LOCK:
@@ -226,10 +205,43 @@ def compose(
             if piece.score.note_num() == 0:
                 raise CadenzaError(f"the model wrote no notes with seed {this_seed}; try another seed")
             report((i + 0.7) / variations, desc=f"rendering variation {i + 1} of {variations}")
-            variation = _render(piece, out_dir / f"v{i + 1}", piece_stem(style, this_seed, 0))
+            variation = _render(piece, out_dir / f"v{i + 1}", piece_stem(form.style, this_seed, 0))
             result.append(dataclasses.replace(variation, ignored=ignored))
     report(1.0, desc="done")
     return result
+
+
+def _compose_request(composer, form: ComposeForm, report: Progress) -> tuple[Request, tuple[str, ...]]:
+    """The form's `Request` (its seed set per variation later) and the controls set aside for a prompt
+    file: a continuation keeps the file's tempo, meter and key (and voices), so choices made before the
+    upload are ignored and the status says so, rather than failing every request."""
+    from cadenza.data.loading import load_pieces_limited
+
+    if form.style not in composer.styles:
+        raise CadenzaError(f"unknown style {form.style!r}; this model knows: {', '.join(composer.styles)}")
+    temperature = None if form.temperature is None else _number("temperature", form.temperature, 0.05, 3.0)
+    top_p = None if form.top_p is None else _number("top-p", form.top_p, 0.05, 1.0)
+    tempo = None if form.tempo in (None, "", 0) else _number("tempo", form.tempo, MIN_TEMPO, MAX_TEMPO)
+    time_signature = _optional_choice(form.time_signature)
+    if time_signature is not None and time_signature not in composer.time_signatures:
+        raise CadenzaError(f"unsupported time signature {time_signature!r}")
+    key = _optional_choice(form.key)
+    prompt, ignored = None, ()
+    if (path := check_prompt_file(form.prompt_midi)) is not None:
+        report(0, desc=f"reading {path.name}")
+        try:
+            prompt = load_pieces_limited(path)[0]
+        except InputFileError as err:  # name the upload by its own name, not the server's temp path
+            raise InputFileError(path.name, err.problem) from None
+        chosen = {"tempo": tempo, "time signature": time_signature, "key": key}
+        ignored = tuple(name for name, value in chosen.items() if value is not None)
+        tempo = time_signature = key = None
+    request = Request(
+        form.style, bars=_number("bars", form.bars, 1, MAX_UI_BARS, integer=True), temperature=temperature,
+        top_p=top_p, tempo=tempo, time_signature=time_signature, key=key, prompt_midi=prompt,
+        use_profile=form.style_profile,
+    )  # fmt: skip
+    return request, ignored
 
 
 def _render(piece, folder: Path, stem: str) -> Variation:
@@ -534,35 +546,39 @@ class Sung:
     text: str  # markdown: the syllables under their notes' order, the key, the seed, a note
 
 
-def sing(
-    singer,
-    lyrics: str | None,
-    language: str = "en",
-    style: str = "bach",
-    tempo=None,
-    key: str | None = AS_GENERATED,
-    melisma: bool = False,
-    seed=-1,
-    random_seed: bool = True,
-    out_dir: Path | None = None,
-    voice: str | None = AS_GENERATED,
-) -> Sung:
-    """A melody for `lyrics` (or, with `lyrics` None, lyrics and melody together) rendered like a composed
-    piece, and what was sung."""
+@dataclass
+class SongForm:
+    """The Lyrics → Melody tab's widgets; `lyrics` None asks for lyrics and melody together."""
+
+    lyrics: str | None
+    language: str = "en"
+    style: str = "bach"
+    tempo: object = None
+    key: str | None = AS_GENERATED
+    melisma: bool = False
+    seed: object = -1
+    random_seed: bool = True
+    voice: str | None = AS_GENERATED
+
+
+def sing(singer, form: SongForm, out_dir: Path | None = None) -> Sung:
+    """A melody for the form's lyrics (or lyrics and melody together) rendered like a composed piece, and
+    what was sung."""
     from cadenza.inference.render import piece_stem
 
     if singer is None:
         raise CadenzaError("no lyrics adapter is served (adapters/songs; see docs/songs.md)")
-    tempo = None if tempo in (None, "", 0) else _number("tempo", tempo, MIN_TEMPO, MAX_TEMPO)
-    key, seed, voice = _optional_choice(key), resolve_seed(seed, random_seed), _optional_choice(voice)
-    if lyrics is not None and not lyrics.strip():
+    tempo = None if form.tempo in (None, "", 0) else _number("tempo", form.tempo, MIN_TEMPO, MAX_TEMPO)
+    seed, voice = resolve_seed(form.seed, form.random_seed), _optional_choice(form.voice)
+    if form.lyrics is not None and not form.lyrics.strip():
         raise CadenzaError("the lyrics are empty: type the words to set, or press Song for a new pair")
-    request = Request(style, key=key, tempo=tempo, seed=seed)
+    style = form.style
+    request = Request(style, key=_optional_choice(form.key), tempo=tempo, seed=seed)
     with MODEL_LOCK:
-        if lyrics is None:
+        if form.lyrics is None:
             piece, note = singer.song(request, voice=voice), ""
         else:
-            piece, _, note = singer.sing(lyrics, request, language, melisma, voice)
+            piece, _, note = singer.sing(form.lyrics, request, form.language, form.melisma, voice)
         variation = _render(piece, (out_dir or request_dir()), f"song-{piece_stem(style, seed, 0)}")
     words = " ".join(
         text + ("" if word_end else "-") for text, word_end in

@@ -1,4 +1,4 @@
-"""Any score file -> `Piece`s: a normalized symusic Score plus the metadata the corpus keeps.
+"""Any score file -> `ScorePiece`s: a normalized symusic Score plus the metadata the corpus keeps.
 
 One reader per format, the fastest that is faithful (measured in docs/corpus.md):
 - MIDI: symusic.
@@ -8,7 +8,7 @@ One reader per format, the fastest that is faithful (measured in docs/corpus.md)
   (`cadenza.data.streams`) instead of through music21's slow MIDI writer.
 `read_pieces(path, reader=...)` can force a reader (the fidelity benchmark compares them).
 Problems become `InputFileError`s naming the file (and the tune, inside an ABC collection); a raw
-music21/symusic exception never escapes. What a reader merely warns about is kept in `Piece.warnings`.
+music21/symusic exception never escapes. What a reader merely warns about is kept in `ScorePiece.warnings`.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ DEFAULT_TEMPO = 120.0
 
 
 @dataclass
-class Piece:
-    """One piece of music: a whole file, or one tune of an ABC collection."""
+class ScorePiece:
+    """One piece of music read from a file: the whole file, or one tune of an ABC collection (a generated
+    piece is `inference.generator.Piece`)."""
 
     score: Score
     tune: int | None
@@ -114,7 +115,7 @@ def _free_program(program: int, used: set[int]) -> int:
     raise ValueError("a score with more than 128 tracks cannot have distinct programs")
 
 
-def read_pieces(path: str | Path, reader: str = "auto") -> tuple[list[Piece], list[InputFileError]]:
+def read_pieces(path: str | Path, reader: str = "auto") -> tuple[list[ScorePiece], list[InputFileError]]:
     """Load every piece in a file, with the errors of tunes that could not be used.
 
     A whole-file problem (missing, wrong format, corrupt, too big) raises `InputFileError`; a bad tune in
@@ -132,7 +133,7 @@ def read_pieces(path: str | Path, reader: str = "auto") -> tuple[list[Piece], li
     return _pieces_from_music21_file(path)
 
 
-def load_pieces(path: str | Path) -> list[Piece]:
+def load_pieces(path: str | Path) -> list[ScorePiece]:
     """Load every piece in a file; raise `InputFileError` if the file gives none."""
     pieces, errors = read_pieces(path)
     if not pieces:
@@ -140,7 +141,7 @@ def load_pieces(path: str | Path) -> list[Piece]:
     return pieces
 
 
-def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[Piece]:
+def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[ScorePiece]:
     """`load_pieces` in a reading worker (`run_limited`), stopped after `seconds` or past
     `READ_MEMORY_BYTES`: a file that sends a parser into a loop (music21's repeat expansion on some fuzzed
     ABC) or through gigabytes costs its caller that much, not its request slot for good. For single files
@@ -313,7 +314,7 @@ def _source_voices(score: Score) -> tuple[list[str], list[int | None]]:
     return [track.name for track in score.tracks], [int(track.program) for track in score.tracks]
 
 
-def _piece_from_midi_file(path: Path) -> Piece:
+def _piece_from_midi_file(path: Path) -> ScorePiece:
     data = path.read_bytes()
     if not data.startswith(b"MThd"):
         raise InputFileError(path, "not a MIDI file (no MThd header)")
@@ -323,7 +324,7 @@ def _piece_from_midi_file(path: Path) -> Piece:
     except Exception as err:  # symusic raises bare RuntimeErrors on corrupt or truncated data
         raise InputFileError(path, f"corrupt MIDI file: {one_line(err)}") from err
     score, voices = _checked(raw, str(path), *_source_voices(raw))
-    return Piece(
+    return ScorePiece(
         score=score,
         tune=None,
         title=path.stem,
@@ -338,13 +339,13 @@ def _piece_from_midi_file(path: Path) -> Piece:
 
 
 # --- ABC through abc2midi ---------------------------------------------------------------------------
-def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[Piece], list[InputFileError]]:
+def _pieces_from_abc_file(path: Path, follow_clefs: bool) -> tuple[list[ScorePiece], list[InputFileError]]:
     tunes = abc.split_tunes(path.read_text(encoding="utf-8", errors="replace"))
     if not tunes:
         raise InputFileError(path, "no tune in this ABC file (no X: field)")
     if follow_clefs and any(tune.sets_clef for tune in tunes):
         return _pieces_from_music21_file(path)
-    pieces: list[Piece] = []
+    pieces: list[ScorePiece] = []
     errors: list[InputFileError] = []
     read: list[tuple[abc.AbcTune, Score, list[str]]] = []
     for index, tune in enumerate(tunes, start=1):
@@ -409,12 +410,12 @@ def _piece_from_abc_tune(
     number: int | None,
     name: str,
     merged: bool,
-) -> Piece:
+) -> ScorePiece:
     # abc2midi names a tune's track after one of its titles, which is no part name; merged voices carry
     # their own (`_merged_voices`). ABC names no instrument: abc2midi's program 0 is its default.
     names = [track.name for track in raw.tracks] if merged else [""] * len(raw.tracks)
     score, voices = _checked(raw, name, names, [None] * len(raw.tracks))
-    return Piece(
+    return ScorePiece(
         score=score,
         tune=number,
         title=tune.titles[0] if tune.titles else path.stem,
@@ -430,7 +431,7 @@ def _piece_from_abc_tune(
 
 
 # --- music21 formats ----------------------------------------------------------------------------------
-def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileError]]:
+def _pieces_from_music21_file(path: Path) -> tuple[list[ScorePiece], list[InputFileError]]:
     from music21 import converter, stream
 
     try:
@@ -445,7 +446,7 @@ def _pieces_from_music21_file(path: Path) -> tuple[list[Piece], list[InputFileEr
         tunes = [(_tune_number(score, index), score) for index, score in enumerate(parsed.scores, start=1)]
     else:
         tunes = [(None, parsed)]
-    pieces: list[Piece] = []
+    pieces: list[ScorePiece] = []
     errors: list[InputFileError] = []
     for tune, score in tunes:
         name = f"{path}#{tune}" if tune is not None else str(path)
@@ -500,7 +501,7 @@ def _tune_number(score, index: int) -> int:
         return index
 
 
-def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
+def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> ScorePiece:
     if not m21.recurse().notes:
         raise InputFileError(name, "no notes")
     _check_end(float(m21.highestTime), name)  # before ticks are counted: they would overflow
@@ -510,7 +511,7 @@ def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> Piece:
     slots = {part: voice.slot for part, voice in zip(kept, voices, strict=True)}
     metadata = m21.metadata
     title = (metadata.title if metadata is not None else None) or path.stem
-    return Piece(
+    return ScorePiece(
         score=score,
         tune=tune,
         title=str(title),

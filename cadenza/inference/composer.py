@@ -356,11 +356,11 @@ class Composer:
         return prompt
 
     def _continuation_prompt(
-        self, prompt: str | Path | loading.Piece, prompt_bars: int
+        self, prompt: str | Path | loading.ScorePiece, prompt_bars: int
     ) -> tuple[list[int], list[int], list[Voice], Key | None]:
         """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, the file's
         voices and its key (None for a file too short to have one: a note, a bare fifth)."""
-        piece = prompt if isinstance(prompt, loading.Piece) else load_pieces_limited(prompt)[0]
+        piece = prompt if isinstance(prompt, loading.ScorePiece) else load_pieces_limited(prompt)[0]
         bars = split_bars(self.tokenizer.encode_music(piece.score), {self.tokenizer.bar_id})
         bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
         head, tail = bars[:-prompt_bars], bars[-prompt_bars:]

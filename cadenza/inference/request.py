@@ -18,7 +18,7 @@ from cadenza.errors import CadenzaError
 if TYPE_CHECKING:
     from transformers import GenerationConfig
 
-    from cadenza.data.loading import Piece as FilePiece
+    from cadenza.data.loading import ScorePiece
 
 MAX_BARS = 256
 MAX_NUM = 16
@@ -52,7 +52,7 @@ class Request:
     key: str | None = None  # "A minor", "D" (major), "F# dorian"
     time_signature: str | None = None  # "3/4"
     tempo: float | None = None  # beats per minute
-    prompt_midi: str | Path | FilePiece | None = None  # a file, or a piece already read from one
+    prompt_midi: str | Path | ScorePiece | None = None  # a file, or a piece already read from one
     prompt_bars: int = 4
     temperature: float | None = None
     top_k: int | None = None

@@ -36,7 +36,9 @@ class SlowFirstPiece:
 def test_variations_past_the_time_limit_are_left_out_and_the_status_says_so(composer, tmp_path, monkeypatch):
     monkeypatch.setattr(ui, "REQUEST_SECONDS", 1)
     slow = SlowFirstPiece(composer, 1.5)
-    result = ui.compose(slow, STYLE, bars=2, seed=3, random_seed=False, variations=3, out_dir=tmp_path)
+    result = ui.compose(
+        slow, ui.ComposeForm(STYLE, bars=2, seed=3, random_seed=False, variations=3), out_dir=tmp_path
+    )
     assert slow.calls == 1  # the second variation's sampling stopped at its first step
     assert [v.seed for v in result] == [3]
     assert result[0].wav.stat().st_size > 0
@@ -48,7 +50,7 @@ def test_a_request_with_nothing_composed_in_time_is_refused_in_one_line(composer
     with pytest.raises(
         TimeLimitError, match=r"^composing took longer than 0 s, this app's limit per request"
     ):
-        ui.compose(composer, STYLE, bars=2, out_dir=tmp_path)
+        ui.compose(composer, ui.ComposeForm(STYLE, bars=2), out_dir=tmp_path)
 
 
 def test_a_continuation_sets_aside_tempo_meter_and_key_and_says_so(composer, tmp_path):
@@ -56,22 +58,20 @@ def test_a_continuation_sets_aside_tempo_meter_and_key_and_says_so(composer, tmp
 
     prompt = tmp_path / "prompt.mid"
     make_piece(3, bars=4, voices=2).dump_midi(str(prompt))
-    result = ui.compose(
-        composer, STYLE, bars=1, tempo=90, key="D minor", seed=5, random_seed=False, prompt_midi=prompt,
-        out_dir=tmp_path / "out",
-    )  # fmt: skip
+    form = ui.ComposeForm(
+        STYLE, bars=1, tempo=90, key="D minor", seed=5, random_seed=False, prompt_midi=prompt
+    )
+    result = ui.compose(composer, form, out_dir=tmp_path / "out")
     assert result[0].ignored == ("tempo", "key")
     assert "; tempo and key from the prompt file (the choice above was not used)" in ui.describe(result, 1)
-    plain = ui.compose(
-        composer, STYLE, bars=1, key="D minor", seed=5, random_seed=False, out_dir=tmp_path / "p"
-    )
+    form = ui.ComposeForm(STYLE, bars=1, key="D minor", seed=5, random_seed=False)
+    plain = ui.compose(composer, form, out_dir=tmp_path / "p")
     assert plain[0].ignored == () and "prompt file" not in ui.describe(plain, 1)
 
 
 def test_each_variation_shows_its_sheet_music(composer, tmp_path):
-    (variation,) = ui.compose(
-        composer, STYLE, bars=2, key="D minor", seed=5, random_seed=False, out_dir=tmp_path
-    )
+    form = ui.ComposeForm(STYLE, bars=2, key="D minor", seed=5, random_seed=False)
+    (variation,) = ui.compose(composer, form, out_dir=tmp_path)
     assert variation.sheet.startswith('<div class="sheet-music"') and "overflow-y:auto" in variation.sheet
     import music21
 

@@ -38,7 +38,9 @@ def test_uploads_become_a_served_style_that_survives_a_restart(tiny_checkpoint, 
     assert "Validation loss:" in statuses[-1].text and "Compose tab" in statuses[-1].text
     assert all(0 <= s.fraction <= 1 for s in statuses)
     assert "airs" in composer.styles
-    (variation,) = ui.compose(composer, "airs", bars=2, seed=1, random_seed=False, out_dir=tmp_path / "out")
+    (variation,) = ui.compose(
+        composer, ui.ComposeForm("airs", bars=2, seed=1, random_seed=False), out_dir=tmp_path / "out"
+    )
     assert variation.style == "airs" and variation.midi.stat().st_size > 0
 
     restarted = Composer.from_pretrained(tiny_checkpoint)

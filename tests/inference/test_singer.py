@@ -180,18 +180,20 @@ def test_the_song_command_writes_the_files(adapter, tmp_path, capsys):
 def test_the_lyrics_tab_sings_and_pairs(singer, adapter, tmp_path):
     from cadenza import ui
 
-    sung = ui.sing(singer, "Ky-ri-e e-lei-son", "la", "bach", tempo=90, seed=7, random_seed=False,
-                   out_dir=tmp_path)  # fmt: skip
+    form = ui.SongForm("Ky-ri-e e-lei-son", "la", "bach", tempo=90, seed=7, random_seed=False)
+    sung = ui.sing(singer, form, out_dir=tmp_path)
     assert "seed **7**" in sung.text and "Ky- ri- e e- lei- son" in sung.text
     assert (
         sung.variation.wav.is_file() and sung.variation.musicxml.is_file() and "<svg" in sung.variation.sheet
     )
-    pair = ui.sing(singer, None, style="bach", seed=8, random_seed=False, out_dir=tmp_path / "pair")
+    pair = ui.sing(
+        singer, ui.SongForm(None, style="bach", seed=8, random_seed=False), out_dir=tmp_path / "pair"
+    )
     assert pair.variation.midi.is_file()
     with pytest.raises(CadenzaError, match="lyrics are empty"):
-        ui.sing(singer, "   ", out_dir=tmp_path)
+        ui.sing(singer, ui.SongForm("   "), out_dir=tmp_path)
     with pytest.raises(CadenzaError, match="no lyrics adapter"):
-        ui.sing(None, "la la", out_dir=tmp_path)
+        ui.sing(None, ui.SongForm("la la"), out_dir=tmp_path)
 
 
 def test_the_app_serves_the_lyrics_adapter_apart_from_the_styles(adapter, tmp_path):
