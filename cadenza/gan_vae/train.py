@@ -14,7 +14,6 @@ on a lent GPU from a copied segments folder.
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import time
@@ -30,8 +29,8 @@ from cadenza.gan_vae.segments import SegmentDataset, load_segments, roll_events
 from cadenza.gan_vae.vae import Vae, vae_loss
 from cadenza.paths import ROLLS
 from cadenza.training.loop import (
-    LOG_FILE,
     LoopArgs,
+    MetricsLog,
     budget_bar,
     budget_used,
     check_loop_args,
@@ -39,7 +38,9 @@ from cadenza.training.loop import (
     command_line,
     lr_factor,
     make_accelerator,
+    out_of_budget,
     resume_state,
+    resumed_batches,
     run_card,
     save_state,
 )
@@ -245,48 +246,34 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
         resume_state(accelerator, out / "states", clock)
 
     fields = ["step", "minutes", "lr", "train_loss", "val_loss", *recipe.fields]
-    if accelerator.is_main_process and not (out / LOG_FILE).exists():
-        out.mkdir(parents=True, exist_ok=True)
-        with (out / LOG_FILE).open("w", newline="") as f:
-            csv.writer(f).writerow(fields)
+    log = MetricsLog(accelerator, out, fields)
     start, running, val = time.monotonic() - clock["elapsed"], {}, {}
     bar = budget_bar(accelerator, clock, args)
-    epoch, skip = divmod(clock["step"], len(train_loader))
-    done = False
-    while not done:
-        train_loader.set_epoch(epoch)
-        loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
-        skip = 0
-        for batch in loader:
-            clock["step"] += 1
-            for key, value in recipe.step(accelerator, batch, clock["step"]).items():
-                running.setdefault(key, []).append(value)
-            for scheduler in schedulers:
-                scheduler.step()
-            clock["elapsed"] = time.monotonic() - start
-            step = clock["step"]
-            bar.update(int(bar.total * budget_used(step, clock["elapsed"], args)) - bar.n)
-            done = step >= args.max_steps or (
-                args.max_minutes > 0 and clock["elapsed"] >= args.max_minutes * 60
-            )
-            if step % args.eval_every == 0 or done:
-                val = recipe.validate(accelerator, val_loader, 0 if done else args.eval_batches)
-                train_loss = running.get("loss", running.get("critic_loss", [math.nan]))
-                row = {"step": step, "minutes": round(clock["elapsed"] / 60, 2),
-                       "lr": f"{schedulers[0].get_last_lr()[0]:.2e}",
-                       "train_loss": round(_mean(train_loss), 4),
-                       **{k: round(_mean(v), 4) for k, v in running.items() if k in fields},
-                       **{k: round(v, 4) for k, v in val.items()}}  # fmt: skip
-                bar.set_postfix(step=step, val=f"{val['val_loss']:.3f}")
-                if accelerator.is_main_process:
-                    with (out / LOG_FILE).open("a", newline="") as f:
-                        csv.DictWriter(f, fields, extrasaction="ignore").writerow(row)
-                running = {}
-            if step % args.save_every == 0 or done:
-                save_state(accelerator, out / "states", clock)
-            if done:
-                break
-        epoch += 1
+    for batch in resumed_batches(accelerator, train_loader, clock["step"]):
+        clock["step"] += 1
+        for key, value in recipe.step(accelerator, batch, clock["step"]).items():
+            running.setdefault(key, []).append(value)
+        for scheduler in schedulers:
+            scheduler.step()
+        clock["elapsed"] = time.monotonic() - start
+        step = clock["step"]
+        bar.update(int(bar.total * budget_used(step, clock["elapsed"], args)) - bar.n)
+        done = out_of_budget(step, clock["elapsed"], args)
+        if step % args.eval_every == 0 or done:
+            val = recipe.validate(accelerator, val_loader, 0 if done else args.eval_batches)
+            train_loss = running.get("loss", running.get("critic_loss", [math.nan]))
+            row = {"step": step, "minutes": round(clock["elapsed"] / 60, 2),
+                   "lr": f"{schedulers[0].get_last_lr()[0]:.2e}",
+                   "train_loss": round(_mean(train_loss), 4),
+                   **{k: round(_mean(v), 4) for k, v in running.items() if k in fields},
+                   **{k: round(v, 4) for k, v in val.items()}}  # fmt: skip
+            bar.set_postfix(step=step, val=f"{val['val_loss']:.3f}")
+            log.write(row)
+            running = {}
+        if step % args.save_every == 0 or done:
+            save_state(accelerator, out / "states", clock)
+        if done:
+            break
     bar.close()
     figures = {"steps": clock["step"], "minutes": round(clock["elapsed"] / 60, 1),
                "train segments": len(train_loader.dataset), "device": str(accelerator.device),

@@ -21,6 +21,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -192,24 +193,24 @@ def check_output_dir(args: LoopArgs) -> None:
         )
 
 
-def _progress(step: int, elapsed: float, args: LoopArgs) -> float:
-    by_steps = (step - args.warmup_steps) / max(1, args.max_steps - args.warmup_steps)
+def budget_used(step: int, elapsed: float, args: LoopArgs, warmup: int = 0) -> float:
+    """How much of the run's budget is spent: of its steps (those after `warmup`) or of its minutes,
+    whichever runs out first. The one budget rule: the progress bar (so its ETA is the run's), the
+    schedule's cosine and the loops' end all read it."""
+    by_steps = (step - warmup) / max(1, args.max_steps - warmup)
     by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
     return min(1.0, max(by_steps, by_time))
 
 
-def budget_used(step: int, elapsed: float, args: LoopArgs) -> float:
-    """How much of the run's budget is spent: of its steps or of its minutes, whichever runs out first
-    (what the progress bar shows, so its ETA is the run's)."""
-    by_time = elapsed / (args.max_minutes * 60) if args.max_minutes > 0 else 0.0
-    return min(1.0, max(step / args.max_steps, by_time))
+def out_of_budget(step: int, elapsed: float, args: LoopArgs) -> bool:
+    return budget_used(step, elapsed, args) >= 1.0
 
 
 def lr_factor(step: int, elapsed: float, args: LoopArgs) -> float:
     """Linear warmup, then cosine to 10% of the peak over the budget that runs out first."""
     if step < args.warmup_steps:
         return (step + 1) / args.warmup_steps
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * _progress(step, elapsed, args)))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * budget_used(step, elapsed, args, args.warmup_steps)))
 
 
 @torch.no_grad()
@@ -294,6 +295,32 @@ def budget_bar(accelerator: Accelerator, clock: dict, args: LoopArgs) -> tqdm:
     )
 
 
+def resumed_batches(accelerator: Accelerator, loader: DataLoader, done: int) -> Iterator:
+    """`loader`'s batches epoch after epoch, without end, from batch number `done` (a resumed run's place:
+    its epoch, then the batches of that epoch it had seen are skipped)."""
+    epoch, skip = divmod(done, max(1, len(loader)))
+    while True:
+        loader.set_epoch(epoch)
+        yield from accelerator.skip_first_batches(loader, skip) if skip else loader
+        epoch, skip = epoch + 1, 0
+
+
+class MetricsLog:
+    """The run's metrics.csv: its header written once, a row per evaluation (main process only)."""
+
+    def __init__(self, accelerator: Accelerator, out: Path, fields: list[str]) -> None:
+        self.path, self.fields, self.main = out / LOG_FILE, fields, accelerator.is_main_process
+        if self.main and not self.path.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(fields)
+
+    def write(self, row: dict) -> None:
+        if self.main:
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
+
+
 def run_loop(
     accelerator: Accelerator,
     model: torch.nn.Module,
@@ -326,17 +353,9 @@ def run_loop(
     if args.resume:
         resume_state(accelerator, states, clock)
 
-    log_path = out / LOG_FILE
-    log_fields = ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
-    if accelerator.is_main_process and not log_path.exists():
-        with log_path.open("w", newline="") as f:
-            csv.writer(f).writerow(log_fields)
-
-    def log(row: dict) -> None:
-        if accelerator.is_main_process:
-            with log_path.open("a", newline="") as f:
-                csv.DictWriter(f, log_fields).writerow(row)
-
+    log = MetricsLog(
+        accelerator, out, ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
+    ).write
     if clock["step"] == 0:  # where a fresh run starts from: a fine-tune's "before"
         clock["first"] = evaluate(model, val_loader, accelerator, args.eval_batches)
         log({"step": 0, "minutes": 0.0, "lr": "", "train_loss": "", "val_loss": round(clock["first"], 4),
@@ -346,64 +365,54 @@ def run_loop(
     running = []
     val_loss = float("nan")
     bar = budget_bar(accelerator, clock, args)
-    epoch = clock["step"] // max(1, len(train_loader) // args.grad_accum)
-    skip = (clock["step"] * args.grad_accum) % max(1, len(train_loader))
-    done = stopped_early = False
-    while not done:
-        train_loader.set_epoch(epoch)
-        loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
-        skip = 0
-        for batch in loader:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            clock["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
-            running.append(loss.item())
-            if not accelerator.sync_gradients:
-                continue
-            clock["step"] += 1
-            clock["elapsed"] = time.monotonic() - start
-            step = clock["step"]
-            bar.update(int(BAR_STEPS * budget_used(step, clock["elapsed"], args)) - bar.n)
-            bar.set_postfix(step=step, loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
-            out_of_budget = step >= args.max_steps or (
-                args.max_minutes > 0 and clock["elapsed"] >= args.max_minutes * 60
+    stopped_early = False
+    for batch in resumed_batches(accelerator, train_loader, clock["step"] * args.grad_accum):
+        with accelerator.accumulate(model):
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        clock["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
+        running.append(loss.item())
+        if not accelerator.sync_gradients:
+            continue
+        clock["step"] += 1
+        clock["elapsed"] = time.monotonic() - start
+        step = clock["step"]
+        bar.update(int(BAR_STEPS * budget_used(step, clock["elapsed"], args)) - bar.n)
+        bar.set_postfix(step=step, loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
+        spent = out_of_budget(step, clock["elapsed"], args)
+        if step % args.eval_every == 0 and not spent:
+            val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
+            clock["stale"] = 0 if val_loss < clock["best"] else clock["stale"] + 1
+            if val_loss < clock["best"]:
+                clock["best"], clock["best_step"] = val_loss, step
+                if args.patience and accelerator.is_main_process:
+                    states.mkdir(parents=True, exist_ok=True)
+                    save_file(trainable_state(accelerator.unwrap_model(model)), states / BEST_FILE)
+            stopped_early = bool(args.patience) and clock["stale"] >= args.patience
+        if spent or stopped_early:
+            val_loss = evaluate(model, val_loader, accelerator, 0)  # the whole validation set
+        if step % args.eval_every == 0 or spent or stopped_early:
+            log(
+                {
+                    "step": step,
+                    "minutes": round(clock["elapsed"] / 60, 2),
+                    "lr": f"{scheduler.get_last_lr()[0]:.2e}",
+                    "train_loss": round(sum(running) / len(running), 4),
+                    "val_loss": round(val_loss, 4),
+                    "val_ppl": round(math.exp(val_loss), 3),
+                    "tokens_seen": clock["tokens"],
+                }
             )
-            if step % args.eval_every == 0 and not out_of_budget:
-                val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
-                clock["stale"] = 0 if val_loss < clock["best"] else clock["stale"] + 1
-                if val_loss < clock["best"]:
-                    clock["best"], clock["best_step"] = val_loss, step
-                    if args.patience and accelerator.is_main_process:
-                        states.mkdir(parents=True, exist_ok=True)
-                        save_file(trainable_state(accelerator.unwrap_model(model)), states / BEST_FILE)
-                stopped_early = bool(args.patience) and clock["stale"] >= args.patience
-            if out_of_budget or stopped_early:
-                val_loss = evaluate(model, val_loader, accelerator, 0)  # the whole validation set
-            if step % args.eval_every == 0 or out_of_budget or stopped_early:
-                log(
-                    {
-                        "step": step,
-                        "minutes": round(clock["elapsed"] / 60, 2),
-                        "lr": f"{scheduler.get_last_lr()[0]:.2e}",
-                        "train_loss": round(sum(running) / len(running), 4),
-                        "val_loss": round(val_loss, 4),
-                        "val_ppl": round(math.exp(val_loss), 3),
-                        "tokens_seen": clock["tokens"],
-                    }
-                )
-                running = []
-            if step % args.save_every == 0 or out_of_budget or stopped_early:
-                save_state(accelerator, states, clock)
-            if out_of_budget or stopped_early:
-                done = True
-                break
-        epoch += 1
+            running = []
+        if step % args.save_every == 0 or spent or stopped_early:
+            save_state(accelerator, states, clock)
+        if spent or stopped_early:
+            break
     bar.close()
     if stopped_early:
         accelerator.print(
