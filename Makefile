@@ -83,6 +83,7 @@ train-base-more: install
 # with a quarter of the rows in MMM's bar-infilling layout. 290 minutes on 2 cores; run again to resume
 # from runs/base-v3 (the budget spans sessions). `cadenza shards train` imports only torch, numpy,
 # transformers and accelerate, so the same folder trains on a bare GPU machine (docs/training.md).
+# The shipped checkpoints/cadenza-base is runs/base-v3/model with its card written by hand (its README).
 V2_COMMIT := 958a58b
 V3_TRAIN := --batch_size 16 --lr 8e-4 --warmup_steps 200 --max_steps 1000000 --max_minutes 290 \
 	--eval_every 250 --eval_batches 16 --save_every 100 --infill_share 0.25 --style_alpha 0.5 \
