@@ -198,8 +198,8 @@ def nll_breakdown(nll: np.ndarray, targets: np.ndarray, tokenizer: CadenzaTokeni
     kind (the part of a token's name before "_": Pitch, Duration, Position, Bar, ...; "Merged" for a BPE
     token of several) with each kind's share of the tokens."""
     parts = [tokenizer.parts(int(t)) for t in targets]
-    kinds = np.array([tokenizer.token(p[0]).partition("_")[0] if len(p) == 1 else "Merged" for p in parts])
-    pitch = {i for token, i in tokenizer.vocab.items() if token.startswith("Pitch_")}
+    kinds = np.array([tokenizer.kind(int(t)) for t in targets])
+    pitch = tokenizer.ids_of("Pitch")
     notes = sum(1 for p in parts for i in p if i in pitch)
     by_kind = {
         kind: {

@@ -114,12 +114,8 @@ class Composer:
         self.vocab_size = vocab_size
         self.context = context
         self.device = device
-        self._pitch_ids = {
-            int(t.removeprefix("Pitch_")): i for t, i in tokenizer.vocab.items() if t.startswith("Pitch_")
-        }
-        self._tempos = {
-            float(t.removeprefix("Tempo_")): i for t, i in tokenizer.vocab.items() if t.startswith("Tempo_")
-        }
+        self._pitch_ids = {int(tokenizer.value(i)): i for i in tokenizer.ids_of("Pitch")}
+        self._tempos = {float(tokenizer.value(i)): i for i in tokenizer.ids_of("Tempo")}
 
     @classmethod
     def from_pretrained(
@@ -143,7 +139,8 @@ class Composer:
 
     @property
     def time_signatures(self) -> list[str]:
-        return [t.removeprefix("TimeSig_") for t in self.tokenizer.vocab if t.startswith("TimeSig_")]
+        tok = self.tokenizer
+        return [tok.value(i) for i in sorted(tok.ids_of("TimeSig"))]
 
     def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
         """The pieces a `Request` asks for: `generate(Request("bach", bars=8))`, or the same settings as
@@ -545,7 +542,7 @@ class Composer:
         window = music[last : last + 2]
         position = None
         for i in range(last + 2, len(music)):
-            kind = self.tokenizer.token(music[i]).partition("_")[0]
+            kind = self.tokenizer.kind(music[i])
             if kind == "Position":
                 position = music[i]
             tail = size(music[i:])

@@ -183,7 +183,7 @@ class Singer:
         if tok.eos_id in music:
             music = music[: music.index(tok.eos_id)]
         else:  # the context ran out: the song ends with its last whole note
-            ends = [i for i, t in enumerate(music) if tok.token(t).startswith("Duration_")]
+            ends = [i for i, t in enumerate(music) if tok.kind(t) == "Duration"]
             music = music[: ends[-1] + 1] if ends else []
         tokens = [*prefix, *music, tok.eos_id]  # the music opens with the prompt, spelled
         score = one_line(tok.decode(tokens))  # one voice sings one note at a time

@@ -68,11 +68,10 @@ class Transposer:
         size = vocab_size or len(tokenizer)
         self.pitch_of = np.full(size, -1, dtype=np.int64)
         self.id_of_pitch: dict[int, int] = {}
-        for token, token_id in tokenizer.vocab.items():
-            if token.startswith("Pitch_"):
-                pitch = int(token.split("_")[1])
-                self.pitch_of[token_id] = pitch
-                self.id_of_pitch[pitch] = token_id
+        for token_id in tokenizer.ids_of("Pitch"):
+            pitch = int(tokenizer.value(token_id))
+            self.pitch_of[token_id] = pitch
+            self.id_of_pitch[pitch] = token_id
         self.key_of = {i: tokenizer.key_of(i) for i in tokenizer.key_ids}
         self.id_of_key = {key: i for i, key in self.key_of.items()}
 

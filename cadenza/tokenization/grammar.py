@@ -160,7 +160,7 @@ class RemiGrammar:
         self.beat_of: dict[int, float] = {}  # a TimeSig's beat (its denominator's note) in quarter notes
         self.beats_of: dict[int, float] = {}  # a Duration's length in beats of the bar's meter
         for token, i in tokenizer.vocab.items():
-            prefix, _, value = token.partition("_")
+            prefix, value = tokenizer.kind(i), tokenizer.value(i)
             if token.startswith(STYLE_PREFIX) and i >= base_size:
                 kind_of[i] = Kind.STYLE
             elif token.startswith(KEY_PREFIX) and i >= base_size:
@@ -200,12 +200,11 @@ class RemiGrammar:
         if tokenizer.continue_id is not None:
             kind_of[tokenizer.continue_id] = Kind.CONTINUE
         self.kind_of = kind_of
-        self.time_signatures = [t for t in tokenizer.vocab if t.startswith("TimeSig_")]
         timesig_ids = set(self.bar_length_of)
         if time_signature is not None:
             token = f"TimeSig_{time_signature}"
             if token not in tokenizer.vocab:
-                supported = ", ".join(t.removeprefix("TimeSig_") for t in self.time_signatures)
+                supported = ", ".join(tokenizer.value(i) for i in sorted(tokenizer.ids_of("TimeSig")))
                 raise CadenzaError(f"unsupported time signature {time_signature!r}; supported: {supported}")
             timesig_ids = {tokenizer.vocab[token]}
 
@@ -465,7 +464,7 @@ class RemiGrammar:
 
 def _known_programs(tokenizer: CadenzaTokenizer, programs: Iterable[int]) -> set[int]:
     wanted = {int(p) for p in programs}
-    known = {int(t.removeprefix("Program_")) for t in tokenizer.vocab if t.startswith("Program_")}
+    known = {int(tokenizer.value(i)) for i in tokenizer.ids_of("Program")}
     unknown = sorted(wanted - {p for p in known if p >= 0})
     if unknown or not wanted:
         raise CadenzaError(

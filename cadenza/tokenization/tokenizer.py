@@ -104,6 +104,7 @@ class CadenzaTokenizer:
         self._late: list[str] = []  # those added after BPE merges were learned: ids after the merged ones
         self._vocab: dict[str, int] | None = None
         self._size: int | None = None  # len(self.remi), kept: miditok counts a trained vocabulary each call
+        self._kind_ids: dict[str, frozenset[int]] = {}  # cache of `ids_of`
         for token in added_tokens or []:
             self._append(token)
 
@@ -113,7 +114,7 @@ class CadenzaTokenizer:
         return self._size
 
     def _append(self, token: str) -> None:
-        self._vocab, self._size = None, None
+        self._vocab, self._size, self._kind_ids = None, None, {}
         if token not in self.remi.vocab:
             if self.is_bpe:
                 # miditok numbers merged tokens right after its base vocabulary, so a token added after
@@ -332,16 +333,33 @@ class CadenzaTokenizer:
                 pending = None
         return out
 
+    # --- token kinds: the one place a token's name is read -----------------------------------
+    def kind(self, token_id: int) -> str:
+        """A token's kind: the part of its name before "_" ("Pitch", "Duration", "Bar", "TimeSig",
+        "Style", "Key", "Char", ...); "Merged" for a BPE token of several."""
+        name = self.token(token_id)
+        return "Merged" if "+" in name else name.partition("_")[0]
+
+    def value(self, token_id: int) -> str:
+        """A token's value: its name after its kind ("60" for Pitch_60, "3/4" for TimeSig_3/4)."""
+        return self.token(token_id).partition("_")[2]
+
+    def ids_of(self, kind: str) -> frozenset[int]:
+        """The ids of the tokens of one kind, merged ones aside (kept: decoding asks often)."""
+        if kind not in self._kind_ids:
+            self._kind_ids[kind] = frozenset(
+                i for token, i in self.vocab.items() if token.partition("_")[0] == kind
+            )
+        return self._kind_ids[kind]
+
     def _pitch_ids(self) -> frozenset[int]:
-        return frozenset(i for token, i in self.remi.vocab.items() if token.startswith("Pitch_"))
+        return self.ids_of("Pitch")
 
     def _with_lyrics(self, ids: list[int], score: symusic.Score) -> list[int]:
         """REMI ids of a song with each note's lyric item inserted before the note (its Position)."""
         items = song_syllables(score)
         pitches = self._pitch_ids()
-        tempos = {i for t, i in self.remi.vocab.items() if t.startswith("Tempo_")}
-        positions = {i for t, i in self.remi.vocab.items() if t.startswith("Position_")}
-        programs = {i for t, i in self.remi.vocab.items() if t.startswith("Program_")}
+        tempos, positions, programs = self.ids_of("Tempo"), self.ids_of("Position"), self.ids_of("Program")
         # miditok writes the first tempo at the piece's start even when the first note comes later: a
         # position without a note, which a song has no place for (the tempo is on the first note too).
         rest = [i for i in range(len(ids) - 2) if ids[i] in positions and ids[i + 1] in tempos]

@@ -113,3 +113,18 @@ def test_decode_ignores_specials_and_stops_at_eos(tokenizer):
     assert note_tuples(tokenizer.decode(garbage_after_eos)) == note_tuples(tokenizer.decode(ids))
     assert tokenizer.decode([tokenizer.bos_id]).note_num() == 0
     assert isinstance(tokenizer.decode([]), symusic.Score)
+
+
+def test_token_kinds_are_read_in_one_place(tokenizer):
+    pitch = tokenizer.vocab["Pitch_60"]
+    assert (tokenizer.kind(pitch), tokenizer.value(pitch)) == ("Pitch", "60")
+    assert tokenizer.kind(tokenizer.bar_id) == "Bar"
+    assert tokenizer.kind(tokenizer.style_id("bach")) == "Style"
+    assert tokenizer.value(tokenizer.vocab["TimeSig_3/4"]) == "3/4"
+    pitches = tokenizer.ids_of("Pitch")
+    assert pitch in pitches and all(tokenizer.token(i).startswith("Pitch_") for i in pitches)
+    assert len(pitches) == 109 - 21 + 1  # the default pitch range, both ends in
+    fresh = CadenzaTokenizer.new(["bach"])
+    before = fresh.ids_of("Style")
+    fresh.add_style("new_style")  # a token added later joins its kind
+    assert fresh.ids_of("Style") == before | {fresh.style_id("new_style")}
