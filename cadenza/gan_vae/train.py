@@ -39,6 +39,7 @@ from cadenza.training.loop import (
     lr_factor,
     make_accelerator,
     out_of_budget,
+    resolved,
     resume_state,
     resumed_batches,
     run_card,
@@ -222,6 +223,7 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
     card and returns the final figures."""
     check_loop_args(args)
     check_output_dir(args)
+    args = resolved(args)  # the card says the precision that ran
     accelerator = make_accelerator(args)
     train, val = (load_segments(args.rolls, split) for split in ("train", "validation"))
     if len(train) == 0 or len(val) == 0:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from cadenza.training.loop import (
     check_output_dir,
     command_line,
     make_accelerator,
+    resolved,
     run_card,
     run_loop,
 )
@@ -133,7 +134,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
     from cadenza.data.corpus import CorpusBuildArgs, build_corpus, load_corpus
 
     check_args(args)
-    args.output_dir = args.output_dir or str(Path("adapters") / args.style)
+    args = replace(args, output_dir=args.output_dir or str(Path("adapters") / args.style))
     check_output_dir(args)
     out = Path(args.output_dir)
     base_tokenizer = CadenzaTokenizer.load(args.base)
@@ -143,6 +144,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
         unknown = sorted(set(load_corpus(args.corpus)["train"]["style"]) - set(base_tokenizer.styles))
         if unknown:
             raise CadenzaError(f"{args.corpus}: styles the base does not know: {', '.join(unknown)}")
+    args = resolved(args)  # the card says the precision that ran
     accelerator = make_accelerator(args)
     corpus_dir = args.corpus or args.corpus_out or str(Path(CORPORA) / args.style)
     with accelerator.main_process_first():

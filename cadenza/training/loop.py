@@ -22,8 +22,9 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -40,6 +41,7 @@ STATE_FILE = "trainer_state.json"
 BEST_FILE = "best_trainable.safetensors"  # early stopping's best weights (trainable parameters only)
 BAR_STEPS = 1000  # the progress bar counts thousandths of the budget
 LOG_FILE = "metrics.csv"
+A = TypeVar("A", bound="LoopArgs")  # a recipe's own LoopArgs
 SAVE_DTYPES = ("float32", "float16", "bfloat16")
 
 
@@ -165,17 +167,22 @@ def auto_mixed_precision(on_cpu: bool) -> str:
     return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "no"
 
 
+def resolved(args: A) -> A:
+    """`args` with "auto" mixed precision made what the hardware has, so the run and its card say what ran."""
+    if args.mixed_precision != "auto":
+        return args
+    return replace(args, mixed_precision=auto_mixed_precision(args.cpu or not torch.cuda.is_available()))
+
+
 def make_accelerator(args: LoopArgs) -> Accelerator:
-    """The run's Accelerator, `args.mixed_precision` resolved ("auto" -> what the hardware has), seeded."""
-    if args.mixed_precision == "auto":
-        args.mixed_precision = auto_mixed_precision(args.cpu or not torch.cuda.is_available())
+    """The run's Accelerator, seeded, in `resolved(args)`'s precision."""
     # accelerate keeps one state per process and refuses a second Accelerator with another precision;
     # one process may run several trainings (the tests, a sweep, the GAN after the transformer).
     AcceleratorState._reset_state()
     accelerator = Accelerator(
         cpu=args.cpu,
         gradient_accumulation_steps=args.grad_accum,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=resolved(args).mixed_precision,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     set_seed(args.seed)

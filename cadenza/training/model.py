@@ -32,6 +32,14 @@ class ModelArgs:
     dropout: float = field(default=0.0, metadata={"help": "dropout on residuals, embeddings, attention"})
 
 
+def model_sizes(config: GPT2Config) -> dict:
+    """A GPT-2 config's sizes as `ModelArgs` fields: a run that starts from a checkpoint has its sizes."""
+    return {
+        "n_layer": config.n_layer, "n_embd": config.n_embd, "n_head": config.n_head,
+        "n_positions": config.n_positions, "dropout": config.resid_pdrop,
+    }  # fmt: skip
+
+
 def model_vocab_size(ids: int) -> int:
     """A vocabulary of `ids` plus reserved rows, rounded up to a multiple of 64 for faster matmuls."""
     return -(-(ids + RESERVED_TOKENS) // 64) * 64

@@ -27,7 +27,7 @@ import hashlib
 import json
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,11 @@ from cadenza.training.loop import (
     check_output_dir,
     command_line,
     make_accelerator,
+    resolved,
     run_card,
     run_loop,
 )
-from cadenza.training.model import LOSS_TYPE, ModelArgs, new_gpt2
+from cadenza.training.model import LOSS_TYPE, ModelArgs, model_sizes, new_gpt2
 
 META_FILE = "meta.json"
 # The checkpoint's files besides the weights, written by `cadenza shards write` and copied into the model.
@@ -290,9 +291,6 @@ def _model(args: ShardTrainArgs, meta: ShardMeta):
             raise InputFileError(
                 args.init_from, f"{model.config.vocab_size} rows, but the shards use {meta.vocab_size} ids"
             )
-        config = model.config
-        args.n_layer, args.n_embd, args.n_head = config.n_layer, config.n_embd, config.n_head
-        args.n_positions, args.dropout = config.n_positions, config.resid_pdrop
     else:
         return new_gpt2(args, meta.vocab_size, meta.bos_id, meta.eos_id, meta.pad_id).train()
     model.loss_type = LOSS_TYPE
@@ -306,9 +304,11 @@ def run_shard_train(args: ShardTrainArgs) -> Path:
         raise CadenzaError("--infill_share and --style_alpha must be between 0 and 1")
     check_output_dir(args)
     meta = ShardMeta.read(args.shards)
+    args = resolved(args)  # the card says the precision that ran
     accelerator = make_accelerator(args)
     out = Path(args.output_dir)
     model = _model(args, meta)
+    args = replace(args, **model_sizes(model.config))  # a run from a checkpoint has its sizes
     train = ShardRows(args.shards, args.n_positions, args.style_alpha, args.infill_share, args.seed)
     collate = PadRows(meta.pad_id)
     train_loader = DataLoader(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -37,10 +37,11 @@ from cadenza.training.loop import (
     check_output_dir,
     command_line,
     make_accelerator,
+    resolved,
     run_card,
     run_loop,
 )
-from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model
+from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model, model_sizes
 from cadenza.training.shards import style_weights
 
 
@@ -102,9 +103,6 @@ def _initial_model(args: TrainArgs, tokenizer: CadenzaTokenizer):
             f"{args.init_from}: the corpus' new styles need {len(tokenizer)} tokens, more than the model's "
             f"{model.config.vocab_size} rows"
         )
-    config = model.config
-    args.n_layer, args.n_embd, args.n_head = config.n_layer, config.n_embd, config.n_head
-    args.n_positions, args.dropout = config.n_positions, config.resid_pdrop
     return model.float().train()
 
 
@@ -132,6 +130,7 @@ def run_train(args: TrainArgs) -> Path:
 
     check_args(args)
     check_output_dir(args)
+    args = resolved(args)  # the card says the precision that ran
     accelerator = make_accelerator(args)
     out = Path(args.output_dir)
     corpus = load_corpus(args.corpus)
@@ -143,6 +142,7 @@ def run_train(args: TrainArgs) -> Path:
     tokenizer_path = str(out / TOKENIZER_FILE)
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
     model = _initial_model(args, tokenizer)
+    args = replace(args, **model_sizes(model.config))  # a run from a checkpoint has its sizes
     with accelerator.main_process_first():
         data = lm_datasets(corpus, tokenizer_path, args.n_positions, args.num_proc)
 
