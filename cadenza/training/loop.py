@@ -328,6 +328,65 @@ class MetricsLog:
                 csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
 
 
+def _optimizer(model: torch.nn.Module, args: LoopArgs) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters, without weight decay on biases and norms."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.dim() >= 2], "weight_decay": args.weight_decay},
+        {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95))
+
+
+@dataclass
+class _Run:
+    """One `run_loop`'s prepared parts and its clock: what a resumed run must get back besides the
+    weights are the clock's counters and its early-stopping record."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    val_loader: DataLoader
+    args: LoopArgs
+    states: Path
+    log: MetricsLog
+    clock: dict = field(
+        default_factory=lambda: {
+            "step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan,
+            "best_step": 0,
+        }
+    )  # fmt: skip
+
+    def evaluate(self, max_batches: int) -> float:
+        return evaluate(self.model, self.val_loader, self.accelerator, max_batches)
+
+    def periodic_eval(self, step: int) -> tuple[float, bool]:
+        """A periodic evaluation: its val loss, the best weights kept (with patience), and whether the run
+        should stop early."""
+        args, clock = self.args, self.clock
+        val_loss = self.evaluate(args.eval_batches)
+        clock["stale"] = 0 if val_loss < clock["best"] else clock["stale"] + 1
+        if val_loss < clock["best"]:
+            clock["best"], clock["best_step"] = val_loss, step
+            if args.patience and self.accelerator.is_main_process:
+                self.states.mkdir(parents=True, exist_ok=True)
+                save_file(trainable_state(self.accelerator.unwrap_model(self.model)), self.states / BEST_FILE)
+        return val_loss, bool(args.patience) and clock["stale"] >= args.patience
+
+    def best_weights(self, val_loss: float) -> tuple[float, int]:
+        """(val loss, step) of the weights the run ends with: the best evaluation's, with patience, when
+        the last weights are worse."""
+        clock, states = self.clock, self.states
+        if self.args.patience and val_loss > clock["best"] and (states / BEST_FILE).is_file():
+            restore_trainable(self.accelerator.unwrap_model(self.model), load_file(states / BEST_FILE))
+            val_loss = self.evaluate(0)
+            self.accelerator.print(
+                f"kept the weights of step {clock['best_step']}, the best evaluation "
+                f"(val loss {val_loss:.4f})"
+            )
+            return val_loss, clock["best_step"]
+        return val_loss, clock["step"]
+
+
 def run_loop(
     accelerator: Accelerator,
     model: torch.nn.Module,
@@ -338,41 +397,54 @@ def run_loop(
     """Train `model`'s trainable parameters on `train_loader` within `args`' budget, from the last saved
     state in `args.output_dir` with `args.resume`; returns the unwrapped model and the run's figures."""
     out = Path(args.output_dir)
-    states = out / "states"
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decay = [p for _, p in trainable if p.dim() >= 2]
-    no_decay = [p for _, p in trainable if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr,
-        betas=(0.9, 0.95),
+    log = MetricsLog(
+        accelerator, out, ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
     )
-    # What a resumed run must get back besides the weights: its counters and its early-stopping record.
-    clock = {"step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan}
-    clock["best_step"] = 0
+    run = _Run(accelerator, model, val_loader, args, out / "states", log)
+    clock = run.clock
+    optimizer = _optimizer(model, args)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda _: lr_factor(clock["step"], clock["elapsed"], args)
     )
-    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
+    model, optimizer, train_loader, run.val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler
     )
-
+    run.model = model
     if args.resume:
-        resume_state(accelerator, states, clock)
-
-    log = MetricsLog(
-        accelerator, out, ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
-    ).write
+        resume_state(accelerator, run.states, clock)
     if clock["step"] == 0:  # where a fresh run starts from: a fine-tune's "before"
-        clock["first"] = evaluate(model, val_loader, accelerator, args.eval_batches)
-        log({"step": 0, "minutes": 0.0, "lr": "", "train_loss": "", "val_loss": round(clock["first"], 4),
-             "val_ppl": round(math.exp(clock["first"]), 3), "tokens_seen": 0})  # fmt: skip
+        clock["first"] = run.evaluate(args.eval_batches)
+        first = clock["first"]
+        log.write({"step": 0, "minutes": 0.0, "lr": "", "train_loss": "", "val_loss": round(first, 4),
+                   "val_ppl": round(math.exp(first), 3), "tokens_seen": 0})  # fmt: skip
+    val_loss, stopped_early = _train(run, train_loader, optimizer, scheduler)
+    if stopped_early:
+        accelerator.print(
+            f"stopped early at step {clock['step']}: no better val loss in {args.patience} evals"
+        )
+    accelerator.wait_for_everyone()
+    val_loss, best_step = run.best_weights(val_loss)
+    return LoopResult(
+        model=accelerator.unwrap_model(model),
+        steps=clock["step"],
+        minutes=round(clock["elapsed"] / 60, 1),
+        tokens=clock["tokens"],
+        val_loss=val_loss,
+        first_val_loss=clock["first"],
+        best_val_loss=min(clock["best"], val_loss),
+        stopped_early=stopped_early,
+        best_step=best_step,
+    )
+
+
+def _train(run: _Run, train_loader: DataLoader, optimizer, scheduler) -> tuple[float, bool]:
+    """The steps until the budget is spent or the run stops early: (the last val loss, stopped early)."""
+    accelerator, model, args, clock = run.accelerator, run.model, run.args, run.clock
     model.train()
     start = time.monotonic() - clock["elapsed"]
-    running = []
-    val_loss = float("nan")
+    running: list[float] = []
+    val_loss, stopped_early = float("nan"), False
     bar = budget_bar(accelerator, clock, args)
-    stopped_early = False
     for batch in resumed_batches(accelerator, train_loader, clock["step"] * args.grad_accum):
         with accelerator.accumulate(model):
             loss = model(**batch).loss
@@ -393,18 +465,12 @@ def run_loop(
         bar.set_postfix(step=step, loss=f"{sum(running[-50:]) / len(running[-50:]):.3f}")
         spent = out_of_budget(step, clock["elapsed"], args)
         if step % args.eval_every == 0 and not spent:
-            val_loss = evaluate(model, val_loader, accelerator, args.eval_batches)
-            clock["stale"] = 0 if val_loss < clock["best"] else clock["stale"] + 1
-            if val_loss < clock["best"]:
-                clock["best"], clock["best_step"] = val_loss, step
-                if args.patience and accelerator.is_main_process:
-                    states.mkdir(parents=True, exist_ok=True)
-                    save_file(trainable_state(accelerator.unwrap_model(model)), states / BEST_FILE)
-            stopped_early = bool(args.patience) and clock["stale"] >= args.patience
-        if spent or stopped_early:
-            val_loss = evaluate(model, val_loader, accelerator, 0)  # the whole validation set
-        if step % args.eval_every == 0 or spent or stopped_early:
-            log(
+            val_loss, stopped_early = run.periodic_eval(step)
+        ending = spent or stopped_early
+        if ending:
+            val_loss = run.evaluate(0)  # the whole validation set
+        if step % args.eval_every == 0 or ending:
+            run.log.write(
                 {
                     "step": step,
                     "minutes": round(clock["elapsed"] / 60, 2),
@@ -416,31 +482,9 @@ def run_loop(
                 }
             )
             running = []
-        if step % args.save_every == 0 or spent or stopped_early:
-            save_state(accelerator, states, clock)
-        if spent or stopped_early:
+        if step % args.save_every == 0 or ending:
+            save_state(accelerator, run.states, clock)
+        if ending:
             break
     bar.close()
-    if stopped_early:
-        accelerator.print(
-            f"stopped early at step {clock['step']}: no better val loss in {args.patience} evals"
-        )
-    accelerator.wait_for_everyone()
-    best_step = clock["step"]
-    if args.patience and val_loss > clock["best"] and (states / BEST_FILE).is_file():
-        restore_trainable(accelerator.unwrap_model(model), load_file(states / BEST_FILE))
-        val_loss, best_step = evaluate(model, val_loader, accelerator, 0), clock["best_step"]
-        accelerator.print(
-            f"kept the weights of step {best_step}, the best evaluation (val loss {val_loss:.4f})"
-        )
-    return LoopResult(
-        model=accelerator.unwrap_model(model),
-        steps=clock["step"],
-        minutes=round(clock["elapsed"] / 60, 1),
-        tokens=clock["tokens"],
-        val_loss=val_loss,
-        first_val_loss=clock["first"],
-        best_val_loss=min(clock["best"], val_loss),
-        stopped_early=stopped_early,
-        best_step=best_step,
-    )
+    return val_loss, stopped_early
