@@ -10,7 +10,7 @@ The whole corpus in one build (`cadenza corpus build`) takes about the sum of th
 
     python benchmarks/corpus_build.py --rates true [--per_format 30]
 
-The conversion cost of each format, which `cadenza.data.corpus.SECONDS_PER_MB` holds: up to
+The conversion cost of each format, which `cadenza.data.convert.SECONDS_PER_MB` holds: up to
 `--per_format` embedded files of each format, spread over its sizes, converted one after another in this
 process; prints files, megabytes, seconds and seconds per megabyte, beside the constant in use.
 """
@@ -24,14 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cadenza.data.corpus import (
-    SECONDS_PER_MB,
-    SECONDS_PER_MB_OTHER,
-    CorpusBuildArgs,
-    _embedded_jobs,
-    _read_file,
-    build_corpus,
-)
+from cadenza.data.convert import SECONDS_PER_MB, SECONDS_PER_MB_OTHER, _read_file
+from cadenza.data.corpus import CorpusBuildArgs, _embedded_jobs, build_corpus
 from cadenza.data.styles import EMBEDDED_STYLES, parse_style_list
 
 

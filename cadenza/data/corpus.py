@@ -9,33 +9,23 @@ kept in a per-file cache, so the next build (resumed, or with other limits) star
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import partial
-from multiprocessing import Pool
 from pathlib import Path
 
-from cadenza.data.loading import SUPPORTED_SUFFIXES, read_pieces
+from cadenza.data.convert import BUILDER_VERSION, Job, run_jobs
+from cadenza.data.loading import SUPPORTED_SUFFIXES
 from cadenza.data.splits import (
     SPLITS,
     HashedPiece,
     assign_splits,
-    content_hash,
-    melody_hash,
-    score_notes,
-    top_voice_pitches,
 )
 from cadenza.data.stats import stats_table, style_stats
 from cadenza.data.styles import (
@@ -45,30 +35,16 @@ from cadenza.data.styles import (
     parse_style_list,
     validate_style_name,
 )
-from cadenza.data.voices import voices_to_json
-from cadenza.errors import CadenzaError, InputFileError
+from cadenza.errors import CadenzaError
 from cadenza.paths import CORPORA, EMBEDDED_CORPUS
 
-# Bump when the rows a build writes change, so old cached corpora are rebuilt.
-BUILDER_VERSION = 5  # 5: the key analysed from the converted score's pitch profile
 COLUMNS: tuple[str, ...] = (
     "id", "style", "composer", "title", "source", "tune", "time_signatures", "key", "tempo",
     "num_parts", "num_bars", "num_notes", "voices", "lyrics", "midi", "melody_hash", "content_hash",
 )  # fmt: skip
-# A file that takes longer than this to convert is reported and skipped (music21's repeat expansion can
-# loop on odd ABC); the slowest embedded file, a Beethoven quartet, takes seconds.
-FILE_SECONDS = 120
-# abc2midi and music21 warnings kept per file in the report (the count is always kept).
-WARNINGS_KEPT = 3
 REPORT_FILE = "report.json"
 FILE_CACHE = ".file_cache"  # beside the output folder, shared by the corpora built next to each other
 MANIFEST_FILE = "manifest.json"
-# Seconds to convert a megabyte of each format on one core of the 2-core machine, as measured by
-# `python benchmarks/corpus_build.py --rates true` (docs/corpus.md): a compressed quartet (.mxl) costs
-# forty times its size in uncompressed MusicXML. They order the work (costliest first, so no long file
-# starts last) and weigh the progress bar, so its ETA holds from the start.
-SECONDS_PER_MB = {".mxl": 50.0, ".krn": 40.0, ".abc": 10.0, ".xml": 1.1, ".musicxml": 1.1}
-SECONDS_PER_MB_OTHER = 1.0  # MIDI: symusic reads it
 
 
 @dataclass
@@ -152,14 +128,6 @@ class CorpusReport:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class _Job:
-    style: str
-    path: str
-    source: str  # relative to the input root
-    id_prefix: str
-
-
 def output_folder(args: CorpusBuildArgs) -> Path:
     """--out if given, else build/corpus/<style> for a user folder and build/corpus/embedded otherwise."""
     if args.out:
@@ -199,9 +167,9 @@ def parse_style_limits(text: str | None, default: int | None) -> dict[str, int |
     return limits
 
 
-def _embedded_jobs(styles: tuple[str, ...], limits: dict[str, int | None]) -> list[_Job]:
+def _embedded_jobs(styles: tuple[str, ...], limits: dict[str, int | None]) -> list[Job]:
     root = embedded_root()
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     for style in styles:
         folders = STYLE_FOLDERS[style]
         files = [
@@ -216,7 +184,7 @@ def _embedded_jobs(styles: tuple[str, ...], limits: dict[str, int | None]) -> li
     return jobs
 
 
-def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[_Job]:
+def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[Job]:
     if not folder.is_dir():
         raise CadenzaError(f"{folder}: input folder not found")
     files = [
@@ -233,137 +201,19 @@ def _folder_jobs(folder: Path, style: str, limit: int | None) -> list[_Job]:
     return [_job(style, path, folder, folder) for path in _smallest(files, limit)]
 
 
-def _job(style: str, path: Path, root: Path, base: Path) -> _Job:
+def _job(style: str, path: Path, root: Path, base: Path) -> Job:
     id_prefix = f"{style}/{path.relative_to(base).as_posix()}"
-    return _Job(style, str(path), path.relative_to(root).as_posix(), id_prefix)
+    return Job(style, str(path), path.relative_to(root).as_posix(), id_prefix)
 
 
-def _unique_prefixes(jobs: list[_Job]) -> list[_Job]:
+def _unique_prefixes(jobs: list[Job]) -> list[Job]:
     """Drop the suffix from ids, except where that would make two ids equal (bwv.xml next to bwv.krn)."""
     stems = [os.path.splitext(job.id_prefix)[0] for job in jobs]
     counts = Counter(stems)
     return [
-        _Job(job.style, job.path, job.source, stem if counts[stem] == 1 else job.id_prefix)
+        Job(job.style, job.path, job.source, stem if counts[stem] == 1 else job.id_prefix)
         for job, stem in zip(jobs, stems, strict=True)
     ]
-
-
-def _convert(job: _Job, cache: Path | None) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
-    """One file -> its rows, its failures and its readers' warnings (runs in a worker process)."""
-    converted = _file_pieces(Path(job.path), cache)
-    rows = [
-        {
-            "id": job.id_prefix if piece["tune"] == -1 else f"{job.id_prefix}#{piece['tune']}",
-            "style": job.style,
-            "source": job.source,
-            **piece,
-        }
-        for piece in converted["pieces"]
-    ]
-    failures = [
-        {"path": job.source + failure["where"], "problem": failure["problem"]}
-        for failure in converted["failures"]
-    ]
-    messages = converted["warnings"]
-    said = [{"path": job.source, "count": len(messages), "first": messages[:WARNINGS_KEPT]}]
-    return rows, failures, said if messages else []
-
-
-def _file_pieces(path: Path, cache: Path | None) -> dict:
-    """{"pieces": row fields, "failures": [{"where": "" or "#N", "problem"}], "warnings": [str]} of one
-    file, from the per-file cache when these exact bytes were converted before: a build killed half-way,
-    or the same files under other limits, costs no second conversion. A file over the time limit is a
-    failure that is not cached (a busy machine may be the cause)."""
-    entry = cache / f"{_file_key(path)}.json" if cache is not None else None
-    if entry is not None and entry.is_file():
-        saved = json.loads(entry.read_text())
-        for piece in saved["pieces"]:
-            piece["midi"] = base64.b64decode(piece["midi"])
-        return saved
-    try:
-        with _time_limit(FILE_SECONDS):
-            converted = _read_file(path)
-    except TimeoutError:
-        problem = f"took longer than {FILE_SECONDS} s to convert; skipped"
-        return {"pieces": [], "failures": [{"where": "", "problem": problem}], "warnings": []}
-    if entry is not None:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        encoded = [
-            {**piece, "midi": base64.b64encode(piece["midi"]).decode()} for piece in converted["pieces"]
-        ]
-        temp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({**converted, "pieces": encoded}))
-        temp.replace(entry)
-    return converted
-
-
-@contextmanager
-def _time_limit(seconds: int) -> Iterator[None]:
-    """Raise TimeoutError in this thread after `seconds` (SIGALRM; only the main thread of a process can
-    take signals, so elsewhere, e.g. in a test's helper thread, there is no limit). Python code such as
-    music21's is interrupted; a hang inside C code would not be."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _file_key(path: Path) -> str:
-    digest = hashlib.sha256(f"{BUILDER_VERSION}{path.suffix.lower()}".encode())
-    digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _read_file(path: Path) -> dict:
-    # music21 warns through Python's warnings (a MusicXML measure "overfull", ...): into the report with
-    # abc2midi's messages, not onto the console of a 3,000-file build
-    with warnings.catch_warnings(record=True) as raised:
-        warnings.simplefilter("always")
-        try:
-            pieces, errors = read_pieces(path)
-        except InputFileError as err:
-            return {"pieces": [], "failures": [{"where": "", "problem": err.problem}], "warnings": []}
-    python_warnings = list(dict.fromkeys(" ".join(str(w.message).split()) for w in raised))
-    rows = [
-        {
-            "composer": piece.composer,
-            "title": piece.title,
-            "tune": -1 if piece.tune is None else piece.tune,
-            "time_signatures": piece.time_signatures,
-            "key": piece.key,
-            "tempo": piece.tempo,
-            "num_parts": piece.num_parts,
-            "num_bars": piece.num_bars,
-            "num_notes": piece.num_notes,
-            "voices": voices_to_json(piece.voices),
-            "lyrics": json.dumps(piece.lyrics, ensure_ascii=False),
-            "midi": piece.score.dumps_midi(),
-            "melody_hash": melody_hash(top_voice_pitches(piece.score)),
-            "content_hash": content_hash(score_notes(piece.score)),
-        }
-        for piece in pieces
-    ]
-    failures = [{"where": _suffix(err.path, str(path)), "problem": err.problem} for err in errors]
-    messages = [
-        f"#{piece.tune}: {message}" if piece.tune is not None else message
-        for piece in pieces
-        for message in piece.warnings
-    ]
-    return {"pieces": rows, "failures": failures, "warnings": messages + python_warnings}
-
-
-def _suffix(name: str, path: str) -> str:
-    return name[len(path) :] if name.startswith(path) else name
 
 
 def _features():
@@ -382,7 +232,7 @@ def _features():
     return Features(columns)
 
 
-def _manifest_hash(args: CorpusBuildArgs, jobs: list[_Job]) -> str:
+def _manifest_hash(args: CorpusBuildArgs, jobs: list[Job]) -> str:
     files = sorted((job.source, os.stat(job.path).st_size, os.stat(job.path).st_mtime_ns) for job in jobs)
     settings = {
         "builder": BUILDER_VERSION,
@@ -397,7 +247,7 @@ def _manifest_hash(args: CorpusBuildArgs, jobs: list[_Job]) -> str:
     return hashlib.sha256(json.dumps([settings, files]).encode()).hexdigest()
 
 
-def _plan(args: CorpusBuildArgs) -> list[_Job]:
+def _plan(args: CorpusBuildArgs) -> list[Job]:
     if args.input:
         if not args.style:
             raise CadenzaError("--style is required with --input (the style tag for all its files)")
@@ -419,71 +269,6 @@ def _check_options(args: CorpusBuildArgs) -> None:
         raise CadenzaError(f"--limit must be at least 1 file per style, got {args.limit}")
 
 
-def estimated_seconds(path: str | Path) -> float:
-    """What converting the file should cost on one core (`SECONDS_PER_MB`)."""
-    rate = SECONDS_PER_MB.get(Path(path).suffix.lower(), SECONDS_PER_MB_OTHER)
-    return os.stat(path).st_size / 1e6 * rate
-
-
-def _convert_costed(job: _Job, cache: Path | None) -> tuple[float, tuple]:
-    """`_convert`'s result with the file's estimated cost, which the progress bar counts."""
-    return estimated_seconds(job.path), _convert(job, cache)
-
-
-def _exit_on_sigterm(signum: int, frame) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _run_jobs(
-    jobs: list[_Job], num_proc: int, cache: Path | None, on_progress: Callable[[float], None] | None = None
-) -> tuple[list[dict], list[dict[str, str]], list[dict]]:
-    from tqdm import tqdm
-
-    # Costliest files first and one file per task, so the two cores finish together: a Beethoven quartet
-    # started last would run alone at the end.
-    jobs = sorted(jobs, key=lambda job: -estimated_seconds(job.path))
-    rows: list[dict] = []
-    failures: list[dict[str, str]] = []
-    said: list[dict] = []
-    # The bar counts estimated seconds, not files or bytes: with the costliest first, a count of files
-    # gave an ETA that swung from half an hour to four hours, and bytes were three quarters done once the
-    # (large, fast) trecento XML files were. Off a terminal (a log file, CI) the bar still reports, once a
-    # minute, so a long build shows life.
-    progress = tqdm(
-        total=sum(estimated_seconds(job.path) for job in jobs),
-        desc=f"converting {len(jobs)} files",
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-        mininterval=0.1 if sys.stderr.isatty() else 60,
-    )
-    convert = partial(_convert_costed, cache=cache)
-    if num_proc <= 1:
-        results = map(convert, jobs)
-        pool = None
-    else:
-        pool = Pool(num_proc)
-        results = pool.imap_unordered(convert, jobs, chunksize=1)
-    # SIGTERM (a `kill`, a CI timeout) ends the build like Ctrl-C: through `finally`, which stops the
-    # workers; by default it would end this process alone and leave them converting.
-    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
-    try:
-        for cost, (file_rows, file_failures, file_warnings) in results:
-            rows += file_rows
-            failures += file_failures
-            said += file_warnings
-            progress.update(min(cost, progress.total - progress.n))  # float sums may overshoot
-            if on_progress is not None:
-                on_progress(progress.n / progress.total)
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
-        progress.close()
-        if pool is not None:
-            pool.terminate()
-    by_path = lambda item: item["path"]  # noqa: E731
-    return rows, sorted(failures, key=by_path), sorted(said, key=by_path)
-
-
 def build_corpus(args: CorpusBuildArgs, on_progress: Callable[[float], None] | None = None) -> CorpusReport:
     """Build (or reuse) the corpus described by `args` and return its report; `on_progress` hears the
     share of the work done (the app's status line)."""
@@ -500,7 +285,7 @@ def build_corpus(args: CorpusBuildArgs, on_progress: Callable[[float], None] | N
         return report
 
     cache = out.parent / FILE_CACHE if args.file_cache else None
-    rows, failures, said = _run_jobs(jobs, args.num_proc, cache, on_progress)
+    rows, failures, said = run_jobs(jobs, args.num_proc, cache, on_progress)
     if not rows:
         where = args.input or embedded_root()
         raise CadenzaError(f"{where}: no usable score file ({len(failures)} failed, e.g. {_first(failures)})")

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from cadenza.cli import main
+from cadenza.data import convert
 from cadenza.data import corpus as corpus_module
 from cadenza.data.corpus import COLUMNS, CorpusBuildArgs, build_corpus, load_corpus, output_folder
 from cadenza.data.loading import load_pieces
@@ -66,7 +67,7 @@ def test_converted_files_are_reused_by_the_next_build(
     def no_conversion(path):
         raise AssertionError(f"{path} converted twice")
 
-    monkeypatch.setattr(corpus_module, "read_pieces", no_conversion)
+    monkeypatch.setattr(convert, "read_pieces", no_conversion)
     other = CorpusBuildArgs(out=str(tmp_path / "other"), num_proc=1, input=str(mixed_folder), style="mine")
     second = build_corpus(other)
     assert (second.counts, second.failures) == (first.counts, first.failures)
@@ -185,20 +186,20 @@ def test_report_has_per_style_stats_and_the_readers_warnings(
 def test_a_file_over_the_time_limit_is_reported_and_the_build_goes_on(
     tmp_path: Path, mixed_folder: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    real = corpus_module.read_pieces
+    real = convert.read_pieces
 
     def hangs_on_abc(path):
         while str(path).endswith(".abc"):  # stands in for music21 looping on a fuzzed ABC file
             pass
         return real(path)
 
-    monkeypatch.setattr(corpus_module, "read_pieces", hangs_on_abc)
-    monkeypatch.setattr(corpus_module, "FILE_SECONDS", 1)
+    monkeypatch.setattr(convert, "read_pieces", hangs_on_abc)
+    monkeypatch.setattr(convert, "FILE_SECONDS", 1)
     report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
     assert {"path": "tunes.abc", "problem": "took longer than 1 s to convert; skipped"} in report.failures
     assert sum(report.counts["mine"].values()) == 5  # the MIDI files are all there
     # a time-out is not cached: the next build tries the file again
-    monkeypatch.setattr(corpus_module, "read_pieces", real)
+    monkeypatch.setattr(convert, "read_pieces", real)
     again = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine", force=True))
     assert sum(again.counts["mine"].values()) == 7
 
@@ -208,13 +209,13 @@ def test_python_warnings_of_a_reader_go_to_the_report(
 ):
     import warnings
 
-    real = corpus_module.read_pieces
+    real = convert.read_pieces
 
     def warns(path):
         warnings.warn(f"measure 96 is overfull in {Path(path).name}", UserWarning, stacklevel=1)
         return real(path)
 
-    monkeypatch.setattr(corpus_module, "read_pieces", warns)
+    monkeypatch.setattr(convert, "read_pieces", warns)
     report = build_corpus(_args(tmp_path, input=str(mixed_folder), style="mine"))
     assert "overfull" not in capfd.readouterr().err
     said = {item["path"]: item["first"] for item in report.warnings}
@@ -261,8 +262,6 @@ def _state(pid: int) -> str:
 
 def test_the_default_embedded_corpus_is_built_on_first_use(tiny_corpus_dir, tmp_path, monkeypatch, capsys):
     import shutil
-
-    from cadenza.data import corpus as corpus_module
 
     # a fresh clone: `cadenza similar` before any build
     monkeypatch.setattr(corpus_module, "EMBEDDED_CORPUS", str(tmp_path / "build/corpus/embedded"))

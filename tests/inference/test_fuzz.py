@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cadenza.data import corpus as corpus_module
+from cadenza.data import convert
 from cadenza.data.corpus import CorpusBuildArgs, build_corpus
 from cadenza.errors import CadenzaError
 from tests.conftest import make_piece
@@ -59,7 +59,7 @@ def fuzz_folder(tmp_path_factory) -> Path:
 
 @pytest.mark.timeout(300)
 def test_fuzzed_files_through_a_corpus_build(fuzz_folder: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(corpus_module, "FILE_SECONDS", 20)
+    monkeypatch.setattr(convert, "FILE_SECONDS", 20)
     files = sorted(fuzz_folder.iterdir())
     report = build_corpus(
         CorpusBuildArgs(input=str(fuzz_folder), style="fuzz", out=str(tmp_path / "corpus"), num_proc=2)
