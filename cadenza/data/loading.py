@@ -13,11 +13,7 @@ music21/symusic exception never escapes. What a reader merely warns about is kep
 
 from __future__ import annotations
 
-import atexit
 import math
-import multiprocessing
-import queue
-import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +24,9 @@ from symusic import Score, TimeSignature
 from cadenza.data import abc
 from cadenza.data.streams import stream_to_score
 from cadenza.data.voices import Voice
+from cadenza.data.workers import run_limited
 from cadenza.errors import InputFileError, one_line
+from cadenza.keys import analysed_key, music21_key_name, score_key
 
 MIDI_SUFFIXES: tuple[str, ...] = (".mid", ".midi")
 MUSIC21_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc")
@@ -48,15 +46,7 @@ MAX_TRACKS = 16
 MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
 MAX_BARS = 10_000
 MAX_NOTE_QUARTERS = 256  # one note's length
-DEFAULT_KEY = "C major"  # a file without a single note has no key to hear
-MIN_KEY_PITCH_CLASSES = 3  # one note or a bare fifth has no key to hear (music21 would still name one)
 READ_SECONDS = 60  # one user file (a prompt, an upload); the largest embedded file reads in ~10 s
-# Address space of a reading worker process; the largest embedded files peak near 0.3 GB, while music21
-# would use 4 GB within a minute on a 4.5 MB ABC file of notes. A worker is replaced after
-# `READS_PER_WORKER` files, so what its heap keeps from earlier files does not count against later ones
-# (with the cap on long-lived corpus-build workers, 3,738 of the embedded corpus' files were refused).
-READ_MEMORY_BYTES = 2 * 2**30
-READS_PER_WORKER = 20
 
 DEFAULT_TEMPO = 120.0
 
@@ -142,75 +132,10 @@ def load_pieces(path: str | Path) -> list[ScorePiece]:
 
 
 def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[ScorePiece]:
-    """`load_pieces` in a reading worker (`run_limited`), stopped after `seconds` or past
-    `READ_MEMORY_BYTES`: a file that sends a parser into a loop (music21's repeat expansion on some fuzzed
-    ABC) or through gigabytes costs its caller that much, not its request slot for good. For single files
-    from users (prompts, uploads); a corpus build limits its own workers' time.
-    """
+    """`load_pieces` in a reading worker (`workers.run_limited`), stopped after `seconds` or past its
+    memory cap: for single files from users (prompts, uploads); a corpus build limits its own workers'
+    time."""
     return run_limited(load_pieces, (str(path),), seconds, path)
-
-
-# Reading workers, each a one-process pool: a free one takes the next file, so one file stuck in a parser
-# delays nobody until every worker is stuck. None marks a slot whose process is not started (or was killed).
-READ_WORKERS = 2
-_idle_workers: queue.Queue = queue.Queue()
-for _ in range(READ_WORKERS):
-    _idle_workers.put(None)
-
-
-def run_limited(function, args: tuple, seconds: float, path: str | Path):
-    """`function(*args)` in a reading worker process (started on first use, kept for the next call); past
-    `seconds` of its own run the worker is killed and the file is refused as too slow to read. A call
-    waits for a free worker first; that wait does not count against `seconds`."""
-    worker = _idle_workers.get()
-    try:
-        if worker is None:
-            # spawn, not fork: the caller may be a threaded server with torch loaded
-            worker = multiprocessing.get_context("spawn").Pool(
-                1, initializer=limit_memory, maxtasksperchild=READS_PER_WORKER
-            )
-        try:
-            return worker.apply_async(_within_memory, (function, args)).get(seconds)
-        except (MemoryError, multiprocessing.TimeoutError) as err:
-            worker.terminate()  # the next file gets a fresh process, with nothing left over from this one
-            worker = None
-            problem = (
-                f"needs more than {READ_MEMORY_BYTES / 2**30:g} GB of memory to read; stopped"
-                if isinstance(err, MemoryError)
-                else f"took longer than {seconds:g} s to read; stopped"
-            )
-            raise InputFileError(path, problem) from None
-    finally:
-        _idle_workers.put(worker)
-
-
-def _within_memory(function, args: tuple):
-    """`function(*args)` in a reading worker. A parser that runs into the memory cap fails in many ways (a
-    MemoryError, CPython's "returned NULL without setting an exception", its own errors): any failure
-    after this process' peak memory came near the cap is reported as a MemoryError."""
-    try:
-        return function(*args)
-    except Exception as err:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-        if isinstance(err, MemoryError) or peak > 0.75 * READ_MEMORY_BYTES:
-            raise MemoryError from None
-        raise
-
-
-def limit_memory(limit: int = READ_MEMORY_BYTES) -> None:
-    """Cap this process's address space: a reader that would need more gets a MemoryError, and its file is
-    refused, instead of taking the machine's memory. For short-lived worker processes only (a Pool's
-    initializer)."""
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-@atexit.register
-def _stop_workers() -> None:
-    """Stop the reading workers before the interpreter dismantles what a Pool needs to stop itself."""
-    while not _idle_workers.empty():
-        worker = _idle_workers.get_nowait()
-        if worker is not None:
-            worker.terminate()
 
 
 def _check_file(path: Path) -> None:
@@ -551,10 +476,6 @@ def _tempo(score: Score) -> float:
     return round(float(score.tempos[0].qpm), 3) if len(score.tempos) else DEFAULT_TEMPO
 
 
-def _key_name(k) -> str:
-    return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
-
-
 def _music21_key(m21, score: Score) -> str:
     """The score's key as written when its signature says the mode; else the analysed key of the
     converted score (`analysed_key`): the profile music21 would build from the whole stream, at a
@@ -563,50 +484,9 @@ def _music21_key(m21, score: Score) -> str:
 
     signature = m21.recurse().getElementsByClass(key.KeySignature).first()
     if isinstance(signature, key.Key):
-        return _key_name(signature)
+        return music21_key_name(signature)
     # A bare signature does not say the mode (nor, in modal music, the tonic).
     return analysed_key(score)
-
-
-def has_key(score: Score) -> bool:
-    """Whether the score says or shows a key: a key signature, or `MIN_KEY_PITCH_CLASSES` pitch classes."""
-    pitches = {n.pitch % 12 for track in score.tracks for n in track.notes}
-    return len(score.key_signatures) > 0 or len(pitches) >= MIN_KEY_PITCH_CLASSES
-
-
-def score_key(score: Score) -> str:
-    """The key as "G major": the score's first key signature (with its mode), else `analysed_key`."""
-    from music21 import key
-
-    if len(score.key_signatures):
-        signature = score.key_signatures[0]
-        mode = "minor" if signature.tonality else "major"
-        return _key_name(key.KeySignature(int(signature.key)).asKey(mode))
-    return analysed_key(score)
-
-
-def analysed_key(score: Score) -> str:
-    """music21's key analysis (Krumhansl-Schmuckler) of the score's duration-weighted pitch-class
-    profile, given as 12 notes, so it is fast. A note of no length still sounds its pitch: weighed as one
-    tick, so a file of only such notes still has a profile (an empty one made music21 raise
-    DiscreteAnalysisException)."""
-    from music21 import note, stream
-
-    weights = [0.0] * 12
-    for track in score.tracks:
-        for n in track.notes:
-            weights[n.pitch % 12] += max(n.duration, 1)
-    if not any(weights):
-        return DEFAULT_KEY
-    # The analysis correlates shapes, so the scale is free: the heaviest class lasts 1,000 quarters and
-    # the others are rounded to 1/64 (music21 reads a far shorter length as something else).
-    heaviest = max(weights)
-    profile = stream.Stream()
-    for pitch_class, weight in enumerate(weights):
-        if weight:
-            length = max(round(weight / heaviest * 64_000), 1) / 64
-            profile.append(note.Note(60 + pitch_class, quarterLength=length))
-    return _key_name(profile.analyze("key"))
 
 
 def _music21_bars(m21) -> int:

@@ -21,8 +21,8 @@ import math
 
 import symusic
 
-from cadenza.data.loading import MIN_KEY_PITCH_CLASSES
 from cadenza.evaluation.metrics import note_arrays
+from cadenza.keys import MIN_KEY_PITCH_CLASSES
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 DEFAULT_METER = (4, 4)
@@ -33,7 +33,7 @@ def analysed_key(score: symusic.Score) -> tuple[str, str] | None:
     from music21 import note, stream
 
     starts, durations, pitches = note_arrays(score)
-    if len(set((pitches % 12).tolist())) < MIN_KEY_PITCH_CLASSES:  # (loading.has_key's rule)
+    if len(set((pitches % 12).tolist())) < MIN_KEY_PITCH_CLASSES:  # (keys.has_key's rule)
         return None
     tpq = score.ticks_per_quarter
     notes = stream.Stream()

@@ -33,7 +33,7 @@ from transformers import (
 
 from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
 from cadenza.data import loading
-from cadenza.data.loading import analysed_key, has_key, load_pieces_limited
+from cadenza.data.loading import load_pieces_limited
 from cadenza.data.profiles import StyleProfile, load_profiles
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
@@ -42,7 +42,7 @@ from cadenza.inference.generator import Piece
 from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
-from cadenza.keys import Key, annotated_key, key_name, parse_key
+from cadenza.keys import Key, analysed_key, annotated_key, has_key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars

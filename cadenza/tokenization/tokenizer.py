@@ -481,9 +481,9 @@ class CadenzaTokenizer:
 
     def encode(self, score: symusic.Score, style: str, key: Key | None = None) -> list[int]:
         """`BOS Style [Key] <music> EOS`; the key defaults to the score's own (its signature, else
-        music21's analysis: `data.loading.score_key`)."""
+        music21's analysis: `keys.score_key`)."""
         if key is None and self.has_keys:
-            from cadenza.data.loading import score_key
+            from cadenza.keys import score_key
 
             key = annotated_key(score_key(score))
         return [*self.prefix(style, key), *self.encode_music(score), self.eos_id]

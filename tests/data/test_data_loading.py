@@ -3,9 +3,10 @@ from pathlib import Path
 import pytest
 from symusic import TimeSignature
 
-from cadenza.data import loading
+from cadenza.data import loading, workers
 from cadenza.data.loading import load_pieces, normalize_score, read_pieces
 from cadenza.errors import InputFileError
+from cadenza.keys import analysed_key
 from tests.data.conftest import make_score
 
 
@@ -236,7 +237,8 @@ def test_a_musicxml_note_lasting_for_ever_is_refused(tmp_path: Path):
 def test_a_user_file_that_reads_for_too_long_is_stopped(tmp_path: Path, two_voice_midi: Path):
     import time
 
-    from cadenza.data.loading import load_pieces_limited, run_limited
+    from cadenza.data.loading import load_pieces_limited
+    from cadenza.data.workers import run_limited
 
     start = time.perf_counter()
     with pytest.raises(InputFileError, match="slow.abc: took longer than 1 s to read; stopped"):
@@ -252,7 +254,8 @@ def test_a_stuck_read_does_not_hold_up_the_next_file(two_voice_midi: Path):
     import threading
     import time
 
-    from cadenza.data.loading import load_pieces_limited, run_limited
+    from cadenza.data.loading import load_pieces_limited
+    from cadenza.data.workers import run_limited
 
     outcome = []
 
@@ -265,7 +268,7 @@ def test_a_stuck_read_does_not_hold_up_the_next_file(two_voice_midi: Path):
     thread = threading.Thread(target=stuck)
     thread.start()
     deadline = time.monotonic() + 10
-    while loading._idle_workers.qsize() == loading.READ_WORKERS:  # until the stuck file holds a worker
+    while workers._idle_workers.qsize() == workers.READ_WORKERS:  # until the stuck file holds a worker
         assert time.monotonic() < deadline, "the stuck read never took a worker"
         time.sleep(0.01)
     assert load_pieces_limited(two_voice_midi)[0].num_notes == 5  # read by the other worker meanwhile
@@ -275,7 +278,7 @@ def test_a_stuck_read_does_not_hold_up_the_next_file(two_voice_midi: Path):
 
 
 def test_a_user_file_that_needs_too_much_memory_is_refused():
-    from cadenza.data.loading import READ_MEMORY_BYTES, run_limited
+    from cadenza.data.workers import READ_MEMORY_BYTES, run_limited
 
     with pytest.raises(InputFileError, match="^big.abc: needs more than 2 GB of memory to read; stopped$"):
         run_limited(bytearray, (READ_MEMORY_BYTES,), 30, "big.abc")  # stands in for a reader's tables
@@ -298,7 +301,7 @@ def test_analysed_key_is_music21_analysis_of_the_same_notes(melody: list[tuple[i
         time += beats * 480
     written = stream.Stream([note.Note(pitch, quarterLength=beats) for pitch, beats in melody])
     expected = written.analyze("key")
-    analysed = loading.analysed_key(make_score([(0, False, notes)]))
+    analysed = analysed_key(make_score([(0, False, notes)]))
     assert analysed == f"{expected.tonic.name.replace('-', 'b')} {expected.mode}"
 
 
