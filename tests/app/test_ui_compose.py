@@ -9,6 +9,7 @@ import pytest
 from cadenza import ui
 from cadenza.errors import TimeLimitError
 from cadenza.inference.composer import Composer
+from cadenza.ui import compose_tab
 
 STYLE = "bach"  # one of the tiny checkpoint's styles (conftest.STYLES)
 
@@ -34,7 +35,7 @@ class SlowFirstPiece:
 
 
 def test_variations_past_the_time_limit_are_left_out_and_the_status_says_so(composer, tmp_path, monkeypatch):
-    monkeypatch.setattr(ui, "REQUEST_SECONDS", 1)
+    monkeypatch.setattr(compose_tab, "REQUEST_SECONDS", 1)
     slow = SlowFirstPiece(composer, 1.5)
     result = ui.compose(
         slow, ui.ComposeForm(STYLE, bars=2, seed=3, random_seed=False, variations=3), out_dir=tmp_path
@@ -46,7 +47,7 @@ def test_variations_past_the_time_limit_are_left_out_and_the_status_says_so(comp
 
 
 def test_a_request_with_nothing_composed_in_time_is_refused_in_one_line(composer, tmp_path, monkeypatch):
-    monkeypatch.setattr(ui, "REQUEST_SECONDS", 0)
+    monkeypatch.setattr(compose_tab, "REQUEST_SECONDS", 0)
     with pytest.raises(
         TimeLimitError, match=r"^composing took longer than 0 s, this app's limit per request"
     ):

@@ -12,6 +12,7 @@ import symusic
 from cadenza import ui
 from cadenza.data.corpus import load_corpus
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.ui import evaluate_tab
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_a_first_start_builds_the_corpus_in_the_background_and_says_how_far(
     from cadenza.data import corpus as corpus_module
 
     target = tmp_path / "build/corpus/embedded"
-    monkeypatch.setattr(ui, "EMBEDDED_CORPUS", str(target))  # a fresh clone: no build/ folder
+    monkeypatch.setattr(evaluate_tab, "EMBEDDED_CORPUS", str(target))  # a fresh clone: no build/ folder
     release = threading.Event()
 
     def build(args, on_progress=None):  # the embedded build, minutes long, stood in for by the tiny corpus

@@ -10,6 +10,7 @@ import pytest
 from cadenza import ui
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
+from cadenza.ui import finetune_tab
 from tests.conftest import make_piece
 
 TINY_RUN = {"tiny": {"max_minutes": 0.0, "max_steps": 4, "eval_every": 2, "save_every": 2}}
@@ -17,7 +18,7 @@ TINY_RUN = {"tiny": {"max_minutes": 0.0, "max_steps": 4, "eval_every": 2, "save_
 
 @pytest.fixture
 def tiny_runs(monkeypatch):
-    monkeypatch.setattr(ui, "RUN_SIZES", TINY_RUN)
+    monkeypatch.setattr(finetune_tab, "RUN_SIZES", TINY_RUN)
 
 
 def scores_zip(path, n: int = 12):
