@@ -37,13 +37,12 @@ from cadenza.training.loop import (
     check_output_dir,
     command_line,
     lr_factor,
-    make_accelerator,
     out_of_budget,
-    resolved,
     resume_state,
     resumed_batches,
     run_card,
     save_state,
+    start_run,
 )
 
 BAR_STEPS = 16  # steps of a bar in the segments (sixteenths of 4/4)
@@ -223,8 +222,7 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
     card and returns the final figures."""
     check_loop_args(args)
     check_output_dir(args)
-    args = resolved(args)  # the card says the precision that ran
-    accelerator = make_accelerator(args)
+    args, accelerator = start_run(args)  # the card says the precision that ran
     train, val = (load_segments(args.rolls, split) for split in ("train", "validation"))
     if len(train) == 0 or len(val) == 0:
         raise CadenzaError(f"{args.rolls}: the train or validation split holds no segments")

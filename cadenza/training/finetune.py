@@ -44,17 +44,8 @@ from cadenza.errors import CadenzaError
 from cadenza.paths import BASE_MODEL, CORPORA, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, validate_style_name
+from cadenza.training import loop
 from cadenza.training.data import Collator, StyleSampler, lm_datasets, style_tokens
-from cadenza.training.loop import (
-    LoopArgs,
-    check_loop_args,
-    check_output_dir,
-    command_line,
-    make_accelerator,
-    resolved,
-    run_card,
-    run_loop,
-)
 from cadenza.training.model import LOSS_TYPE
 from cadenza.training.shards import style_weights
 
@@ -63,7 +54,7 @@ ROWS_MULTIPLE = 64  # embeddings grown for the lyric tokens keep a row count tha
 
 
 @dataclass
-class FinetuneArgs(LoopArgs):
+class FinetuneArgs(loop.LoopArgs):
     # The loop's defaults, sized for a folder of scores and a few minutes on 2 cores.
     output_dir: str | None = field(default=None, metadata={"help": "the adapter folder (adapters/<style>)"})
     lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
@@ -100,7 +91,7 @@ class FinetuneArgs(LoopArgs):
 
 
 def check_args(args: FinetuneArgs) -> None:
-    check_loop_args(args)
+    loop.check_loop_args(args)
     if not args.style or bool(args.input) == bool(args.corpus):
         raise CadenzaError("cadenza finetune needs --style NAME and one of --input FOLDER or --corpus CORPUS")
     validate_style_name(args.style)
@@ -135,7 +126,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
 
     check_args(args)
     args = replace(args, output_dir=args.output_dir or str(Path("adapters") / args.style))
-    check_output_dir(args)
+    loop.check_output_dir(args)
     out = Path(args.output_dir)
     base_tokenizer = CadenzaTokenizer.load(args.base)
     if args.style in base_tokenizer.styles:
@@ -144,8 +135,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
         unknown = sorted(set(load_corpus(args.corpus)["train"]["style"]) - set(base_tokenizer.styles))
         if unknown:
             raise CadenzaError(f"{args.corpus}: styles the base does not know: {', '.join(unknown)}")
-    args = resolved(args)  # the card says the precision that ran
-    accelerator = make_accelerator(args)
+    args, accelerator = loop.start_run(args)  # the card says the precision that ran
     corpus_dir = args.corpus or args.corpus_out or str(Path(CORPORA) / args.style)
     with accelerator.main_process_first():
         if accelerator.is_main_process:
@@ -195,7 +185,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
     val_loader = DataLoader(
         data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
     )
-    result = run_loop(accelerator, model, train_loader, val_loader, args)
+    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
 
     if accelerator.is_main_process:
         model = result.model
@@ -226,7 +216,7 @@ def run_finetune(args: FinetuneArgs) -> Path:
         )  # fmt: skip
         save_adapter_info(info, out)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        card = adapter_card(args, metrics, command_line("finetune"), out)
+        card = adapter_card(args, metrics, loop.command_line("finetune"), out)
         (out / "README.md").write_text(card)
         accelerator.print(
             f"adapter saved to {out} ({(out / 'adapter_model.safetensors').stat().st_size / 1e6:.2f} MB; "
@@ -257,4 +247,4 @@ def adapter_card(args: FinetuneArgs, metrics: dict, command: str, out: Path) -> 
         f"    {use}",
     ]
     shown = {**metrics, "val NLL change": f"{-drop:+.1%}"} if math.isfinite(drop) else metrics
-    return run_card(header, command, shown, args)
+    return loop.run_card(header, command, shown, args)

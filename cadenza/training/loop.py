@@ -174,6 +174,12 @@ def resolved(args: A) -> A:
     return replace(args, mixed_precision=auto_mixed_precision(args.cpu or not torch.cuda.is_available()))
 
 
+def start_run(args: A) -> tuple[A, Accelerator]:
+    """A run's `resolved` args and its Accelerator."""
+    args = resolved(args)
+    return args, make_accelerator(args)
+
+
 def make_accelerator(args: LoopArgs) -> Accelerator:
     """The run's Accelerator, seeded, in `resolved(args)`'s precision."""
     # accelerate keeps one state per process and refuses a second Accelerator with another precision;

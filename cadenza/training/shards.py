@@ -37,16 +37,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.paths import PROFILE_FILE, SHARDS, TOKENIZER_FILE
 from cadenza.tokenization.infilling import infill_context, kept_bars
-from cadenza.training.loop import (
-    LoopArgs,
-    check_loop_args,
-    check_output_dir,
-    command_line,
-    make_accelerator,
-    resolved,
-    run_card,
-    run_loop,
-)
+from cadenza.training import loop
 from cadenza.training.model import LOSS_TYPE, ModelArgs, model_sizes, new_gpt2
 
 META_FILE = "meta.json"
@@ -260,7 +251,7 @@ class PadRows:
 
 
 @dataclass
-class ShardTrainArgs(ModelArgs, LoopArgs):
+class ShardTrainArgs(ModelArgs, loop.LoopArgs):
     shards: str = field(default=SHARDS, metadata={"help": "shard folder (cadenza shards write)"})
     init_from: str | None = field(
         default=None,
@@ -299,13 +290,12 @@ def _model(args: ShardTrainArgs, meta: ShardMeta):
 
 def run_shard_train(args: ShardTrainArgs) -> Path:
     """Train on a shard folder through the shared loop; the checkpoint goes to `output_dir/model`."""
-    check_loop_args(args)
+    loop.check_loop_args(args)
     if not 0 <= args.infill_share <= 1 or not 0 <= args.style_alpha <= 1:
         raise CadenzaError("--infill_share and --style_alpha must be between 0 and 1")
-    check_output_dir(args)
+    loop.check_output_dir(args)
     meta = ShardMeta.read(args.shards)
-    args = resolved(args)  # the card says the precision that ran
-    accelerator = make_accelerator(args)
+    args, accelerator = loop.start_run(args)  # the card says the precision that ran
     out = Path(args.output_dir)
     model = _model(args, meta)
     args = replace(args, **model_sizes(model.config))  # a run from a checkpoint has its sizes
@@ -329,7 +319,7 @@ def run_shard_train(args: ShardTrainArgs) -> Path:
     val_loader = DataLoader(validation, batch_size=args.batch_size, collate_fn=collate)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-    result = run_loop(accelerator, model, train_loader, val_loader, args)
+    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
     final = out / "model"
     if accelerator.is_main_process:
         weights = {s: f"{w:.1%}" for s, w in zip(meta.styles, train.style_p, strict=True)}
@@ -351,7 +341,9 @@ def run_shard_train(args: ShardTrainArgs) -> Path:
         for name in CHECKPOINT_FILES:
             if (Path(args.shards) / name).is_file():
                 shutil.copy(Path(args.shards) / name, final / name)
-        (final / "README.md").write_text(run_card(header, command_line("shards train"), metrics, args))
+        (final / "README.md").write_text(
+            loop.run_card(header, loop.command_line("shards train"), metrics, args)
+        )
         (final / "metrics.json").write_text(json.dumps(metrics, indent=2))
         accelerator.print(f"model saved to {final} (val NLL {result.val_loss:.4f})")
     accelerator.end_training()

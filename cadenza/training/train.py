@@ -23,6 +23,7 @@ from cadenza.errors import CadenzaError
 from cadenza.paths import EMBEDDED_CORPUS, TOKENIZER_FILE
 from cadenza.tokenization.chunking import Transposer
 from cadenza.tokenization.tokenizer import CONTINUE_TOKEN, CadenzaTokenizer
+from cadenza.training import loop
 from cadenza.training.data import (
     Collator,
     StyleSampler,
@@ -31,22 +32,12 @@ from cadenza.training.data import (
     style_mix_table,
     style_tokens,
 )
-from cadenza.training.loop import (
-    LoopArgs,
-    check_loop_args,
-    check_output_dir,
-    command_line,
-    make_accelerator,
-    resolved,
-    run_card,
-    run_loop,
-)
 from cadenza.training.model import LOSS_TYPE, ModelArgs, build_model, model_sizes
 from cadenza.training.shards import style_weights
 
 
 @dataclass
-class TrainArgs(ModelArgs, LoopArgs):
+class TrainArgs(ModelArgs, loop.LoopArgs):
     corpus: str = field(default=EMBEDDED_CORPUS, metadata={"help": "corpus folder (cadenza corpus build)"})
     init_from: str | None = field(
         default=None,
@@ -112,12 +103,12 @@ def model_card(args: TrainArgs, metrics: dict, command: str) -> str:
         "",
         f"Trained {date.today().isoformat()} by cadenza's own pipeline on `{args.corpus}`.",
     ]
-    return run_card(header, command, metrics, args)
+    return loop.run_card(header, command, metrics, args)
 
 
 def check_args(args: TrainArgs) -> None:
     """A clear error for an option out of range, before anything is written or a model is built."""
-    check_loop_args(args)
+    loop.check_loop_args(args)
     for name, low in {"transpose": 0, "num_proc": 1}.items():
         if getattr(args, name) < low:
             raise CadenzaError(f"--{name} must be at least {low}, got {getattr(args, name)}")
@@ -129,9 +120,8 @@ def run_train(args: TrainArgs) -> Path:
     from cadenza.data.corpus import load_corpus
 
     check_args(args)
-    check_output_dir(args)
-    args = resolved(args)  # the card says the precision that ran
-    accelerator = make_accelerator(args)
+    loop.check_output_dir(args)
+    args, accelerator = loop.start_run(args)  # the card says the precision that ran
     out = Path(args.output_dir)
     corpus = load_corpus(args.corpus)
     with accelerator.main_process_first():
@@ -158,7 +148,7 @@ def run_train(args: TrainArgs) -> Path:
     val_loader = DataLoader(
         data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
     )
-    result = run_loop(accelerator, model, train_loader, val_loader, args)
+    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
 
     final = out / "model"
     if accelerator.is_main_process:
@@ -178,7 +168,7 @@ def run_train(args: TrainArgs) -> Path:
                 for style in tokens
             },
         }
-        save_checkpoint(model, tokenizer, final, model_card(args, metrics, command_line("train")))
+        save_checkpoint(model, tokenizer, final, model_card(args, metrics, loop.command_line("train")))
         train = corpus["train"]
         voices = train["voices"] if "voices" in train.column_names else None
         save_profiles(style_profiles(train["midi"], train["style"], voices), final)
