@@ -44,12 +44,15 @@ def save_checkpoint(
 
 def require_checkpoint(folder: str | Path) -> Path:
     """`folder` if it holds a checkpoint's files, else a clear error that names what is missing."""
-    folder = Path(folder)
+    return _require_files(Path(folder), REQUIRED_FILES, "checkpoint")
+
+
+def _require_files(folder: Path, names: tuple[str, ...], kind: str) -> Path:
     if not folder.is_dir():
-        raise InputFileError(folder, "checkpoint folder not found")
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+        raise InputFileError(folder, f"{kind} folder not found")
+    missing = [name for name in names if not (folder / name).is_file()]
     if missing:
-        raise InputFileError(folder, f"not a cadenza checkpoint: missing {', '.join(missing)}")
+        raise InputFileError(folder, f"not a cadenza {kind}: missing {', '.join(missing)}")
     return folder
 
 
@@ -110,12 +113,7 @@ def save_adapter_info(info: AdapterInfo, folder: str | Path) -> Path:
 
 def read_adapter(folder: str | Path) -> AdapterInfo:
     """The adapter in `folder`, with a clear error for a folder that is not one."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputFileError(folder, "adapter folder not found")
-    missing = [name for name in ADAPTER_FILES if not (folder / name).is_file()]
-    if missing:
-        raise InputFileError(folder, f"not a cadenza adapter: missing {', '.join(missing)}")
+    folder = _require_files(Path(folder), ADAPTER_FILES, "adapter")
     try:
         return AdapterInfo(**json.loads((folder / ADAPTER_FILE).read_text()))
     except (ValueError, TypeError) as err:
