@@ -29,7 +29,7 @@ import torch
 from cadenza.data.rolls import roll_to_score, score_roll
 from cadenza.evaluation.classifier import StyleClassifier, feature_matrix
 from cadenza.evaluation.musegan import NAMES, musegan_measures
-from cadenza.evaluation.report import mean_defined
+from cadenza.evaluation.report_text import mean_defined
 from cadenza.gan_vae.composer import GanComposer, VaeComposer, slerp
 from cadenza.gan_vae.segments import SegmentDataset, Segments, load_segments, roll_events
 from cadenza.gan_vae.train import BAR_STEPS
