@@ -122,20 +122,57 @@ def lora_model(model, args: FinetuneArgs, new_ids: list[int]):
 
 
 def run_finetune(args: FinetuneArgs) -> Path:
-    from cadenza.data.corpus import CorpusBuildArgs, build_corpus, load_corpus
-
+    """Train the adapter `args` ask for and save it (with its card, profiles and metrics) in
+    `args.output_dir`, `adapters/<style>` by default; returns that folder."""
     check_args(args)
     args = replace(args, output_dir=args.output_dir or str(Path("adapters") / args.style))
     loop.check_output_dir(args)
-    out = Path(args.output_dir)
+    _check_base_styles(args)
+    args, accelerator = loop.start_run(args)  # the card says the precision that ran
+    corpus, tokenizer = _corpus_and_tokenizer(args, accelerator)
+    model, grown_rows = _adapted_model(args, tokenizer)
+    trainable, total = model.get_nb_trainable_parameters()
+    accelerator.print(f"trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+    train_loader, val_loader = _loaders(args, accelerator, corpus, tokenizer, model.config.n_positions)
+    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
+    if accelerator.is_main_process:
+        metrics = {
+            "train pieces": len(corpus["train"]),
+            "validation pieces": len(corpus["validation"]),
+            "steps": result.steps,
+            "minutes": result.minutes,
+            "stopped early": result.stopped_early,
+            "weights kept from step": result.best_step,
+            "train tokens seen": result.tokens,
+            "trainable parameters": trainable,
+            "all parameters": total,
+            "val NLL per token before (nats)": round(result.first_val_loss, 4),
+            "val NLL per token after (nats)": round(result.val_loss, 4),
+        }
+        _save_adapter(args, accelerator, result, corpus["train"], tokenizer, grown_rows, metrics)
+    accelerator.end_training()
+    return Path(args.output_dir)
+
+
+def _check_base_styles(args: FinetuneArgs) -> None:
+    """Refused before anything is written: a new style the base has, or a corpus of styles it lacks."""
+    from cadenza.data.corpus import load_corpus
+
     base_tokenizer = CadenzaTokenizer.load(args.base)
     if args.style in base_tokenizer.styles:
         raise CadenzaError(f"style {args.style!r} is one of the base's; name the new style differently")
-    if args.corpus:  # refused before anything is written
+    if args.corpus:
         unknown = sorted(set(load_corpus(args.corpus)["train"]["style"]) - set(base_tokenizer.styles))
         if unknown:
             raise CadenzaError(f"{args.corpus}: styles the base does not know: {', '.join(unknown)}")
-    args, accelerator = loop.start_run(args)  # the card says the precision that ran
+
+
+def _corpus_and_tokenizer(args: FinetuneArgs, accelerator):
+    """The corpus to learn (built from `--input` first) and the base's tokenizer with the new tokens,
+    saved in the output folder."""
+    from cadenza.data.corpus import CorpusBuildArgs, build_corpus, load_corpus
+
+    out = Path(args.output_dir)
     corpus_dir = args.corpus or args.corpus_out or str(Path(CORPORA) / args.style)
     with accelerator.main_process_first():
         if accelerator.is_main_process:
@@ -153,11 +190,14 @@ def run_finetune(args: FinetuneArgs) -> Path:
             f"{args.input or args.corpus}: too few readable pieces to fine-tune on ({len(corpus['train'])} "
             f"for training, {len(corpus['validation'])} for validation); give it more scores"
         )
-    tokenizer_path = str(out / TOKENIZER_FILE)
-    tokenizer = CadenzaTokenizer.load(tokenizer_path)
-    new_ids = tokenizer.lyric_ids if args.lyrics else [tokenizer.style_id(args.style)]
+    return corpus, CadenzaTokenizer.load(out / TOKENIZER_FILE)
+
+
+def _adapted_model(args: FinetuneArgs, tokenizer: CadenzaTokenizer):
+    """The base wrapped for LoRA, its embeddings grown for the lyric tokens when they need more rows than
+    it reserves: (the model, the rows it grew to, 0 when it did not)."""
     model, _ = load_checkpoint(args.base)
-    grown_rows = 0  # the embeddings' rows when grown beyond the base's
+    grown_rows = 0
     if len(tokenizer) > model.config.vocab_size:
         if not args.lyrics:
             raise CadenzaError(
@@ -166,69 +206,56 @@ def run_finetune(args: FinetuneArgs) -> Path:
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=ROWS_MULTIPLE, mean_resizing=False)
         grown_rows = model.config.vocab_size
     model.loss_type = LOSS_TYPE
-    model = lora_model(model.float().train(), args, new_ids)
-    trainable, total = model.get_nb_trainable_parameters()
-    accelerator.print(f"trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+    new_ids = tokenizer.lyric_ids if args.lyrics else [tokenizer.style_id(args.style)]
+    return lora_model(model.float().train(), args, new_ids), grown_rows
 
+
+def _loaders(args: FinetuneArgs, accelerator, corpus, tokenizer: CadenzaTokenizer, context: int):
+    """Training rows (each style as often as its tokens come; transposed) and validation rows."""
+    tokenizer_path = str(Path(args.output_dir) / TOKENIZER_FILE)
     with accelerator.main_process_first():
-        data = lm_datasets(corpus, tokenizer_path, model.config.n_positions, args.num_proc)
+        data = lm_datasets(corpus, tokenizer_path, context, args.num_proc)
     lengths = [len(ids) for ids in data["train"]["input_ids"]]
-    # Each style as often as its tokens come (one style for a composer's folder).
     weights = style_weights(style_tokens(data["train"]["style"], lengths), alpha=1.0)
-    sampler = StyleSampler(data["train"]["style"], lengths, weights, args.seed)
     train_loader = DataLoader(
         data["train"],
         batch_size=args.batch_size,
-        sampler=sampler,
+        sampler=StyleSampler(data["train"]["style"], lengths, weights, args.seed),
         collate_fn=Collator(tokenizer.pad_id, Transposer(tokenizer), args.transpose),
     )
     val_loader = DataLoader(
         data["validation"], batch_size=args.batch_size, collate_fn=Collator(tokenizer.pad_id)
     )
-    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
+    return train_loader, val_loader
 
-    if accelerator.is_main_process:
-        model = result.model
-        train = corpus["train"]
-        voices = train["voices"] if "voices" in train.column_names else None
-        profile = style_profiles(train["midi"], train["style"], voices)
-        metrics = {
-            "train pieces": len(train),
-            "validation pieces": len(corpus["validation"]),
-            "steps": result.steps,
-            "minutes": result.minutes,
-            "stopped early": result.stopped_early,
-            "weights kept from step": result.best_step,
-            "train tokens seen": result.tokens,
-            "trainable parameters": trainable,
-            "all parameters": total,
-            "val NLL per token before (nats)": round(result.first_val_loss, 4),
-            "val NLL per token after (nats)": round(result.val_loss, 4),
-        }
-        # The lyric rows are saved as trainable tokens; peft would also save the whole grown embedding
-        # matrix (4,352 x 256 floats, 9 MB) because its size differs from the base config's.
-        model.save_pretrained(out, safe_serialization=True, save_embedding_layers=False)
-        tokenizer.save(out)
-        save_profiles(profile, out)
-        info = AdapterInfo(
-            style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base),
-            lyrics=args.lyrics, vocab_size=grown_rows,
-        )  # fmt: skip
-        save_adapter_info(info, out)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        card = adapter_card(args, metrics, loop.command_line("finetune"), out)
-        (out / "README.md").write_text(card)
-        accelerator.print(
-            f"adapter saved to {out} ({(out / 'adapter_model.safetensors').stat().st_size / 1e6:.2f} MB; "
-            f"val NLL {result.first_val_loss:.4f} -> {result.val_loss:.4f})"
-        )
-        if args.merge:
-            merged = model.merge_and_unload().to(getattr(torch, args.save_dtype))
-            save_checkpoint(merged, tokenizer, out / MERGED_DIR, card)
-            save_profiles({**load_profiles(args.base), **profile}, out / MERGED_DIR)
-            accelerator.print(f"merged checkpoint saved to {out / MERGED_DIR}")
-    accelerator.end_training()
-    return out
+
+def _save_adapter(args: FinetuneArgs, accelerator, result, train, tokenizer, grown_rows: int, metrics: dict):
+    """The adapter's files, profiles, metrics and card (and the merged checkpoint with `--merge`)."""
+    out, model = Path(args.output_dir), result.model
+    voices = train["voices"] if "voices" in train.column_names else None
+    profile = style_profiles(train["midi"], train["style"], voices)
+    # The lyric rows are saved as trainable tokens; peft would also save the whole grown embedding
+    # matrix (4,352 x 256 floats, 9 MB) because its size differs from the base config's.
+    model.save_pretrained(out, safe_serialization=True, save_embedding_layers=False)
+    tokenizer.save(out)
+    save_profiles(profile, out)
+    info = AdapterInfo(
+        style=args.style, base=args.base, base_fingerprint=base_fingerprint(args.base),
+        lyrics=args.lyrics, vocab_size=grown_rows,
+    )  # fmt: skip
+    save_adapter_info(info, out)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    card = adapter_card(args, metrics, loop.command_line("finetune"), out)
+    (out / "README.md").write_text(card)
+    accelerator.print(
+        f"adapter saved to {out} ({(out / 'adapter_model.safetensors').stat().st_size / 1e6:.2f} MB; "
+        f"val NLL {result.first_val_loss:.4f} -> {result.val_loss:.4f})"
+    )
+    if args.merge:
+        merged = model.merge_and_unload().to(getattr(torch, args.save_dtype))
+        save_checkpoint(merged, tokenizer, out / MERGED_DIR, card)
+        save_profiles({**load_profiles(args.base), **profile}, out / MERGED_DIR)
+        accelerator.print(f"merged checkpoint saved to {out / MERGED_DIR}")
 
 
 def adapter_card(args: FinetuneArgs, metrics: dict, command: str, out: Path) -> str:
