@@ -152,6 +152,35 @@ class RemiGrammar:
         self.longest = longest
         self._too_long_by_meter: dict[int, list[int]] = {}
         self.vocab_size = max(vocab_size or 0, len(tokenizer))
+        self.kind_of = self._classify(tokenizer, programs, song, infill)
+        follows = self._follows_table(tokenizer, time_signature, song, infill)
+        self.kind_masks = torch.zeros(len(Kind), self.vocab_size, dtype=torch.bool)
+        for kind, ids in follows.items():
+            self.kind_masks[kind, sorted(ids)] = True
+        position_after = (Kind.SYLLABLE,) if song else (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION)
+        self.takes_position = torch.tensor([k in position_after for k in Kind])
+        # Value of each Position id, -1 elsewhere: positions for a batch are one comparison away.
+        self.position_values = torch.full((self.vocab_size,), -1, dtype=torch.long)
+        for i, p in self.position_of.items():
+            self.position_values[i] = p
+        self._follows = follows
+        self._masks: dict[GrammarState, torch.Tensor] = {}
+        # Merged tokens (BPE) in a trie of their base tokens: a state's mask advances through shared
+        # prefixes once and drops a whole branch at its first illegal part.
+        self._parts = {i: tokenizer.parts(i) for i in tokenizer.merged_ids}
+        self._trie: dict[int, _Node] = {}
+        for i, parts in self._parts.items():
+            if parts:
+                node = self._trie.setdefault(parts[0], _Node())
+                for part in parts[1:]:
+                    node = node.next.setdefault(part, _Node())
+                node.ends.append(i)
+
+    def _classify(
+        self, tokenizer: CadenzaTokenizer, programs: set[int] | None, song: bool, infill: bool
+    ) -> dict[int, Kind]:
+        """Each id's `Kind` under these limits (a program outside `programs` has none, so it is never
+        legal), and the values the rules read: positions, bar lengths, meters' beats, durations in beats."""
         base_size = tokenizer.base_size
         kind_of: dict[int, Kind] = {}
         self.position_of: dict[int, int] = {}
@@ -199,7 +228,13 @@ class RemiGrammar:
             kind_of[tokenizer.hole_id], kind_of[tokenizer.fill_id] = Kind.HOLE, Kind.FILL
         if tokenizer.continue_id is not None:
             kind_of[tokenizer.continue_id] = Kind.CONTINUE
-        self.kind_of = kind_of
+        return kind_of
+
+    def _follows_table(
+        self, tokenizer: CadenzaTokenizer, time_signature: str | None, song: bool, infill: bool
+    ) -> dict[Kind, set[int]]:
+        """The tokens that may follow each kind, positions excepted (they depend on the bar: `allowed`)."""
+        kind_of = self.kind_of
         timesig_ids = set(self.bar_length_of)
         if time_signature is not None:
             token = f"TimeSig_{time_signature}"
@@ -212,7 +247,6 @@ class RemiGrammar:
             return {i for i, k in kind_of.items() if k in kinds}
 
         eos = {tokenizer.eos_id}
-        # Tokens that may follow each kind, positions excepted (they depend on the bar; see `allowed`).
         follows: dict[Kind, set[int]] = {
             Kind.START: {tokenizer.bos_id},
             Kind.BOS: ids_of(Kind.STYLE),
@@ -252,27 +286,7 @@ class RemiGrammar:
                 Kind.CHAR: chars | ends,
                 Kind.SYLLABLE: set(),
             }
-        self.kind_masks = torch.zeros(len(Kind), self.vocab_size, dtype=torch.bool)
-        for kind, ids in follows.items():
-            self.kind_masks[kind, sorted(ids)] = True
-        position_after = (Kind.SYLLABLE,) if song else (Kind.TIMESIG, Kind.TEMPO, Kind.DURATION)
-        self.takes_position = torch.tensor([k in position_after for k in Kind])
-        # Value of each Position id, -1 elsewhere: positions for a batch are one comparison away.
-        self.position_values = torch.full((self.vocab_size,), -1, dtype=torch.long)
-        for i, p in self.position_of.items():
-            self.position_values[i] = p
-        self._follows = follows
-        self._masks: dict[GrammarState, torch.Tensor] = {}
-        # Merged tokens (BPE) in a trie of their base tokens: a state's mask advances through shared
-        # prefixes once and drops a whole branch at its first illegal part.
-        self._parts = {i: tokenizer.parts(i) for i in tokenizer.merged_ids}
-        self._trie: dict[int, _Node] = {}
-        for i, parts in self._parts.items():
-            if parts:
-                node = self._trie.setdefault(parts[0], _Node())
-                for part in parts[1:]:
-                    node = node.next.setdefault(part, _Node())
-                node.ends.append(i)
+        return follows
 
     def start_state(self) -> GrammarState:
         return GrammarState(Kind.START)
