@@ -55,49 +55,13 @@ def one_line_errors() -> Iterator[None]:
 
 # --- Compose tab -----------------------------------------------------------------------------------
 def compose_tab(composer, shared: Shared) -> None:
-    choices = ui.compose_choices(composer)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style", elem_id="style")
-            shared.compose_style = style
-            bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
-            with gr.Row():
-                tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
-                time_signature = gr.Dropdown(
-                    choices.time_signatures, value=ui.AS_GENERATED, label="Time signature"
-                )
-            key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
-            with gr.Accordion("Sampling", open=False, elem_id="sampling"):
-                temperature = gr.Slider(0.1, 2.0, value=choices.temperature, step=0.05, label="Temperature")
-                top_p = gr.Slider(0.1, 1.0, value=choices.top_p, step=0.01, label="Top-p")
-                with gr.Row():
-                    seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id="seed")
-                    random_seed = gr.Checkbox(True, label="Random seed", elem_id="random-seed")
-                style_profile = gr.Checkbox(
-                    True, label="Keep to the style's instruments and chord size (its corpus profile)"
-                )
-            variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
-            prompt = gr.File(
-                label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come "
-                "from it)",
-                file_types=PROMPT_TYPES,
-                type="filepath",
-            )
-            generate = gr.Button("Generate", variant="primary", elem_id="generate")
+            inputs, generate = _compose_inputs(ui.compose_choices(composer), shared)
         with gr.Column(scale=2):
-            status = gr.Markdown("Choose a style and press **Generate**.", elem_id="status")
-            slots = []
-            for i in range(ui.MAX_VARIATIONS):
-                with gr.Row(equal_height=False):
-                    audio = gr.Audio(
-                        label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False
-                    )
-                    files = gr.File(
-                        label="Download", file_count="multiple", visible=i == 0, interactive=False
-                    )
-                roll = gr.Image(label="Piano roll", type="filepath", visible=i == 0, interactive=False)
-                sheet = gr.HTML(visible=i == 0, label="Sheet music")
-                slots += [audio, roll, sheet, files]
+            status, slots = _variation_slots()
+    style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations = inputs[:10]
+    prompt, style_profile = inputs[10:]
 
     def pieces(progress, *widgets) -> list[ui.Variation]:
         with one_line_errors():
@@ -121,34 +85,79 @@ def compose_tab(composer, shared: Shared) -> None:
             progress, style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed,
             variations, prompt, style_profile,
         )  # fmt: skip
-        updates = [ui.describe(result, variations), str(result[0].midi)]
-        for i in range(ui.MAX_VARIATIONS):
-            if i < len(result):
-                v = result[i]
-                label = f"Variation {i + 1} — seed {v.seed}"
-                updates += [
-                    gr.update(value=str(v.wav), label=label, visible=True),
-                    gr.update(value=str(v.png), visible=True),
-                    gr.update(value=v.sheet, visible=True),
-                    gr.update(value=v.downloads, visible=True),
-                ]
-            else:
-                updates += [gr.update(value=None, visible=False)] * 4
-        return updates
+        return [ui.describe(result, variations), str(result[0].midi), *_slot_updates(result)]
 
     # A continuation takes tempo, meter, key and voices from its file: those widgets rest while one is set.
     from_file = [tempo, time_signature, key, style_profile]
     prompt.change(lambda f: [gr.update(interactive=f is None)] * len(from_file), prompt, from_file)
-    inputs = [
-        style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations, prompt,
-        style_profile,
-    ]  # fmt: skip
     # The page's event updates widgets (gr.update); the API's returns plain files, from hidden outputs.
     generate.click(predict, inputs, [status, shared.last_generated, *slots], api_visibility="private")
     api_status, api_files = gr.Markdown(visible=False), gr.File(file_count="multiple", visible=False)
     gr.Button(visible=False).click(
         compose, inputs, [api_status, api_files, shared.last_generated], api_name="compose"
     )
+
+
+def _compose_inputs(choices, shared: Shared) -> tuple[list, gr.Button]:
+    """The Compose tab's inputs, in `ui.ComposeForm`'s order, and its Generate button."""
+    style = gr.Dropdown(choices.styles, value=choices.styles[0], label="Style", elem_id="style")
+    shared.compose_style = style
+    bars = gr.Slider(1, ui.MAX_UI_BARS, value=8, step=1, label="Bars", elem_id="bars")
+    with gr.Row():
+        tempo = gr.Number(0, label="Tempo (BPM, 0 = as generated)", precision=0)
+        time_signature = gr.Dropdown(choices.time_signatures, value=ui.AS_GENERATED, label="Time signature")
+    key = gr.Dropdown(choices.keys, value=ui.AS_GENERATED, label="Key")
+    with gr.Accordion("Sampling", open=False, elem_id="sampling"):
+        temperature = gr.Slider(0.1, 2.0, value=choices.temperature, step=0.05, label="Temperature")
+        top_p = gr.Slider(0.1, 1.0, value=choices.top_p, step=0.01, label="Top-p")
+        with gr.Row():
+            seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id="seed")
+            random_seed = gr.Checkbox(True, label="Random seed", elem_id="random-seed")
+        style_profile = gr.Checkbox(
+            True, label="Keep to the style's instruments and chord size (its corpus profile)"
+        )
+    variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
+    prompt = gr.File(
+        label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come from it)",
+        file_types=PROMPT_TYPES,
+        type="filepath",
+    )
+    generate = gr.Button("Generate", variant="primary", elem_id="generate")
+    inputs = [style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations]
+    return [*inputs, prompt, style_profile], generate
+
+
+def _variation_slots() -> tuple[gr.Markdown, list]:
+    """The status line and, per variation, its audio, piano roll, sheet music and downloads (the first
+    shown, the rest hidden until composed)."""
+    status = gr.Markdown("Choose a style and press **Generate**.", elem_id="status")
+    slots = []
+    for i in range(ui.MAX_VARIATIONS):
+        with gr.Row(equal_height=False):
+            audio = gr.Audio(label=f"Variation {i + 1}", type="filepath", visible=i == 0, interactive=False)
+            files = gr.File(label="Download", file_count="multiple", visible=i == 0, interactive=False)
+        roll = gr.Image(label="Piano roll", type="filepath", visible=i == 0, interactive=False)
+        sheet = gr.HTML(visible=i == 0, label="Sheet music")
+        slots += [audio, roll, sheet, files]
+    return status, slots
+
+
+def _slot_updates(result: list[ui.Variation]) -> list:
+    """What each variation slot shows of a result: composed ones filled and shown, the rest hidden."""
+    updates = []
+    for i in range(ui.MAX_VARIATIONS):
+        if i < len(result):
+            v = result[i]
+            label = f"Variation {i + 1} — seed {v.seed}"
+            updates += [
+                gr.update(value=str(v.wav), label=label, visible=True),
+                gr.update(value=str(v.png), visible=True),
+                gr.update(value=v.sheet, visible=True),
+                gr.update(value=v.downloads, visible=True),
+            ]
+        else:
+            updates += [gr.update(value=None, visible=False)] * 4
+    return updates
 
 
 # --- Evaluate tab ----------------------------------------------------------------------------------
