@@ -140,12 +140,23 @@ def is_checkpoint(name: str) -> bool:
 
 def markdown(report: dict) -> str:
     """The report as Markdown, images beside it."""
-    args, styles = report["args"], report["styles"]
+    lines = [*_headline(report), *_per_style(report), *_features_and_classifier(report)]
+    if report["likelihood"]:
+        lines += ["## Likelihood", ""]
+        for label, nll in report["likelihood"].items():
+            lines += [f"### {label}", "", nll_markdown(nll), ""]
+    lines += ["## Feature histograms", ""]
+    lines += [f"![{style}](features-{style}.png)" for style in report["styles"]]
+    return "\n".join(lines) + "\n"
+
+
+def _headline(report: dict) -> list[str]:
+    args = report["args"]
     sets = {label: data["summary"] for label, data in report["sets"].items()}
     command = "cadenza evaluate " + " ".join(
         f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in args.items() if v not in (None, [])
     )
-    lines = [
+    return [
         "# Evaluation report",
         "",
         f"{report['date']}, `{command}` ({report['seconds']:.0f} s on this machine).",
@@ -174,6 +185,13 @@ def markdown(report: dict) -> str:
         "- EB, UPC, QN, TD: MuseGAN's empty-bar rate, used pitch classes per bar, qualified-note rate "
         "(notes of an eighth or longer) and tonal distance between voices (`evaluation/musegan.py`).",
         "",
+    ]
+
+
+def _per_style(report: dict) -> list[str]:
+    styles = report["styles"]
+    sets = {label: data["summary"] for label, data in report["sets"].items()}
+    return [
         "## Per style",
         "",
         "Classified as the asked style:",
@@ -194,6 +212,12 @@ def markdown(report: dict) -> str:
         "",
         copying_table(report["human_baseline"], sets, styles),
         "",
+    ]
+
+
+def _features_and_classifier(report: dict) -> list[str]:
+    styles = report["styles"]
+    return [
         "## Features: overlapped area and KL divergence",
         "",
         "mgeval's method per style and feature, averaged over the styles where it is defined.",
@@ -215,13 +239,6 @@ def markdown(report: dict) -> str:
         confusion_markdown(report["classifier"]),
         "",
     ]
-    if report["likelihood"]:
-        lines += ["## Likelihood", ""]
-        for label, nll in report["likelihood"].items():
-            lines += [f"### {label}", "", nll_markdown(nll), ""]
-    lines += ["## Feature histograms", ""]
-    lines += [f"![{style}](features-{style}.png)" for style in styles]
-    return "\n".join(lines) + "\n"
 
 
 def card_section(label: str, report: dict) -> str:
