@@ -234,39 +234,25 @@ class Composer:
             key_note=opening.key_note,
         )
 
-    def infill(
-        self,
-        piece: Piece,
-        start: int,
-        count: int,
-        num: int = 1,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-    ) -> list[Piece]:
-        """`num` versions of `piece` (made by a composer with the same tokenizer) with its bars `start` to
-        `start + count - 1` (from 0) written again, knowing the bars on both sides.
+    def infill(self, piece: Piece, start: int, count: int, **settings) -> list[Piece]:
+        """Versions of `piece` (made by a composer with the same tokenizer) with its bars `start` to
+        `start + count - 1` (from 0) written again, knowing the bars on both sides; `settings` are a
+        `Request`'s sampling ones (num, temperature, top_k, top_p, seed).
 
         The model reads MMM's layout, learned in training (`training.shards`): the prefix, the bars before,
         one hole per bar left out, the bars after, the fill marker; then it writes the missing bars. The
         bars around are the nearest that fit half the context, one before, one after, in turn."""
         if piece.style in self._adapters:
-            return self._adapters[piece.style].infill(
-                piece, start, count, num, temperature, top_k, top_p, seed
-            )
+            return self._adapters[piece.style].infill(piece, start, count, **settings)
         tok = self.tokenizer
         if not tok.has_infill:
             raise CadenzaError("this model did not learn bar infilling: it needs a model from v3 on")
         bars = [bar for bar in split_bars(tok.music_ids(piece.tokens), {tok.bar_id}) if bar]
         check_range("start", start, 0, len(bars) - 1)
         check_range("count", count, 1, len(bars) - start)
-        request = Request(
-            piece.style, bars=count, num=num, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
-        ).sampled(self.sampling)
+        request = as_request(piece.style, {**settings, "bars": count}).sampled(self.sampling)
         torch.manual_seed(request.seed)
-        key = tok.key_of(piece.tokens[2]) if tok.has_keys else None
-        prefix = tok.prefix(piece.style, key)
+        prefix = tok.prefix(piece.style, tok.key_of(piece.tokens[2]) if tok.has_keys else None)
         room = self.context // 2 - len(prefix) - count - 2  # the holes, Continue and the fill marker
         kept = kept_bars([len(tok.merge(bar)) for bar in bars], start, count, room)  # in the model's tokens
         context = infill_context(prefix, tok.continue_id, bars, start, count, kept, tok.hole_id, tok.fill_id)
@@ -274,34 +260,29 @@ class Composer:
         programs = tuple(profile.programs) if profile else None
         max_chord, longest = (profile.max_chord, profile.longest) if profile else (None, None)
         grammar = self.grammar(None, programs, max_chord, infill=True, longest=longest)
+        num = request.num
         rows = self._generate_batch([(context, [])] * num, [count] * num, grammar, request.sampling, None)
-        pieces = []
-        for new in rows:
-            new = new[: new.index(tok.eos_id)] if tok.eos_id in new else new
-            written = [bar for bar in split_bars(new, {tok.bar_id}) if bar]
-            if len(written) < count:
-                raise CadenzaError(
-                    f"the model wrote {len(written)} of {count} bars before its context ran out"
-                )
-            music = [t for bar in [*bars[:start], *written[:count], *bars[start + count :]] for t in bar]
-            tokens = [*prefix, *music, tok.eos_id]
-            score = end_at_bar(tok.decode(tokens), len(bars))
-            if grammar.max_chord == 1:
-                score = one_line(score)
-            voices = track_voices(score, piece.voices)
-            pieces.append(
-                Piece(
-                    score,
-                    tokens,
-                    piece.style,
-                    request.seed,
-                    piece.bars,
-                    voices,
-                    piece.sound_style,
-                    key=piece.key,
-                )  # fmt: skip
-            )
-        return pieces
+        return [self._infilled(piece, bars, start, request, prefix, grammar, new) for new in rows]
+
+    def _infilled(
+        self, piece: Piece, bars: list[list[int]], start: int, request: Request, prefix: list[int],
+        grammar: RemiGrammar, new: list[int],
+    ) -> Piece:  # fmt: skip
+        """`piece` with its bars from `start` replaced by the first `request.bars` bars of `new`."""
+        tok, count = self.tokenizer, request.bars
+        new = new[: new.index(tok.eos_id)] if tok.eos_id in new else new
+        written = [bar for bar in split_bars(new, {tok.bar_id}) if bar]
+        if len(written) < count:
+            raise CadenzaError(f"the model wrote {len(written)} of {count} bars before its context ran out")
+        music = [t for bar in [*bars[:start], *written[:count], *bars[start + count :]] for t in bar]
+        tokens = [*prefix, *music, tok.eos_id]
+        score = end_at_bar(tok.decode(tokens), len(bars))
+        if grammar.max_chord == 1:
+            score = one_line(score)
+        voices = track_voices(score, piece.voices)
+        return Piece(
+            score, tokens, piece.style, request.seed, piece.bars, voices, piece.sound_style, key=piece.key
+        )
 
     def grammar(
         self,
