@@ -82,55 +82,23 @@ def run_write_shards(args: ShardWriteArgs) -> Path:
     corpus = load_corpus(args.corpus)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _tokenizer(args, corpus["train"], out)
-    tokenizer_path = str(out / TOKENIZER_FILE)
-    styles = tokenizer.styles
-    counts = {}
-
-    train = tokenize_pieces(corpus["train"], tokenizer_path, args.num_proc)
-    transposer = Transposer(tokenizer)
-    rows, style_tokens = [], dict.fromkeys(styles, 0)
-    shifts = range(-args.transpose, args.transpose + 1)
-    for piece, (ids, style) in enumerate(
-        tqdm(zip(train["input_ids"], train["style"], strict=True), total=len(train), desc="transposing")
-    ):
-        style_tokens[style] += len(ids)
-        base = tokenizer.unmerge(ids)
-        for shift in shifts:
-            moved = ids if shift == 0 else transposer.move(base, shift)
-            if moved is not None:
-                rows.append(
-                    (ids if shift == 0 else tokenizer.merge(moved), (styles.index(style), piece, shift))
-                )
-    counts["train"] = {**_write(out, "train", rows), "pieces": len(train)}
-
-    validation = tokenize_pieces(corpus["validation"], tokenizer_path, args.num_proc)
-    chunks = []
-    for piece, (ids, style) in enumerate(zip(validation["input_ids"], validation["style"], strict=True)):
-        for chunk in chunk_sequence(
-            ids, tokenizer.bar_starts, tokenizer.eos_id, args.chunk_len, tokenizer.continue_id,
-            tokenizer.prefix_len,
-        ):  # fmt: skip
-            chunks.append((chunk, (styles.index(style), piece, 0)))
-    counts["validation"] = {**_write(out, "validation", chunks), "pieces": len(validation)}
-
+    tokenizer = tok = _tokenizer(args, corpus["train"], out)
+    rows, style_tokens = _train_rows(args, corpus["train"], tokenizer, out)
+    counts = {"train": {**_write(out, "train", rows), "pieces": len(corpus["train"])}}
+    chunks = _validation_chunks(args, corpus["validation"], tokenizer, out)
+    counts["validation"] = {**_write(out, "validation", chunks), "pieces": len(corpus["validation"])}
     voices = corpus["train"]["voices"] if "voices" in corpus["train"].column_names else None
     save_profiles(style_profiles(corpus["train"]["midi"], corpus["train"]["style"], voices), out)
-    (out / "generation_config.json").write_text(
-        json.dumps(
-            {
-                **SAMPLING,
-                "bos_token_id": tokenizer.bos_id,
-                "eos_token_id": tokenizer.eos_id,
-                "pad_token_id": tokenizer.pad_id,
-            },
-            indent=2,
-        )  # fmt: skip
-    )
+    ids = {
+        "bos_token_id": tokenizer.bos_id,
+        "eos_token_id": tokenizer.eos_id,
+        "pad_token_id": tokenizer.pad_id,
+    }
+    (out / "generation_config.json").write_text(json.dumps({**SAMPLING, **ids}, indent=2))
     with (out / TOKENIZER_FILE).open("rb") as f:
         sha = hashlib.file_digest(f, "sha256").hexdigest()
     meta = ShardMeta(
-        styles=styles,
+        styles=tokenizer.styles,
         prefix_len=tokenizer.prefix_len,
         bos_id=tokenizer.bos_id,
         eos_id=tokenizer.eos_id,
@@ -146,6 +114,42 @@ def run_write_shards(args: ShardWriteArgs) -> Path:
     )
     (out / META_FILE).write_text(json.dumps(meta.__dict__, indent=1))
     total = sum((out / f).stat().st_size for f in ("train.bin", "validation.bin"))
-    print(f"shards in {out}: {counts['train']['tokens']:,} train tokens ({len(shifts)} shifts), "
+    print(f"shards in {out}: {counts['train']['tokens']:,} train tokens ({2 * args.transpose + 1} shifts), "
           f"{counts['validation']['entries']:,} validation chunks, {total / 2**20:.1f} MiB")  # fmt: skip
     return out
+
+
+def _train_rows(args: ShardWriteArgs, train, tokenizer: CadenzaTokenizer, out: Path) -> tuple[list, dict]:
+    """Every train piece under every transposition that keeps its notes in range, as (ids, (style index,
+    piece, shift)) rows; and the tokens of each style, untransposed."""
+    styles = tokenizer.styles
+    pieces = tokenize_pieces(train, str(out / TOKENIZER_FILE), args.num_proc)
+    transposer = Transposer(tokenizer)
+    rows, style_tokens = [], dict.fromkeys(styles, 0)
+    shifts = range(-args.transpose, args.transpose + 1)
+    for piece, (ids, style) in enumerate(
+        tqdm(zip(pieces["input_ids"], pieces["style"], strict=True), total=len(pieces), desc="transposing")
+    ):
+        style_tokens[style] += len(ids)
+        base = tokenizer.unmerge(ids)
+        for shift in shifts:
+            moved = ids if shift == 0 else transposer.move(base, shift)
+            if moved is not None:
+                rows.append(
+                    (ids if shift == 0 else tokenizer.merge(moved), (styles.index(style), piece, shift))
+                )
+    return rows, style_tokens
+
+
+def _validation_chunks(args: ShardWriteArgs, validation, tokenizer: CadenzaTokenizer, out: Path) -> list:
+    """The validation pieces cut into chunks at bar lines, as (ids, (style index, piece, 0)) rows."""
+    styles = tokenizer.styles
+    pieces = tokenize_pieces(validation, str(out / TOKENIZER_FILE), args.num_proc)
+    chunks = []
+    for piece, (ids, style) in enumerate(zip(pieces["input_ids"], pieces["style"], strict=True)):
+        for chunk in chunk_sequence(
+            ids, tokenizer.bar_starts, tokenizer.eos_id, args.chunk_len, tokenizer.continue_id,
+            tokenizer.prefix_len,
+        ):  # fmt: skip
+            chunks.append((chunk, (styles.index(style), piece, 0)))
+    return chunks
