@@ -82,7 +82,7 @@ def run_write_shards(args: ShardWriteArgs) -> Path:
     corpus = load_corpus(args.corpus)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = tok = _tokenizer(args, corpus["train"], out)
+    tokenizer = _tokenizer(args, corpus["train"], out)
     rows, style_tokens = _train_rows(args, corpus["train"], tokenizer, out)
     counts = {"train": {**_write(out, "train", rows), "pieces": len(corpus["train"])}}
     chunks = _validation_chunks(args, corpus["validation"], tokenizer, out)
