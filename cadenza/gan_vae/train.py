@@ -223,16 +223,7 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
     check_loop_args(args)
     check_output_dir(args)
     args, accelerator = start_run(args)  # the card says the precision that ran
-    train, val = (load_segments(args.rolls, split) for split in ("train", "validation"))
-    if len(train) == 0 or len(val) == 0:
-        raise CadenzaError(f"{args.rolls}: the train or validation split holds no segments")
-    bars = getattr(args, "bars", train.shape[2] // BAR_STEPS)
-    train_loader = DataLoader(
-        SegmentDataset(train, bars, BAR_STEPS), args.batch_size, shuffle=True, drop_last=True
-    )
-    val_loader = DataLoader(SegmentDataset(val, bars, BAR_STEPS), args.batch_size)
-    if len(train_loader) == 0:
-        raise CadenzaError(f"{args.rolls}: fewer train segments than one batch of {args.batch_size}")
+    train_loader, val_loader = _loaders(args)
     out, clock = Path(args.output_dir), {"step": 0, "elapsed": 0.0}
     schedulers = [
         torch.optim.lr_scheduler.LambdaLR(opt, lambda _: lr_factor(clock["step"], clock["elapsed"], args))
@@ -279,16 +270,32 @@ def train_baseline(recipe, args: LoopArgs, name: str) -> dict:
                "train segments": len(train_loader.dataset), "device": str(accelerator.device),
                **{k: round(v, 4) for k, v in val.items()}}  # fmt: skip
     if accelerator.is_main_process:
-        model = (
-            copy.deepcopy(accelerator.unwrap_model(recipe.saved())).cpu().to(getattr(torch, args.save_dtype))
-        )
-        model.save_pretrained(out / "model")
-        header = [f"# cadenza {name} baseline", "", f"Styles: {', '.join(model.styles)}. Data: {args.rolls}."]
-        (out / "model" / "README.md").write_text(
-            run_card(header, command_line(f"{name} train"), figures, args)
-        )
+        _save_model(accelerator.unwrap_model(recipe.saved()), args, name, figures)
     accelerator.wait_for_everyone()
     return figures
+
+
+def _loaders(args: LoopArgs) -> tuple[DataLoader, DataLoader]:
+    """The segments of `args.rolls`' train and validation splits, cut to the model's bars."""
+    train, val = (load_segments(args.rolls, split) for split in ("train", "validation"))
+    if len(train) == 0 or len(val) == 0:
+        raise CadenzaError(f"{args.rolls}: the train or validation split holds no segments")
+    bars = getattr(args, "bars", train.shape[2] // BAR_STEPS)
+    train_loader = DataLoader(
+        SegmentDataset(train, bars, BAR_STEPS), args.batch_size, shuffle=True, drop_last=True
+    )
+    if len(train_loader) == 0:
+        raise CadenzaError(f"{args.rolls}: fewer train segments than one batch of {args.batch_size}")
+    return train_loader, DataLoader(SegmentDataset(val, bars, BAR_STEPS), args.batch_size)
+
+
+def _save_model(model, args: LoopArgs, name: str, figures: dict) -> None:
+    """The trained model (a copy, in `save_dtype`) and its card in `output_dir/model`."""
+    folder = Path(args.output_dir) / "model"
+    model = copy.deepcopy(model).cpu().to(getattr(torch, args.save_dtype))
+    model.save_pretrained(folder)
+    header = [f"# cadenza {name} baseline", "", f"Styles: {', '.join(model.styles)}. Data: {args.rolls}."]
+    (folder / "README.md").write_text(run_card(header, command_line(f"{name} train"), figures, args))
 
 
 def _mean(values: list[float]) -> float:
