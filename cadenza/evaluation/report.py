@@ -394,6 +394,12 @@ def run_evaluate(args: EvaluateArgs) -> dict:
         "likelihood": likelihoods,
         "seconds": time.monotonic() - start,
     }
+    _write(args, out, report, rows, styles_of)
+    return report
+
+
+def _write(args: EvaluateArgs, out: Path, report: dict, rows: dict, styles_of: dict) -> None:
+    """The report's files (JSON, Markdown, plots), the models' cards when asked, and the headline."""
     write_plots(out, report, rows, styles_of)
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
     (out / "report.md").write_text(markdown(report))
@@ -402,6 +408,5 @@ def run_evaluate(args: EvaluateArgs) -> dict:
             if name != NGRAM and not is_adapter(name):  # a transformer's card, or a GAN's or VAE's
                 label = model_label(name, args.ngram_order)
                 update_card(Path(name) / "README.md", card_section(label, report))
-    print(headline_table({label: data["summary"]["all"] for label, data in sets.items()}))
+    print(headline_table({label: data["summary"]["all"] for label, data in report["sets"].items()}))
     print(f"report written to {out / 'report.md'}")
-    return report
