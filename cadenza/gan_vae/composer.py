@@ -83,17 +83,26 @@ def _piece(roll: np.ndarray, style: str, seed: int, bars: int) -> Piece:
     return Piece(score, [], style, seed, bars, track_voices(score), sound_style=style)
 
 
-class GanComposer:
-    def __init__(self, model: GanGenerator):
+class _BaselineComposer:
+    """A trained baseline behind the generator interface: `KIND` names its folders ("gan", "vae")."""
+
+    MODEL: type
+    KIND: str
+
+    def __init__(self, model) -> None:
         self.model = model
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> GanComposer:
-        return cls(_load(GanGenerator, path, "gan"))
+    def from_pretrained(cls, path: str | Path):
+        return cls(_load(cls.MODEL, path, cls.KIND))
 
     @property
     def styles(self) -> list[str]:
         return self.model.styles
+
+
+class GanComposer(_BaselineComposer):
+    MODEL, KIND = GanGenerator, "gan"
 
     def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
         """`Composer.generate`'s request: its style, bars, number and seed."""
@@ -108,17 +117,8 @@ class GanComposer:
         return [_piece(roll, style, seed, bars) for roll in whole]
 
 
-class VaeComposer:
-    def __init__(self, model: Vae):
-        self.model = model
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path) -> VaeComposer:
-        return cls(_load(Vae, path, "vae"))
-
-    @property
-    def styles(self) -> list[str]:
-        return self.model.styles
+class VaeComposer(_BaselineComposer):
+    MODEL, KIND = Vae, "vae"
 
     def _decode(self, z: torch.Tensor, style: str, temperature: float, seed: int) -> np.ndarray:
         """Latents (segments, latent) -> one roll (2, tracks, steps, pitches) of their segments in turn."""
