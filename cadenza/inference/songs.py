@@ -2,7 +2,7 @@
 
 A lyrics adapter (`cadenza finetune --corpus build/corpus/songs --lyrics true`, shipped as
 `adapters/songs`) teaches the base the lyric tokens (see `tokenization.tokenizer`): a texted melody writes
-each note after its syllable. `Singer` is a `Composer` over the base with that adapter, decoding under the
+each note after its syllable. `Singer` holds a `Composer` over the base with that adapter, decoding under the
 song grammar (`RemiGrammar(song=True)`: one lyric item before every note, one note at a time):
 
 - `sing(lyrics, style)`: the user's text, syllabified (`data.syllables`), forced in order: where a lyric
