@@ -88,19 +88,12 @@ def corpus_tokenizer(corpus, folder: Path) -> Path:
 
 
 # --- n-gram baseline ---------------------------------------------------------------------------------
-def ngram_baseline(
-    corpus_path: str | Path,
-    corpus,
-    tokenizer_path: str,
-    order: int,
-    max_len: int,
-    split: str = "validation",
-    num_proc: int = 2,
-    use_cache: bool = True,
-    subset: str = "",
-) -> dict:
-    """Fit on the train split's chunks, score `split`'s chunks; a dict of numbers (cached on disk).
-    `subset` names the styles `corpus` was cut to when it is not the whole corpus at `corpus_path`."""
+def ngram_baseline(args: NGramArgs, corpus, tokenizer_path: str, subset: str = "") -> dict:
+    """Fit on the train split's chunks, score `args.split`'s chunks; a dict of numbers (cached on disk
+    beside `args.corpus`). `subset` names the styles `corpus` was cut to when it is not the whole corpus
+    at `args.corpus`."""
+    corpus_path, order, max_len, split = args.corpus, args.order, args.max_len, args.split
+    num_proc, use_cache = args.num_proc, args.use_cache
     if max_len < MIN_CHUNK:
         raise CadenzaError(f"chunk length must be at least {MIN_CHUNK} tokens, got {max_len}")
     tokenizer = CadenzaTokenizer.load(tokenizer_path)
@@ -250,9 +243,8 @@ def likelihood(
     corpus, subset = known_styles(corpus, tokenizer.styles)
     tokenizer_path = str(Path(model_dir) / TOKENIZER_FILE)
     max_len = int(model.config.n_positions)
-    ngram = ngram_baseline(
-        corpus_path, corpus, tokenizer_path, order, max_len, split, num_proc, use_cache, subset
-    )
+    spec = NGramArgs(str(corpus_path), order, max_len, split, num_proc, use_cache)
+    ngram = ngram_baseline(spec, corpus, tokenizer_path, subset)
     chunks = corpus_chunks(corpus[split], tokenizer_path, max_len, num_proc)
     values = model_token_nll(model, chunks, tokenizer.pad_id, batch_size)
     nll, count = mean_nll(values)
@@ -263,9 +255,7 @@ def likelihood(
     plain = None
     if tokenizer.is_bpe:  # the n-gram on plain REMI too: the classic baseline, per note
         plain_path = str(corpus_tokenizer(corpus, Path(corpus_path) / CACHE_DIR))
-        plain = ngram_baseline(
-            corpus_path, corpus, plain_path, order, max_len, split, num_proc, use_cache, subset
-        )
+        plain = ngram_baseline(spec, corpus, plain_path, subset)
     return {
         "split": split,
         "ngram_remi": plain,
@@ -333,15 +323,6 @@ def run_ngram(args: NGramArgs) -> dict:
 
     corpus = load_corpus(args.corpus)
     tokenizer_path = corpus_tokenizer(corpus, Path(args.corpus) / CACHE_DIR)
-    result = ngram_baseline(
-        args.corpus,
-        corpus,
-        str(tokenizer_path),
-        args.order,
-        args.max_len,
-        args.split,
-        args.num_proc,
-        args.use_cache,
-    )
+    result = ngram_baseline(args, corpus, str(tokenizer_path))
     print(json.dumps(result, indent=2))
     return result

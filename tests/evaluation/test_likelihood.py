@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 from accelerate import Accelerator
@@ -11,7 +12,7 @@ from torch.utils.data import DataLoader
 from cadenza.checkpoint import load_checkpoint
 from cadenza.data.corpus import load_corpus
 from cadenza.errors import CadenzaError
-from cadenza.evaluation.likelihood import corpus_chunks, model_nll, ngram_baseline
+from cadenza.evaluation.likelihood import NGramArgs, corpus_chunks, model_nll, ngram_baseline
 from cadenza.training.data import Collator, lm_datasets
 from cadenza.training.loop import evaluate
 
@@ -35,12 +36,13 @@ def test_ngram_baseline_is_cached(tiny_model, tiny_corpus_dir, tmp_path):
     shutil.copytree(tiny_corpus_dir, corpus_dir)
     corpus = load_corpus(corpus_dir)
     path = f"{tiny_model}/tokenizer.json"
-    first = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
-    again = ngram_baseline(corpus_dir, corpus, path, 3, 128, num_proc=1)
-    other = ngram_baseline(corpus_dir, corpus, path, 2, 128, num_proc=1)
+    spec = NGramArgs(str(corpus_dir), order=3, max_len=128, num_proc=1)
+    first = ngram_baseline(spec, corpus, path)
+    again = ngram_baseline(spec, corpus, path)
+    other = ngram_baseline(replace(spec, order=2), corpus, path)
     assert not first["cached"] and again["cached"] and not other["cached"]
     with pytest.raises(CadenzaError, match="chunk length must be at least 8 tokens, got 1"):
-        ngram_baseline(corpus_dir, corpus, path, 3, 1, num_proc=1)
+        ngram_baseline(replace(spec, max_len=1), corpus, path)
     assert again["nll"] == first["nll"] and other["nll"] != first["nll"]
     assert first["scored_tokens"] == sum(
         len(c) - 1 for c in corpus_chunks(corpus["validation"], path, 128, 1)
