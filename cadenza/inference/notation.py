@@ -91,7 +91,7 @@ def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = No
         key = notation_key(info.key)
     for part, track in zip(parsed.parts, tracks, strict=True):
         _name_part(part, track.name, int(track.program))
-        _set_clef(part)
+        _set_clef(part, track.name)
         _set_key(part, key)
     _fill_measures(parsed)
     if is_song(score):
@@ -146,15 +146,19 @@ def _name_part(part, name: str, program: int) -> None:
     part.getElementsByClass(stream.Measure).first().insert(0, voice)
 
 
-def _set_clef(part) -> None:
-    """One clef for the whole part, chosen by music21 from its pitches. Treble-8vb is only offered to a
-    part that would otherwise be in bass clef, so a tenor reads in the clef choirs use while a low alto
-    stays in treble clef (music21 alone puts any part averaging below about F4 in treble-8vb)."""
+def _set_clef(part, name: str) -> None:
+    """One clef for the whole part. A tenor voice reads in treble-8vb, the clef choirs give it, even when
+    its notes would fit the treble staff; otherwise music21 chooses from the pitches, treble-8vb offered
+    only to a part that would be in bass clef, so a low alto stays in treble clef (music21 alone puts any
+    part averaging below about F4 in treble-8vb)."""
     from music21 import clef, stream
 
-    best = clef.bestClef(part, recurse=True)
-    if isinstance(best, clef.BassClef):
-        best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
+    if name.strip().lower().startswith("tenor"):
+        best = clef.Treble8vbClef()
+    else:
+        best = clef.bestClef(part, recurse=True)
+        if isinstance(best, clef.BassClef):
+            best = clef.bestClef(part, allowTreble8vb=True, recurse=True)
     for old in list(part.recurse().getElementsByClass(clef.Clef)):
         part.remove(old, recurse=True)
     part.getElementsByClass(stream.Measure).first().insert(0, best)

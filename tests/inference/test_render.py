@@ -17,6 +17,7 @@ from cadenza.cli import main
 from cadenza.data.styles import EMBEDDED_STYLES, OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
+from cadenza.inference.notation import write_musicxml
 from cadenza.inference.render import dress, end_at_bar, one_line, render
 from tests.conftest import make_piece
 
@@ -252,3 +253,18 @@ def test_one_line_ends_each_note_where_its_voice_s_next_one_begins():
     assert [(n.time, n.duration) for n in lined.tracks[0].notes] == [(0, 480), (480, 480), (960, 2000)]
     assert [(n.time, n.duration) for n in lined.tracks[1].notes] == [(0, 1920)]  # another voice may sound
     assert score.tracks[0].notes[0].duration == 960
+
+
+def test_a_tenor_reads_in_treble_8vb_even_when_its_notes_fit_the_treble_staff(tmp_path):
+    score = symusic.Score(480)
+    for name, pitches in (("Tenor", (60, 64, 67, 65)), ("Viola", (60, 64, 67, 65))):
+        track = symusic.Track(name, 0)
+        for i, pitch in enumerate(pitches):
+            track.notes.append(symusic.Note(i * 480, 480, pitch, 80))
+        score.tracks.append(track)
+    path = write_musicxml(score, tmp_path / "high.musicxml")
+    parts = music21.converter.parse(str(path)).parts
+    clefs = [type(p.recurse().getElementsByClass(music21.clef.Clef).first()) for p in parts]
+    # C4-G4: music21 would write both in treble clef; a choir's tenor reads an octave up
+    assert clefs == [music21.clef.Treble8vbClef, music21.clef.TrebleClef]
+    assert [n.pitch.midi for n in parts[0].recurse().notes] == [60, 64, 67, 65]  # sounding pitch kept
