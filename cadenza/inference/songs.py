@@ -80,7 +80,10 @@ class Singer:
 
     def __init__(self, composer: Composer) -> None:
         self.composer = composer
-        self.tokenizer = composer.tokenizer
+
+    @property
+    def tokenizer(self) -> CadenzaTokenizer:
+        return self.composer.tokenizer
 
     @classmethod
     def from_adapter(cls, folder: str | Path, base: str | Path | None = None) -> Singer:

@@ -355,12 +355,7 @@ class _Run:
     args: LoopArgs
     states: Path
     log: MetricsLog
-    clock: dict = field(
-        default_factory=lambda: {
-            "step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan,
-            "best_step": 0,
-        }
-    )  # fmt: skip
+    clock: dict
 
     def evaluate(self, max_batches: int) -> float:
         return evaluate(self.model, self.val_loader, self.accelerator, max_batches)
@@ -406,16 +401,16 @@ def run_loop(
     log = MetricsLog(
         accelerator, out, ["step", "minutes", "lr", "train_loss", "val_loss", "val_ppl", "tokens_seen"]
     )
-    run = _Run(accelerator, model, val_loader, args, out / "states", log)
-    clock = run.clock
+    clock = {"step": 0, "elapsed": 0.0, "tokens": 0, "best": math.inf, "stale": 0, "first": math.nan}
+    clock["best_step"] = 0
     optimizer = _optimizer(model, args)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda _: lr_factor(clock["step"], clock["elapsed"], args)
     )
-    model, optimizer, train_loader, run.val_loader, scheduler = accelerator.prepare(
+    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, val_loader, scheduler
     )
-    run.model = model
+    run = _Run(accelerator, model, val_loader, args, out / "states", log, clock)
     if args.resume:
         resume_state(accelerator, run.states, clock)
     if clock["step"] == 0:  # where a fresh run starts from: a fine-tune's "before"
