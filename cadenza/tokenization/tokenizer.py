@@ -318,7 +318,7 @@ class CadenzaTokenizer:
         if not self.has_lyrics:
             return []
         first_char, hyphen = self.vocab[f"{CHAR_PREFIX}00"], self.vocab[HYPHEN_TOKEN]
-        word_end, pitches = self.vocab[WORD_END_TOKEN], self._pitch_ids()
+        word_end, pitches = self.vocab[WORD_END_TOKEN], self.ids_of("Pitch")
         out: list[tuple[str, bool] | None] = []
         spelled, pending = bytearray(), None
         for token in self.unmerge(ids):
@@ -352,13 +352,10 @@ class CadenzaTokenizer:
             )
         return self._kind_ids[kind]
 
-    def _pitch_ids(self) -> frozenset[int]:
-        return self.ids_of("Pitch")
-
     def _with_lyrics(self, ids: list[int], score: symusic.Score) -> list[int]:
         """REMI ids of a song with each note's lyric item inserted before the note (its Position)."""
         items = song_syllables(score)
-        pitches = self._pitch_ids()
+        pitches = self.ids_of("Pitch")
         tempos, positions, programs = self.ids_of("Tempo"), self.ids_of("Position"), self.ids_of("Program")
         # miditok writes the first tempo at the piece's start even when the first note comes later: a
         # position without a note, which a song has no place for (the tempo is on the first note too).
