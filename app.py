@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from cadenza import ui  # noqa: E402
-from cadenza.data.loading import SUPPORTED_SUFFIXES  # noqa: E402
+from cadenza.data.checks import SUPPORTED_SUFFIXES  # noqa: E402
 from cadenza.data.uploads import MAX_UPLOAD_BYTES  # noqa: E402
 from cadenza.errors import CadenzaError  # noqa: E402
 from cadenza.paths import ADAPTERS, BASE_MODEL, EMBEDDED_CORPUS, GAN_MODEL, VAE_MODEL  # noqa: E402

@@ -112,7 +112,7 @@ def sweep(args: argparse.Namespace, out: Path) -> None:
         print(f"| {rank} | {alpha} | {lr:g} | {targets} | {nll:.3f} | {size:.2f} | {kept} | {m['minutes']} |")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -126,7 +126,11 @@ def main() -> None:
     parser.add_argument("--lora_alpha", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="timed steps of LoRA and of full fine-tuning")
     parser.add_argument("--sweep", type=lambda s: s.lower() == "true", default=False)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     out = Path(args.out or f"runs/finetune-{args.style}")
     if args.sweep:
         return sweep(args, out)
@@ -138,19 +142,16 @@ def main() -> None:
     )  # fmt: skip
     if not (out / "adapter_model.safetensors").is_file():
         run_finetune(tune)
-    metrics = json.loads((out / "metrics.json").read_text())
-
     tokenizer = CadenzaTokenizer.load(out)
     base, base_tokenizer = load_checkpoint(args.base)
     corpus = load_corpus(corpus_dir)
     chunks = corpus_chunks(corpus["validation"], str(out / TOKENIZER_FILE), base.config.n_positions, 1)
-    new_tag = per_note(base, chunks, tokenizer)
-    by_style = {
+    nll = {"new tag": per_note(base, chunks, tokenizer)}
+    nll |= {
         s: per_note(base, retagged(chunks, base_tokenizer.style_id(s)), tokenizer)
         for s in base_tokenizer.styles
     }
-    best = min(by_style, key=by_style.get)
-    after = adapter_nll(args.base, out, chunks, tokenizer)
+    nll["adapter"] = adapter_nll(args.base, out, chunks, tokenizer)
 
     data = lm_datasets(corpus, str(out / TOKENIZER_FILE), base.config.n_positions, 1)
     loader = DataLoader(
@@ -162,23 +163,31 @@ def main() -> None:
         args.steps,
     )
     full_speed = tokens_per_second(load_checkpoint(args.base)[0].float(), loader, args.steps)
+    report(args.style, out, nll, base_tokenizer.styles, (lora_speed, full_speed))
 
+
+def report(
+    style: str, out: Path, nll: dict[str, float], base_styles: list[str], speeds: tuple[float, float]
+) -> None:
+    """The table: NLL per note of the held-out pieces (the new tag, each base tag, the adapter), the
+    adapter's size and training, and the tokens/s of LoRA and of full fine-tuning."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    best = min(base_styles, key=nll.get)
+    after = nll["adapter"]
     size = (out / "adapter_model.safetensors").stat().st_size
-    print(
-        f"{args.style}: {metrics['train pieces']} train / {metrics['validation pieces']} validation pieces\n"
-    )
+    print(f"{style}: {metrics['train pieces']} train / {metrics['validation pieces']} validation pieces\n")
     print("| | value |\n|---|---:|")
-    print(f"| val NLL per note, base with the new tag | {new_tag:.3f} |")
-    print(f"| val NLL per note, base with its best tag ({best}) | {by_style[best]:.3f} |")
+    print(f"| val NLL per note, base with the new tag | {nll['new tag']:.3f} |")
+    print(f"| val NLL per note, base with its best tag ({best}) | {nll[best]:.3f} |")
     print(f"| val NLL per note, adapter | {after:.3f} |")
-    print(f"| change against the best base tag | {after / by_style[best] - 1:+.1%} |")
+    print(f"| change against the best base tag | {after / nll[best] - 1:+.1%} |")
     print(f"| adapter file | {size / 1e6:.2f} MB |")
     print(f"| trainable parameters | {metrics['trainable parameters']:,} of {metrics['all parameters']:,} "
           f"({metrics['trainable parameters'] / metrics['all parameters']:.2%}) |")  # fmt: skip
     steps, minutes, early = metrics["steps"], metrics["minutes"], metrics["stopped early"]
     print(f"| training | {steps} steps, {minutes} min, stopped early: {early} |")
-    print(f"| tokens/s, LoRA | {lora_speed:,.0f} |")
-    print(f"| tokens/s, full fine-tuning | {full_speed:,.0f} |")
+    print(f"| tokens/s, LoRA | {speeds[0]:,.0f} |")
+    print(f"| tokens/s, full fine-tuning | {speeds[1]:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import argparse
 import math
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import symusic
@@ -93,7 +94,7 @@ def beats_per_bar(score: symusic.Score) -> int:
     return int(signature.numerator * 4 / signature.denominator) if signature else 4
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -106,41 +107,62 @@ def main() -> None:
     parser.add_argument(
         "--voice", type=int, default=1, help="1: ask each system for the song's voice (song_voice); 0: don't"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+@dataclass
+class Tally:
+    """Per system: (melody, reference) pairs, songs whose syllables came back in order, and the share of
+    word starts on strong beats of each song."""
+
+    pairs: dict[str, list] = field(default_factory=dict)
+    aligned: dict[str, int] = field(default_factory=dict)
+    strong: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, melody: list, reference: list, aligned: bool, strong: float) -> None:
+        self.pairs.setdefault(name, []).append((melody, reference))
+        self.aligned[name] = self.aligned.get(name, 0) + aligned
+        self.strong.setdefault(name, []).append(strong)
+
+
+def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tally: Tally, rng) -> int:
+    """Each system (and a random melody) sings the opening syllables of one held-out song; returns how
+    many syllables that was."""
+    score = symusic.Score.from_midi(row["midi"])
+    reference, syllables, flags = excerpt(score, args.syllables)
+    meter = beats_per_bar(score)
+    tally.strong.setdefault("the songs themselves", []).append(strong_beat_share(reference, flags, meter))
+    for name, system in systems.items():
+        try:
+            piece = system.sing_syllables(
+                syllables, Request(row["style"], key=row["key"], seed=seed), melisma=True,
+                voice=song_voice(reference) if args.voice else None,
+            )  # fmt: skip
+        except CadenzaError:  # its melismas filled the context first: scored as an empty melody
+            tally.add(name, [], reference, False, math.nan)
+            continue
+        melody, items = melody_from_score(piece.score), song_syllables(piece.score)
+        in_order = [Syllable(*i) for i in items if i is not None] == syllables
+        tally.add(name, melody, reference, in_order, strong_beat_share(melody, word_initial(items), meter))
+    guess = random_melody(reference, len(syllables), rng)
+    sung = word_initial([(s.text, s.word_end) for s in syllables])
+    # one note per syllable by construction
+    tally.add("random melody", guess, reference, True, strong_beat_share(guess, sung, meter))
+    return len(syllables)
+
+
+def main() -> None:
+    args = parse_args()
     corpus = load_corpus(args.corpus)
     singer = Singer.from_adapter(args.adapter)
     systems = {"lyrics adapter": singer, "4-gram": fit_ngram_singer(args.adapter, corpus, 4)}
     rng = random.Random(args.seed)
-    pairs: dict[str, list] = {name: [] for name in [*systems, "random melody"]}
-    aligned = {name: 0 for name in pairs}
-    strong: dict[str, list[float]] = {name: [] for name in [*pairs, "the songs themselves"]}
+    tally = Tally()
     started = time.time()
     rows = list(corpus[args.split])
     total = 0
     for index, row in enumerate(rows):
-        score = symusic.Score.from_midi(row["midi"])
-        reference, syllables, flags = excerpt(score, args.syllables)
-        total += len(syllables)
-        meter = beats_per_bar(score)
-        strong["the songs themselves"].append(strong_beat_share(reference, flags, meter))
-        for name, system in systems.items():
-            try:
-                piece = system.sing_syllables(
-                    syllables, Request(row["style"], key=row["key"], seed=args.seed + index), melisma=True,
-                    voice=song_voice(reference) if args.voice else None,
-                )  # fmt: skip
-            except CadenzaError:  # its melismas filled the context first: scored as an empty melody
-                pairs[name].append(([], reference))
-                continue
-            melody, items = melody_from_score(piece.score), song_syllables(piece.score)
-            pairs[name].append((melody, reference))
-            aligned[name] += [Syllable(*i) for i in items if i is not None] == syllables
-            strong[name].append(strong_beat_share(melody, word_initial(items), meter))
-        guess = random_melody(reference, len(syllables), rng)
-        pairs["random melody"].append((guess, reference))
-        aligned["random melody"] += 1  # one note per syllable by construction
-        sung = word_initial([(s.text, s.word_end) for s in syllables])
-        strong["random melody"].append(strong_beat_share(guess, sung, meter))
+        total += sing_one(systems, row, args.seed + index, args, tally, rng)
         print(f"\r{index + 1}/{len(rows)} songs, {time.time() - started:.0f} s", end="", flush=True)
     print()
     asked = "each system asked for the song's voice (`song_voice`)" if args.voice else "no voice asked"
@@ -151,12 +173,13 @@ def main() -> None:
         "| system | PD % | DD % | MD | syllables aligned | word starts on strong beats |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, scored in pairs.items():
+    for name, scored in tally.pairs.items():
         m = song_metrics(scored)
         shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f}"
-        lines.append(f"| {name} | {shown} | {aligned[name]}/{len(rows)} | {nan_mean(strong[name]):.0%} |")
+        strong = nan_mean(tally.strong[name])
+        lines.append(f"| {name} | {shown} | {tally.aligned[name]}/{len(rows)} | {strong:.0%} |")
     lines.append(
-        f"| the songs themselves | 100 | 100 | 0 | | {nan_mean(strong['the songs themselves']):.0%} |"
+        f"| the songs themselves | 100 | 100 | 0 | | {nan_mean(tally.strong['the songs themselves']):.0%} |"
     )
     table = "\n".join(lines)
     print(table)

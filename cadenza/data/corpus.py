@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cadenza.data.checks import SUPPORTED_SUFFIXES
 from cadenza.data.convert import BUILDER_VERSION, Job, run_jobs
-from cadenza.data.loading import SUPPORTED_SUFFIXES
 from cadenza.data.splits import (
     SPLITS,
     HashedPiece,

@@ -13,40 +13,24 @@ music21/symusic exception never escapes. What a reader merely warns about is kep
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symusic import Score, TimeSignature
+from symusic import Score
 
-from cadenza.data import abc
+from cadenza.data import abc, checks
+from cadenza.data.checks import MIDI_SUFFIXES
 from cadenza.data.streams import stream_to_score
 from cadenza.data.voices import Voice
 from cadenza.data.workers import run_limited
 from cadenza.errors import InputFileError, one_line
 from cadenza.keys import analysed_key, music21_key_name, score_key
 
-MIDI_SUFFIXES: tuple[str, ...] = (".mid", ".midi")
-MUSIC21_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc")
-SUPPORTED_SUFFIXES: tuple[str, ...] = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 # auto: the fastest faithful reader; fast: abc2midi for every ABC file, clefs or not; music21: music21 for
 # every format but MIDI. The fidelity benchmark compares fast and music21.
 READERS: tuple[str, ...] = ("auto", "fast", "music21")
-
-# Limits keep one pathological file from stalling a build or blowing up a training batch; the largest
-# embedded piece is far below each. A few bytes can describe hours of music (a second note at tick 2**30),
-# which every later stage pays for in bars, tokens and audio: a piece's time span is limited too. The
-# embedded corpus' longest piece lasts 3,939 quarter notes (Beethoven op. 74, 1,114 bars), its longest
-# note 40 quarter notes (a Palestrina final).
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_NOTES = 50_000
-MAX_TRACKS = 16
-MAX_QUARTERS = 20_000  # the end of the last note, in quarter notes
-MAX_BARS = 10_000
-MAX_NOTE_QUARTERS = 256  # one note's length
-READ_SECONDS = 60  # one user file (a prompt, an upload); the largest embedded file reads in ~10 s
 
 DEFAULT_TEMPO = 120.0
 
@@ -114,7 +98,7 @@ def read_pieces(path: str | Path, reader: str = "auto") -> tuple[list[ScorePiece
     if reader not in READERS:
         raise ValueError(f"unknown reader {reader!r}; expected one of {READERS}")
     path = Path(path)
-    _check_file(path)
+    checks.check_file(path)
     suffix = path.suffix.lower()
     if suffix in MIDI_SUFFIXES:
         return [_piece_from_midi_file(path)], []
@@ -131,60 +115,11 @@ def load_pieces(path: str | Path) -> list[ScorePiece]:
     return pieces
 
 
-def load_pieces_limited(path: str | Path, seconds: float = READ_SECONDS) -> list[ScorePiece]:
+def load_pieces_limited(path: str | Path, seconds: float = checks.READ_SECONDS) -> list[ScorePiece]:
     """`load_pieces` in a reading worker (`workers.run_limited`), stopped after `seconds` or past its
     memory cap: for single files from users (prompts, uploads); a corpus build limits its own workers'
     time."""
     return run_limited(load_pieces, (str(path),), seconds, path)
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if not path.is_file():
-        raise InputFileError(path, "not a file")
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise InputFileError(
-            path,
-            f"unsupported format {suffix or '(no extension)'}; "
-            f"expected one of {' '.join(SUPPORTED_SUFFIXES)}",
-        )
-    size = path.stat().st_size
-    if size == 0:
-        raise InputFileError(path, "empty file")
-    if size > MAX_FILE_BYTES:
-        raise InputFileError(
-            path, f"file is {size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB"
-        )
-
-
-def _check_chunks(data: bytes, path: Path) -> None:
-    """Refuse a MIDI file whose chunks run past its end (a truncated file) before symusic reads it.
-
-    symusic reads past the end of some truncated files, so the same bytes gave a different error, or
-    different notes, from run to run. Walking the chunk headers (4-byte type, 4-byte big-endian length)
-    needs no MIDI parser and makes the answer depend on the bytes alone. A few stray bytes after the last
-    chunk (too short to be a chunk) are tolerated, as players do.
-    """
-    if len(data) < 14 or int.from_bytes(data[4:8], "big") != 6:
-        raise InputFileError(path, "corrupt MIDI file: its header chunk is not 6 bytes long")
-    promised = int.from_bytes(data[10:12], "big")
-    position, tracks = 14, 0
-    while len(data) - position >= 8:
-        length = int.from_bytes(data[position + 4 : position + 8], "big")
-        if position + 8 + length > len(data):
-            raise InputFileError(
-                path,
-                f"truncated MIDI file: the chunk at byte {position} declares {length:,} bytes, "
-                f"{len(data) - position - 8:,} follow",
-            )
-        tracks += data[position : position + 4] == b"MTrk"
-        position += 8 + length
-    if tracks < promised:
-        raise InputFileError(
-            path, f"truncated MIDI file: its header promises {promised} tracks, it holds {tracks}"
-        )
 
 
 def _checked(
@@ -196,42 +131,14 @@ def _checked(
     instrument, None when it names none).
     """
     kept = _kept_tracks(raw)
-    if len(kept) > MAX_TRACKS:
-        raise InputFileError(name, f"{len(kept)} tracks; the limit is {MAX_TRACKS}")
+    checks.check_tracks(len(kept), name)
     score = normalize_score(raw)
-    num_notes = sum(len(track.notes) for track in score.tracks)
-    if num_notes == 0:
-        drums = any(track.is_drum and len(track.notes) for track in raw.tracks)
-        raise InputFileError(
-            name, "only drums, which cadenza leaves out: no pitched notes" if drums else "no notes"
-        )
-    if num_notes > MAX_NOTES:
-        raise InputFileError(name, f"{num_notes} notes; the limit is {MAX_NOTES}")
-    _check_span(score, name)
+    checks.check_notes(raw, score, name)
     voices = [
         Voice(int(track.program), names[index], programs[index])
         for index, track in zip(kept, score.tracks, strict=True)
     ]
     return score, voices
-
-
-def _check_span(score: Score, name: str) -> None:
-    """Refuse a piece that lasts too long, has too many bars, or holds one note too long (see the limits)."""
-    tpq = score.ticks_per_quarter
-    _check_end(score.end() / tpq, name)
-    longest = max(int(track.notes.numpy()["duration"].max()) for track in score.tracks) / tpq
-    if longest > MAX_NOTE_QUARTERS:
-        raise InputFileError(
-            name, f"a note lasts {longest:,.0f} quarter notes; the limit is {MAX_NOTE_QUARTERS}"
-        )
-    bars = _midi_bars(score)
-    if bars > MAX_BARS:
-        raise InputFileError(name, f"{bars:,} bars; the limit is {MAX_BARS:,}")
-
-
-def _check_end(quarters: float, name: str) -> None:
-    if quarters > MAX_QUARTERS:
-        raise InputFileError(name, f"lasts {quarters:,.0f} quarter notes; the limit is {MAX_QUARTERS:,}")
 
 
 def _source_voices(score: Score) -> tuple[list[str], list[int | None]]:
@@ -243,7 +150,7 @@ def _piece_from_midi_file(path: Path) -> ScorePiece:
     data = path.read_bytes()
     if not data.startswith(b"MThd"):
         raise InputFileError(path, "not a MIDI file (no MThd header)")
-    _check_chunks(data, path)
+    checks.check_chunks(data, path)
     try:
         raw = Score.from_midi(data)
     except Exception as err:  # symusic raises bare RuntimeErrors on corrupt or truncated data
@@ -258,7 +165,7 @@ def _piece_from_midi_file(path: Path) -> ScorePiece:
         key=score_key(score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
-        num_bars=_midi_bars(score),
+        num_bars=checks.midi_bars(score),
         voices=voices,
     )
 
@@ -349,7 +256,7 @@ def _piece_from_abc_tune(
         key=abc.key_name(tune) or score_key(score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
-        num_bars=_midi_bars(score),
+        num_bars=checks.midi_bars(score),
         voices=voices,
         warnings=messages,
     )
@@ -429,7 +336,7 @@ def _tune_number(score, index: int) -> int:
 def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> ScorePiece:
     if not m21.recurse().notes:
         raise InputFileError(name, "no notes")
-    _check_end(float(m21.highestTime), name)  # before ticks are counted: they would overflow
+    checks.check_end(float(m21.highestTime), name)  # before ticks are counted: they would overflow
     converted = stream_to_score(m21)
     score, voices = _checked(converted.score, name, converted.part_names, converted.programs)
     kept = _kept_tracks(converted.score)
@@ -445,7 +352,7 @@ def _piece_from_music21(m21, path: Path, tune: int | None, name: str) -> ScorePi
         key=_music21_key(m21, score),
         tempo=_tempo(score),
         num_parts=len(score.tracks),
-        num_bars=_music21_bars(m21) or _midi_bars(score),
+        num_bars=_music21_bars(m21) or checks.midi_bars(score),
         voices=voices,
         lyrics=_lyrics(m21, slots),
         warnings=converted.warnings,
@@ -494,20 +401,6 @@ def _music21_bars(m21) -> int:
 
     parts = list(m21.parts) or [m21]
     return max(len(part.getElementsByClass(stream.Measure)) for part in parts)
-
-
-def _midi_bars(score: Score) -> int:
-    """Bars up to the last note end, following the time signatures (4/4 before the first one)."""
-    tpq, end = score.ticks_per_quarter, score.end()
-    signatures = sorted(score.time_signatures, key=lambda ts: ts.time)
-    if not signatures or signatures[0].time > 0:
-        signatures.insert(0, TimeSignature(0, 4, 4))
-    bars = 0
-    for ts, following in zip(signatures, [*signatures[1:], None], strict=True):
-        stop = end if following is None else following.time
-        bar_ticks = tpq * 4 * ts.numerator / ts.denominator
-        bars += math.ceil(max(stop - ts.time, 0) / bar_ticks)
-    return max(bars, 1)
 
 
 def _lyrics(m21, slots: dict[int, int]) -> list[dict]:

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cadenza.data.loading import SUPPORTED_SUFFIXES
+from cadenza.data.checks import SUPPORTED_SUFFIXES
 from cadenza.errors import InputFileError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # one uploaded score, alone (the app) or in an archive

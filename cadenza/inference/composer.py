@@ -3,8 +3,8 @@
 Controls map onto the token stream: tempo and time signature become a prompt (`Bar TimeSig Position_0
 Tempo`) and the time signature is also enforced at every bar by the grammar; the key is the key token
 after the style (the model chooses one when none is asked; a model from before key tokens reaches an asked
-key by transposing the finished piece, see `_transpose_to`); a continuation prompts with the last bars of a
-file, in the file's key.
+key by transposing the finished piece, see `prompts.transpose_to`); a continuation prompts with the last
+bars of a file, in the file's key.
 A piece's voices (what its tracks are called and play, `render.dress`) come from the style's profile, or
 in a continuation from the prompt file, which keeps its own names and instruments.
 Pieces longer than the model's context are written by sliding: the model is re-prompted with `BOS Style`
@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import symusic
 import torch
 from transformers import (
     GenerationConfig,
@@ -32,17 +30,25 @@ from transformers import (
 )
 
 from cadenza.checkpoint import SAMPLING, check_adapter_base, load_checkpoint, peft_quietly, read_adapter
-from cadenza.data import loading
-from cadenza.data.loading import load_pieces_limited
 from cadenza.data.profiles import StyleProfile, load_profiles
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
-from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
+from cadenza.inference.prompts import (
+    bar_start,
+    bars_seen,
+    continuation_prompt,
+    control_prompt,
+    open_bar,
+    time_signatures,
+    transpose_to,
+    window,
+)
+from cadenza.inference.render import end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
-from cadenza.keys import Key, analysed_key, annotated_key, has_key, key_name, parse_key
+from cadenza.keys import Key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
@@ -50,14 +56,7 @@ from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 GRAMMARS_KEPT = 16  # grammars (one per time signature, instruments, chord size) a composer keeps
 # A bar of dense orchestral writing runs to a few hundred tokens; past this a stuck model is cut off.
 MAX_TOKENS_PER_BAR = 1024
-DEFAULT_TIME_SIGNATURE = "4/4"
 SHORT_PROMPT_KEY = "the prompt is too short to have a key; the model chose one for the style"
-
-
-def transpose_interval(from_pc: int, to_pc: int) -> int:
-    """The smallest shift in semitones (-5..+6) from one pitch class to another."""
-    shift = (to_pc - from_pc) % 12
-    return shift - 12 if shift > 6 else shift
 
 
 # --- the composer ---------------------------------------------------------------------------------
@@ -114,8 +113,6 @@ class Composer:
         self.vocab_size = vocab_size
         self.context = context
         self.device = device
-        self._pitch_ids = {int(tokenizer.value(i)): i for i in tokenizer.ids_of("Pitch")}
-        self._tempos = {float(tokenizer.value(i)): i for i in tokenizer.ids_of("Tempo")}
 
     @classmethod
     def from_pretrained(
@@ -139,8 +136,7 @@ class Composer:
 
     @property
     def time_signatures(self) -> list[str]:
-        tok = self.tokenizer
-        return [tok.value(i) for i in sorted(tok.ids_of("TimeSig"))]
+        return time_signatures(self.tokenizer)
 
     def generate(self, request: Request | str | None = None, **settings) -> list[Piece]:
         """The pieces a `Request` asks for: `generate(Request("bach", bars=8))`, or the same settings as
@@ -174,7 +170,7 @@ class Composer:
         continuation's last bars of the file; and the key the piece is written in."""
         tok = self.tokenizer
         if request.prompt_midi is None:
-            prompt = self.control_prompt(request.tempo, request.time_signature)
+            prompt = control_prompt(tok, request.tempo, request.time_signature)
             # Names are not a sampling limit: they apply with use_profile=False too.
             profile = self.profiles.get(request.style)
             opening = _Opening([], prompt, prompt, request.bars, profile.voices if profile else [])
@@ -184,8 +180,8 @@ class Composer:
             if tok.has_keys and asked is not None:
                 opening.key = (asked[0], asked[1] or "major")  # "D" is D major
         else:
-            head, prompt, voices, opening_key = self._continuation_prompt(
-                request.prompt_midi, request.prompt_bars
+            head, prompt, voices, opening_key = continuation_prompt(
+                tok, request.prompt_midi, request.prompt_bars
             )
             # Dense music (a pop song, an orchestra) can make the last bars longer than the context: the
             # model then sees the most recent music that fits, as when a long piece slides.
@@ -208,17 +204,17 @@ class Composer:
         tok = self.tokenizer
         music = opening.head + music
         if opening.asked_tonic is not None and opening.key is None:  # a model without key tokens
-            music = self._transpose_to(music, opening.asked_tonic)
+            music = transpose_to(tok, music, opening.asked_tonic)
         tokens = [*tok.prefix(request.style, opening.key), *music, tok.eos_id]
         score = end_at_bar(tok.decode(tokens), tokens.count(tok.bar_id))
         if request.constrained and grammar.max_chord == 1:  # each voice a single line (the style's profile)
             score = one_line(score)
         continuation = request.prompt_midi is not None
-        context_start = _bar_start(score, opening.head.count(tok.bar_id)) if opening.head else 0
+        context_start = bar_start(score, opening.head.count(tok.bar_id)) if opening.head else 0
         # The prompt's bars are whole: a continuation's new bars start on a bar line.
         new_start = 0
         if continuation:
-            new_start = _bar_start(score, (opening.head + opening.prompt).count(tok.bar_id))
+            new_start = bar_start(score, (opening.head + opening.prompt).count(tok.bar_id))
         return Piece(
             score,
             tokens,
@@ -229,7 +225,7 @@ class Composer:
             opening.sound_style,
             context_start=context_start,
             new_start=new_start,
-            prompt_seen=_bars_seen(opening.prompt, opening.seen, tok.bar_id) if continuation else None,
+            prompt_seen=bars_seen(opening.prompt, opening.seen, tok.bar_id) if continuation else None,
             key=key_name(opening.key) if opening.key else None,
             key_note=opening.key_note,
         )
@@ -313,38 +309,6 @@ class Composer:
             )
         return self._grammars[limits]
 
-    # --- prompts ---------------------------------------------------------------------------------
-    def control_prompt(self, tempo: float | None, time_signature: str | None) -> list[int]:
-        """`Bar [TimeSig [Position_0 Tempo]]`: a piece starts with a bar line, which also keeps the model from
-        choosing the mid-piece marker after the style. The model spells it (`PromptHealing`)."""
-        if tempo is None and time_signature is None:
-            return [self.tokenizer.bar_id]
-        vocab = self.tokenizer.vocab
-        ts = time_signature or DEFAULT_TIME_SIGNATURE
-        if f"TimeSig_{ts}" not in vocab:
-            raise CadenzaError(
-                f"unsupported time signature {ts!r}; supported: {', '.join(self.time_signatures)}"
-            )
-        prompt = [self.tokenizer.bar_id, vocab[f"TimeSig_{ts}"]]
-        if tempo is not None:
-            if not 0 < tempo <= 1000:
-                raise CadenzaError(f"tempo must be in (0, 1000] beats per minute, got {tempo}")
-            nearest = min(self._tempos, key=lambda bpm: abs(bpm - tempo))
-            prompt += [vocab["Position_0"], self._tempos[nearest]]
-        return prompt
-
-    def _continuation_prompt(
-        self, prompt: str | Path | loading.ScorePiece, prompt_bars: int
-    ) -> tuple[list[int], list[int], list[Voice], Key | None]:
-        """(bars of the file before the prompt, the last `prompt_bars` bars) as REMI ids, the file's
-        voices and its key (None for a file too short to have one: a note, a bare fifth)."""
-        piece = prompt if isinstance(prompt, loading.ScorePiece) else load_pieces_limited(prompt)[0]
-        bars = split_bars(self.tokenizer.encode_music(piece.score), {self.tokenizer.bar_id})
-        bars = [bar for bar in bars if bar and bar[0] == self.tokenizer.bar_id]
-        head, tail = bars[:-prompt_bars], bars[-prompt_bars:]
-        music = [t for bar in head for t in bar], [t for bar in tail for t in bar]
-        return *music, piece.voices, annotated_key(piece.key) if has_key(piece.score) else None
-
     def choose_key(self, style: str, temperature: float) -> Key:
         """The key the model writes in when none is asked: one token sampled after `BOS Style`, among
         the key tokens only."""
@@ -397,16 +361,8 @@ class Composer:
             batch = [r for r in range(num) if not done[r]]
             if batch and deadline is not None and time.time() >= deadline:
                 raise TimeLimitError("sampling reached its time limit before the piece was finished")
-            contexts = {r: self._open_bar(window_prefix + self._window(rows[r])) for r in batch}
+            contexts = {r: open_bar(window_prefix + self._window(rows[r]), bar_id) for r in batch}
         return rows
-
-    def _open_bar(self, ids: list[int]) -> tuple[list[int], list[int]]:
-        """(the context up to its last bar line, the bar from there): the model reads the first and spells
-        the second, so no context ends inside a merged token (a bar's tail re-merged on its own can differ
-        from what was sampled)."""
-        bar_id = self.tokenizer.bar_id
-        last = max((i for i, t in enumerate(ids) if t == bar_id), default=len(ids))
-        return ids[:last], ids[last:]
 
     def _generate_batch(
         self,
@@ -456,6 +412,10 @@ class Composer:
         with self._weights():
             return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
 
+    def _window(self, music: list[int]) -> list[int]:
+        """The most recent music that fits half the context (`prompts.window`)."""
+        return window(self.tokenizer, music, self.context // 2 - 2)
+
     @contextmanager
     def _weights(self) -> Iterator[None]:
         """The model as this composer plays it: its adapter active, or the base alone (adapters off)."""
@@ -502,65 +462,3 @@ class Composer:
         served.adapter, served.path = info.style, Path(folder)
         self._adapters[info.style] = served
         return info.style
-
-    def _window(self, music: list[int]) -> list[int]:
-        """The most recent music that fits half the context (in the model's tokens) and starts
-        grammatically: at a Bar, or (for a bar longer than that) `Bar TimeSig [Position]` plus the bar's
-        tail from one of its notes."""
-        room = self.context // 2 - 2
-        size = lambda part: len(self.tokenizer.merge(part))  # noqa: E731
-        bar_id = self.tokenizer.bar_id
-        starts = [i for i, t in enumerate(music) if t == bar_id]
-        # BPE merges stay inside bars, so the bars' sizes add up; from the last bar back, keep what fits.
-        sizes = [size(music[a:b]) for a, b in zip(starts, [*starts[1:], len(music)], strict=True)]
-        suffix = np.cumsum(sizes[::-1])[::-1] if sizes else []
-        fitting = [i for i, total in zip(starts, suffix, strict=True) if total <= room]
-        if fitting:
-            return music[fitting[0] :]
-        if not starts:  # only without constraints: there is no grammatical cut to make
-            return music[-room:]
-        last = starts[-1]
-        window = music[last : last + 2]
-        position = None
-        for i in range(last + 2, len(music)):
-            kind = self.tokenizer.kind(music[i])
-            if kind == "Position":
-                position = music[i]
-            tail = size(music[i:])
-            if kind == "Position" and tail <= room - 2:
-                return window + music[i:]
-            if kind == "Program" and position is not None and tail <= room - 3:
-                return [*window, position, *music[i:]]
-        return window + music[-(room - 2) :]
-
-    # --- key ----------------------------------------------------------------------------------
-    def _transpose_to(self, music: list[int], tonic: int) -> list[int]:
-        """Shift every pitch so the estimated tonic becomes `tonic`, by the smallest interval; notes that
-        would leave the tokenizer's pitch range move an octave back in."""
-        score = end_at_bar(self.tokenizer.decode(music), music.count(self.tokenizer.bar_id))  # as written out
-        shift = transpose_interval(parse_key(analysed_key(score))[0], tonic)
-        if shift == 0:
-            return music
-        low, high = min(self._pitch_ids), max(self._pitch_ids)
-        pitch_of = {i: p for p, i in self._pitch_ids.items()}
-        out = []
-        for token in music:
-            if token in pitch_of:
-                pitch = pitch_of[token] + shift
-                pitch += 12 * ((pitch < low) - (pitch > high))
-                token = self._pitch_ids[pitch]
-            out.append(token)
-        return out
-
-
-def _bar_start(score: symusic.Score, bar: int) -> int:
-    """The tick where bar number `bar` (from 0) begins; 0 past the score's end."""
-    starts = bar_starts(score)
-    return starts[bar] if bar < len(starts) else 0
-
-
-def _bars_seen(prompt: list[int], seen: list[int], bar_id: int) -> float:
-    """Bars of `prompt` in its window `seen`; a window that starts inside a bar (with a bar line of its
-    own, so not a plain tail of the prompt) counts that bar as half."""
-    whole = prompt[len(prompt) - len(seen) :] == seen
-    return seen.count(bar_id) - (0 if whole else 0.5)

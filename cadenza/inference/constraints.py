@@ -13,7 +13,8 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
-from cadenza.tokenization.tokenizer import CHAR_PREFIX, MELISMA_TOKEN, CadenzaTokenizer
+from cadenza.tokenization.lyrics import CHAR_PREFIX, MELISMA_TOKEN
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
 class GrammarLogitsProcessor(LogitsProcessor):

@@ -33,6 +33,7 @@ from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
+from cadenza.inference.prompts import control_prompt
 from cadenza.inference.render import (
     check_formats,
     one_line,
@@ -46,6 +47,7 @@ from cadenza.inference.sampling import sampling_warpers
 from cadenza.keys import Key, key_name, parse_key
 from cadenza.paths import SONGS_ADAPTER, resolve
 from cadenza.tokenization.grammar import RemiGrammar
+from cadenza.tokenization.lyrics import lyrics_of, syllable_ids
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 MAX_SYLLABLES = 60
@@ -140,9 +142,9 @@ class Singer:
         """A melody for syllables already split (a held-out song's, in the benchmark)."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
-        forced = [self.tokenizer.syllable_ids(s.text, s.word_end) for s in syllables]
+        forced = [syllable_ids(self.tokenizer, s.text, s.word_end) for s in syllables]
         piece = self._song(request, forced, melisma, voice)
-        sung = [item for item in self.tokenizer.lyrics_of(piece.tokens) if item is not None]
+        sung = [item for item in lyrics_of(self.tokenizer, piece.tokens) if item is not None]
         if len(sung) != len(syllables):  # the context ran out before the last syllable
             raise CadenzaError(
                 f"the melody ran out of room after {len(sung)} of {len(syllables)} syllables; "
@@ -173,7 +175,7 @@ class Singer:
         # positions come after a syllable. Its first bar line is the model's (the merged `Bar TimeSig` it
         # learned), or the asked meter's, which the model spells (`PromptHealing`).
         time_signature = request.time_signature
-        prompt = composer.control_prompt(None, time_signature) if time_signature else []
+        prompt = control_prompt(tok, None, time_signature) if time_signature else []
         grammar = self._song_grammar(time_signature)
         merged = tok.merge(prefix)
         processors = [PromptHealing(tok, [prompt])] if prompt else []

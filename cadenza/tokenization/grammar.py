@@ -55,15 +55,8 @@ from typing import NamedTuple
 import torch
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.tokenizer import (
-    CHAR_PREFIX,
-    HYPHEN_TOKEN,
-    KEY_PREFIX,
-    MELISMA_TOKEN,
-    STYLE_PREFIX,
-    WORD_END_TOKEN,
-    CadenzaTokenizer,
-)
+from cadenza.tokenization.lyrics import CHAR_PREFIX, HYPHEN_TOKEN, MELISMA_TOKEN, WORD_END_TOKEN
+from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
 
 # Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
 # hundred states, and 16,384 masks of a 4,000-token vocabulary take 64 MB.

@@ -21,14 +21,7 @@ Our tokens (the marker, styles, keys and lyrics) are appended after miditok's vo
 they were added and stored in the same tokenizer.json, so adding a style never renumbers a token that a
 trained model already knows.
 
-Songs (`add_lyrics`): a texted melody's notes each follow one lyric item, written before the note's
-Position: a syllable spelled as its UTF-8 bytes (`Char_00` ... `Char_FF`) closed by `Syllable_Hyphen`
-(its word goes on) or `Syllable_WordEnd`, or `Syllable_Melisma` for a note that carries no new syllable.
-Bytes rather than characters or a syllable vocabulary: any language and spelling is open to them with 256
-tokens, nothing a user types is out of vocabulary, and a syllable costs about 4 tokens (German and Italian
-syllables are 2-4 letters). Placing the item before the note lets the model choose the note's time and
-pitch knowing the syllable (a stressed syllable on a strong beat, a cadence after a comma), and keeps the
-note's own tokens whole for BPE.
+Songs (`add_lyrics`): each note follows a lyric item, see `cadenza.tokenization.lyrics`.
 """
 
 from __future__ import annotations
@@ -42,25 +35,21 @@ import symusic
 from miditok import REMI, TokenizerConfig
 from miditok.constants import CHR_ID_START
 
-from cadenza.data.streams import is_song, lyric_event, song_syllables
+from cadenza.data.streams import is_song, lyric_event
 from cadenza.data.styles import validate_style_name
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.keys import MODES, TONICS, Key, annotated_key
 from cadenza.paths import TOKENIZER_FILE
+from cadenza.tokenization.lyrics import LYRIC_TOKENS, MELISMA_TOKEN, lyrics_of, with_lyrics
 
 STYLE_PREFIX = "Style_"
 KEY_PREFIX = "Key_"
 CONTINUE_TOKEN = "Continue_None"
-CHAR_PREFIX = "Char_"  # one token per UTF-8 byte of a syllable
-HYPHEN_TOKEN = "Syllable_Hyphen"  # the syllable's word goes on
-WORD_END_TOKEN = "Syllable_WordEnd"  # the syllable ends its word
-MELISMA_TOKEN = "Syllable_Melisma"  # the note carries no new syllable
 # Bar infilling (MMM's layout): `... bars before, Infill_Bar per bar left out, bars after, Infill_Fill,
 # the bars left out`, so a causal model writes bars knowing what comes after them.
 HOLE_TOKEN = "Infill_Bar"  # stands where one bar was taken out
 FILL_TOKEN = "Infill_Fill"  # the bars taken out follow, in order
 INFILL_TOKENS = (HOLE_TOKEN, FILL_TOKEN)
-LYRIC_TOKENS = (*[f"{CHAR_PREFIX}{b:02X}" for b in range(256)], HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN)
 _ADDED_KEY = "cadenza_added_tokens"
 _WORD_MARK = "\u2581"  # Metaspace's mark at the start of each pre-tokenized bar
 
@@ -305,34 +294,6 @@ class CadenzaTokenizer:
     def lyric_ids(self) -> list[int]:
         return [self.vocab[token] for token in LYRIC_TOKENS] if self.has_lyrics else []
 
-    def syllable_ids(self, syllable: str, word_end: bool) -> list[int]:
-        """The lyric item of one syllable; an empty syllable is a melisma's item."""
-        if not syllable:
-            return [self.vocab[MELISMA_TOKEN]]
-        ends = self.vocab[WORD_END_TOKEN if word_end else HYPHEN_TOKEN]
-        return [*(self.vocab[f"{CHAR_PREFIX}{b:02X}"] for b in syllable.encode()), ends]
-
-    def lyrics_of(self, ids: list[int]) -> list[tuple[str, bool] | None]:
-        """Per note of a sequence (each Pitch token, in order): the lyric item before it, as (syllable,
-        word ends), or None (a melisma, or no item). Bytes that are not UTF-8 read as U+FFFD."""
-        if not self.has_lyrics:
-            return []
-        first_char, hyphen = self.vocab[f"{CHAR_PREFIX}00"], self.vocab[HYPHEN_TOKEN]
-        word_end, pitches = self.vocab[WORD_END_TOKEN], self.ids_of("Pitch")
-        out: list[tuple[str, bool] | None] = []
-        spelled, pending = bytearray(), None
-        for token in self.unmerge(ids):
-            if token == self.eos_id:
-                break
-            if first_char <= token < first_char + 256:
-                spelled.append(token - first_char)
-            elif token in (hyphen, word_end):
-                pending, spelled = (spelled.decode(errors="replace"), token == word_end), bytearray()
-            elif token in pitches:
-                out.append(pending)
-                pending = None
-        return out
-
     # --- token kinds: the one place a token's name is read -----------------------------------
     def kind(self, token_id: int) -> str:
         """A token's kind: the part of its name before "_" ("Pitch", "Duration", "Bar", "TimeSig",
@@ -352,33 +313,6 @@ class CadenzaTokenizer:
             )
         return self._kind_ids[kind]
 
-    def _with_lyrics(self, ids: list[int], score: symusic.Score) -> list[int]:
-        """REMI ids of a song with each note's lyric item inserted before the note (its Position)."""
-        items = song_syllables(score)
-        pitches = self.ids_of("Pitch")
-        tempos, positions, programs = self.ids_of("Tempo"), self.ids_of("Position"), self.ids_of("Program")
-        # miditok writes the first tempo at the piece's start even when the first note comes later: a
-        # position without a note, which a song has no place for (the tempo is on the first note too).
-        rest = [i for i in range(len(ids) - 2) if ids[i] in positions and ids[i + 1] in tempos]
-        rest = {j for i in rest if ids[i + 2] not in programs for j in (i, i + 1)}
-        ids = [token for i, token in enumerate(ids) if i not in rest]
-        at = [i for i, token in enumerate(ids) if token in pitches]
-        if len(at) != len(items):
-            raise CadenzaError(
-                f"a song must be one line of notes: {len(items)} notes in its track, {len(at)} in "
-                "its tokens (a chord, or notes out of the tokenizer's range)"
-            )
-        out = list(ids)
-        for index, item in zip(reversed(at), reversed(items), strict=True):
-            start = index - 1  # the note's Program token, after its Position and a tempo change
-            while start > 0 and out[start - 1] in tempos:
-                start -= 1
-            if start > 0 and out[start - 1] in positions:
-                start -= 1
-            out[start:start] = self.syllable_ids(*item) if item else self.syllable_ids("", True)
-        return out
-
-    # --- vocabulary ---------------------------------------------------------------------------
     def __len__(self) -> int:
         """Ids a model must know: the base vocabulary, the merged tokens of a BPE tokenizer, and tokens
         added after the merges."""
@@ -473,7 +407,7 @@ class CadenzaTokenizer:
         """REMI base ids of a score's notes, tempos and time signatures (quantized on the way); with lyric
         tokens, a song's (a score whose first track has lyric events) lyric items too."""
         if self.has_lyrics and is_song(score):
-            return self._with_lyrics(self.remi.encode(_tempos_on_notes(score), encode_ids=False).ids, score)
+            return with_lyrics(self, self.remi.encode(_tempos_on_notes(score), encode_ids=False).ids, score)
         return list(self.remi.encode(score, encode_ids=False).ids)
 
     def encode(self, score: symusic.Score, style: str, key: Key | None = None) -> list[int]:
@@ -502,7 +436,7 @@ class CadenzaTokenizer:
         if not music:
             return symusic.Score(self.remi.time_division)
         score = self.remi.decode(music)
-        lyrics = self.lyrics_of(ids)
+        lyrics = lyrics_of(self, ids)
         if any(lyrics) and score.tracks:
             track = score.tracks[0]
             notes = sorted(track.notes, key=lambda n: (n.time, n.pitch))

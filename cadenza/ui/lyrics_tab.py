@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.request import Request
+from cadenza.tokenization.lyrics import lyrics_of
 from cadenza.ui.common import (
     AS_GENERATED,
     MAX_TEMPO,
@@ -75,7 +76,7 @@ def sing(singer, form: SongForm, out_dir: Path | None = None) -> Sung:
         variation = render_variation(piece, (out_dir or request_dir()), f"song-{piece_stem(style, seed, 0)}")
     words = " ".join(
         text + ("" if word_end else "-") for text, word_end in
-        (item for item in singer.tokenizer.lyrics_of(piece.tokens) if item is not None)
+        (item for item in lyrics_of(singer.tokenizer, piece.tokens) if item is not None)
     )  # fmt: skip
     line = f"**{style}**, {piece.key}, seed **{seed}** — sung: {words}"
     return Sung(variation, line + (f"\n\n_{note}_" if note else ""))

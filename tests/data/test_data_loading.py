@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from symusic import TimeSignature
 
-from cadenza.data import loading, workers
+from cadenza.data import checks, workers
 from cadenza.data.loading import load_pieces, normalize_score, read_pieces
 from cadenza.errors import InputFileError
 from cadenza.keys import analysed_key
@@ -179,12 +179,12 @@ def test_drums_only_says_so(tmp_path: Path):
 
 
 def test_too_many_notes(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(loading, "MAX_NOTES", 4)
+    monkeypatch.setattr(checks, "MAX_NOTES", 4)
     _bad(two_voice_midi, "5 notes; the limit is 4")
 
 
 def test_too_big(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(checks, "MAX_FILE_BYTES", 10)
     _bad(two_voice_midi, "the limit is 0 MB")
 
 
@@ -199,7 +199,7 @@ def test_bad_tune_in_abc_is_reported_with_its_number(tmp_path: Path):
 
 
 def test_too_many_tracks(two_voice_midi: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(loading, "MAX_TRACKS", 1)
+    monkeypatch.setattr(checks, "MAX_TRACKS", 1)
     _bad(two_voice_midi, "2 tracks; the limit is 1")
 
 

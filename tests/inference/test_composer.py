@@ -12,7 +12,8 @@ import torch
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.data.loading import load_pieces_limited
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
-from cadenza.inference.composer import Composer, transpose_interval
+from cadenza.inference.composer import Composer
+from cadenza.inference.prompts import transpose_interval
 from cadenza.keys import KEY_CHOICES, analysed_key, annotated_key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples, split_bars

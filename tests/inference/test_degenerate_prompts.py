@@ -12,7 +12,7 @@ from cadenza.inference.composer import SHORT_PROMPT_KEY
 from cadenza.inference.render import render_piece
 
 TPQ = 480
-LONGEST = 256 * TPQ  # loading.MAX_NOTE_QUARTERS
+LONGEST = 256 * TPQ  # checks.MAX_NOTE_QUARTERS
 CASES = {
     "one note": [(0, TPQ, 60)],
     "a note of no length": [(0, 0, 60)],

@@ -9,6 +9,7 @@ from transformers import LogitsProcessorList
 
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import GrammarLogitsProcessor, PromptHealing
+from cadenza.inference.prompts import control_prompt
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import split_bars
 from tests.conftest import make_piece
@@ -65,7 +66,7 @@ def test_a_fresh_piece_reads_only_its_prefix_and_spells_its_opening(bpe_composer
     context, forced = next(d for d in draws if len(d[0][0]) > 2)  # not the key's draw after `BOS Style`
     key = tok.key_of(context[0][2])
     assert context == [tok.merge(tok.prefix("folk", key))] * 3
-    assert forced == [bpe_composer.control_prompt(controls.get("tempo"), controls.get("time_signature"))] * 3
+    assert forced == [control_prompt(tok, controls.get("tempo"), controls.get("time_signature"))] * 3
     for piece in pieces:
         music = tok.music_ids(piece.tokens)
         assert music[: len(forced[0])] == forced[0]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from cadenza.data.checks import SUPPORTED_SUFFIXES
 from cadenza.data.corpus import embedded_root
-from cadenza.data.loading import SUPPORTED_SUFFIXES, load_pieces
+from cadenza.data.loading import load_pieces
 from cadenza.data.styles import EMBEDDED_STYLES, STYLE_FOLDERS
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, note_tuples, preprocess
 
