@@ -2,15 +2,16 @@
 
 The writer, not the parser, was the cost of reading MusicXML and kern (Beethoven op. 133: parse 2.9 s,
 write 36.9 s): it deep-copies the score to play out repeats even when there are none, and joins tied notes
-with `stripTies`, which took 25 s of op. 133 alone. Here repeats are played out (music21's
-`expandRepeats`) only when the score has repeat marks, each part is flattened once, and tied notes are
-joined in one pass over the flat notes. Everything else follows the writer: sounding pitch, grace notes
+with `stripTies`, which took 25 s of op. 133 alone. Here repeats are played out only when the score has
+repeat marks, in music21's order but without copying a note (`_played_out`), and tied notes are joined in
+one pass over each part's notes. Everything else follows the writer: sounding pitch, grace notes
 dropped, velocities from music21's realized volume, 120 quarter notes per minute and 4/4 when the score
 says nothing. `tests/data/test_streams.py` checks the result note for note against the writer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
@@ -40,19 +41,19 @@ def stream_to_score(m21) -> StreamScore:
     warnings: list[str] = []
     if m21.atSoundingPitch is False:
         m21 = m21.toSoundingPitch()
-    m21 = _played_out(m21, warnings)
     parts = list(m21.parts) or [m21]
+    timelines = _played_out(m21, parts, warnings)
     score = Score(TICKS_PER_QUARTER)
-    _add_conductor(score, m21, parts[0])
+    _add_conductor(score, m21, timelines, timelines[0])
     names, programs = [], []
-    for part in parts:
+    for part, timeline in zip(parts, timelines, strict=True):
         # The part's first instrument element, as music21's writer takes it (a kern voice's "*Isopran" is
         # a Soprano with program 53; `Part.getInstrument` would answer a blank one made from the part name).
         instrument = part.recurse().getElementsByClass(m21_instrument.Instrument).first()
         program = instrument.midiProgram if instrument is not None else None
         name = part.partName or (instrument.partName if instrument is not None else None) or ""
         track = Track(name=str(name), program=int(program or 0))
-        for onset, end, pitch, velocity in _joined_notes(part):
+        for onset, end, pitch, velocity in _joined_notes(part, timeline):
             track.notes.append(Note(_ticks(onset), max(_ticks(end) - _ticks(onset), 1), pitch, velocity))
         score.tracks.append(track)
         names.append(str(name))
@@ -71,16 +72,17 @@ def song_scores(m21, min_syllables: int = 8) -> list[Score]:
     if m21.atSoundingPitch is False:
         m21 = m21.toSoundingPitch()
     parts = list(m21.parts) or [m21]
+    written = [[(0.0, part)] for part in parts]
     songs = []
-    for part in parts:
+    for part, timeline in zip(parts, written, strict=True):
         syllables = _first_verse(part)
         if len(syllables) < min_syllables:
             continue
         score = Score(TICKS_PER_QUARTER)
-        _add_conductor(score, m21, part)
+        _add_conductor(score, m21, written, timeline)
         track = Track(name=str(part.partName or ""), program=0)
         line: dict[float, tuple[float, int, int]] = {}
-        for onset, end, pitch, velocity in _joined_notes(part):  # sorted: a chord's top note comes last
+        for onset, end, pitch, velocity in _joined_notes(part, timeline):  # a chord's top note comes last
             line[onset] = (end, pitch, velocity)
         onsets = sorted(line)
         for onset, following in zip(onsets, [*onsets[1:], None], strict=True):
@@ -136,39 +138,107 @@ def _first_verse(part) -> dict[float, str]:
     return syllables
 
 
-def _played_out(m21, warnings: list[str]):
-    """The score with its repeats played out; as written when it has none or music21 cannot expand them
-    (the "badly formed repeats" of a few corpus files, which used to lose the whole piece)."""
+# Where a part's music sits in time, as played: (offset, a stream of it), each stream's elements at their
+# offsets in it from there on. A part without repeats is [(0.0, part)]; one with repeats lists its measures
+# in played order, each at its start, so a repeated bar is read twice, never copied.
+Timeline = list[tuple[float, object]]
+
+
+def _played_out(m21, parts: list, warnings: list[str]) -> list[Timeline]:
+    """Each part's timeline, its repeats played out in the order music21's `repeat.Expander` plays them;
+    as written when the score has no repeat marks or music21 cannot follow them (the "badly formed
+    repeats" of a few corpus files, which used to lose the whole piece).
+
+    The order comes from expanding a skeleton of the part (its measures' barlines, repeat expressions and
+    brackets, no notes), once per repeat structure (a quartet's four parts share one): `expandRepeats` on
+    the score deep-copied every note several times over, which was two thirds of reading a quartet."""
     from music21 import bar, repeat
 
-    marks = m21.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first()
-    if marks is None:
-        return m21
+    written = [[(0.0, part)] for part in parts]
+    if m21.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first() is None:
+        return written
+    orders: dict[tuple, list[int]] = {}
+    timelines = []
     try:
-        return m21.expandRepeats()
+        for part in parts:
+            measures, skeleton, structure = _repeat_skeleton(part)
+            if structure not in orders:
+                orders[structure] = _played_order(skeleton)
+            timeline, start = [], 0.0
+            for index in orders[structure]:
+                timeline.append((start, measures[index]))
+                start += float(measures[index].duration.quarterLength)
+            timelines.append(timeline)
     except Exception as err:  # music21 raises ExpanderException and others on repeats it cannot follow
         warnings.append(f"repeats kept as written (music21 cannot play them out: {one_line(err, limit=120)})")
-        return m21
+        return written
+    return timelines
 
 
-def _add_conductor(score: Score, m21, first_part) -> None:
-    """Time and key signatures of the first part, tempo marks of the whole score, with the writer's
-    defaults (4/4, 120) where there are none."""
+def _repeat_skeleton(part) -> tuple[list, object, tuple]:
+    """(the part's measures, a part of empty measures with their repeat marks, those marks as a hashable
+    structure); each skeleton measure knows the index of the measure it stands for."""
+    import copy
+
+    from music21 import repeat, spanner, stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    if not measures:
+        raise repeat.ExpanderException("cannot process repeats on Stream that does not contain measures")
+    skeleton = stream.Part()
+    stand_in, structure = {}, []
+    for index, measure in enumerate(measures):
+        light = stream.Measure(number=measure.number)
+        light.cadenza_index = index  # a plain attribute: music21's deep copies keep it
+        marks = [measure.leftBarline, measure.rightBarline]
+        light.leftBarline, light.rightBarline = (copy.deepcopy(mark) for mark in marks)
+        expressions = list(measure.recurse().getElementsByClass(repeat.RepeatExpression))
+        for expression in expressions:
+            light.insert(expression.getOffsetInHierarchy(measure), copy.deepcopy(expression))
+        skeleton.append(light)
+        stand_in[id(measure)] = light
+        structure.append((repr(marks), tuple(repr(e) for e in expressions)))
+    for bracket in part.recurse().getElementsByClass(spanner.RepeatBracket):
+        spanned = [stand_in[id(m)] for m in bracket.getSpannedElements() if id(m) in stand_in]
+        copied = spanner.RepeatBracket(spanned, number=bracket.number)
+        copied.overrideDisplay = bracket.overrideDisplay
+        skeleton.insert(0, copied)
+        structure.append((bracket.number, tuple(m.cadenza_index for m in spanned)))
+    return measures, skeleton, tuple(structure)
+
+
+def _played_order(skeleton) -> list[int]:
+    from music21 import repeat, stream
+
+    played = repeat.Expander(skeleton).process()
+    return [measure.cadenza_index for measure in played.getElementsByClass(stream.Measure)]
+
+
+def _add_conductor(score: Score, m21, timelines: list[Timeline], first: Timeline) -> None:
+    """Time and key signatures of the `first` timeline (the first part's), tempo marks of the whole score,
+    with the writer's defaults (4/4, 120) where there are none."""
     from music21 import key, meter, tempo
 
-    flat = first_part.flatten()
-    for ts in flat.getElementsByClass(meter.TimeSignature):
-        score.time_signatures.append(TimeSignature(_ticks(ts.offset), ts.numerator, ts.denominator))
+    for start, music in first:
+        flat = music.flatten()
+        for ts in flat.getElementsByClass(meter.TimeSignature):
+            time = _ticks(start + ts.offset)
+            score.time_signatures.append(TimeSignature(time, ts.numerator, ts.denominator))
+        for ks in flat.getElementsByClass(key.KeySignature):
+            minor = isinstance(ks, key.Key) and ks.mode == "minor"
+            score.key_signatures.append(KeySignature(_ticks(start + ks.offset), int(ks.sharps), int(minor)))
     if not len(score.time_signatures) or score.time_signatures[0].time > 0:
         score.time_signatures.insert(0, TimeSignature(0, 4, 4))
-    for ks in flat.getElementsByClass(key.KeySignature):
-        minor = isinstance(ks, key.Key) and ks.mode == "minor"
-        score.key_signatures.append(KeySignature(_ticks(ks.offset), int(ks.sharps), int(minor)))
     marks = {}
-    for mark in m21.recurse().getElementsByClass(tempo.MetronomeMark):
+    placed = [(m21.elementOffset(mark), mark) for mark in m21.getElementsByClass(tempo.MetronomeMark)]
+    for timeline in timelines:
+        for start, music in timeline:
+            for mark in music.recurse().getElementsByClass(tempo.MetronomeMark):
+                placed.append((start + mark.getOffsetInHierarchy(music), mark))
+    for offset, mark in sorted(placed, key=lambda item: item[0]):
         qpm = mark.getQuarterBPM()
         if qpm:
-            marks.setdefault(_ticks(mark.getOffsetInHierarchy(m21)), float(qpm))
+            marks.setdefault(_ticks(offset), float(qpm))
     if 0 not in marks:
         marks[0] = 120.0
     for time, qpm in sorted(marks.items()):
@@ -179,23 +249,24 @@ def _ticks(quarters) -> int:
     return round(float(quarters) * TICKS_PER_QUARTER)
 
 
-def _joined_notes(part) -> list[tuple[float, float, int, int]]:
-    """(onset, end, MIDI pitch, velocity) of a part's sounding notes, in quarter notes, tied notes joined.
+def _joined_notes(part, timeline: Timeline) -> list[tuple[float, float, int, int]]:
+    """(onset, end, MIDI pitch, velocity) of a part's sounding notes along its timeline, in quarter notes,
+    tied notes joined.
 
     A tie joins a note to the next note of the same pitch that starts where it ends (music21's
     `stripTies(matchByPitch=True)`), so a tie into a repeat jumped over does not join across the jump.
+    Velocities are realized in written order (a repeated bar keeps the dynamics it was written under).
     """
     from music21 import note, volume
 
-    flat = part.flatten()
-    volume.realizeVolume(flat)
+    volume.realizeVolume(part.flatten())
     open_ties: dict[int, list] = {}
     out: list[tuple[float, float, int, int]] = []
-    for element in flat.notes:
+    for start, element in _timeline_notes(timeline):
         length = float(element.quarterLength)
         if length <= 0 or isinstance(element, note.Unpitched) or element.duration.isGrace:
             continue
-        onset = float(element.offset)
+        onset = start + float(element.offset)
         velocity = min(max(round(element.volume.cachedRealized * 127), 1), 127)
         for pitch, tie in _sounding(element):
             kind = tie.type if tie is not None else None
@@ -213,6 +284,14 @@ def _joined_notes(part) -> list[tuple[float, float, int, int]]:
                 out.append((onset, onset + length, pitch, velocity))
     out += [tuple(held) for held in open_ties.values()]
     return sorted(out)
+
+
+def _timeline_notes(timeline: Timeline) -> Iterator[tuple[float, object]]:
+    """(the start of its stream, note or chord) along a timeline; the element's `offset` is within that
+    stream while it is read."""
+    for start, music in timeline:
+        for element in music.flatten().notes:
+            yield start, element
 
 
 def _sounding(element) -> list[tuple[int, object]]:

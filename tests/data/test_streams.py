@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from music21 import bar, converter, meter, note, stream, tie
+from music21 import bar, converter, meter, note, repeat, spanner, stream, tie
 from music21.midi.translate import music21ObjectToMidiFile
 from symusic import Score
 
@@ -72,6 +72,41 @@ def test_repeats_are_played_out():
     score = one_part([note.Note("C4", quarterLength=2)], [note.Note("D4", quarterLength=2)])
     score.parts[0].getElementsByClass(stream.Measure)[1].rightBarline = bar.Repeat(direction="end")
     assert [p for _, p, _ in notes(stream_to_score(score).score)] == [60, 62, 60, 62]
+
+
+def _expanded_by_music21(score: stream.Score) -> list[tuple[float, int, float]]:
+    """The notes of music21's own `expandRepeats`, read without ties (the scores here have none)."""
+    played = score.expandRepeats()
+    return sorted(
+        (float(n.getOffsetInHierarchy(played)), n.pitch.midi, float(n.quarterLength))
+        for n in played.recurse().notes
+    )
+
+
+def test_endings_are_played_in_music21s_order_and_time():
+    # |: bars 1-2, first ending bar 3 :|, second ending bar 4; a second part that repeats nothing, so the
+    # parts' orders differ
+    score = one_part(*[[note.Note(p, quarterLength=2)] for p in ("C4", "D4", "E4", "F4")])
+    part = score.parts[0]
+    first, _, third, fourth = part.getElementsByClass(stream.Measure)
+    first.leftBarline = bar.Repeat(direction="start")
+    third.rightBarline = bar.Repeat(direction="end")
+    part.insert(0, spanner.RepeatBracket(third, number=1))
+    part.insert(0, spanner.RepeatBracket(fourth, number=2))
+    score.insert(0, stream.Part([stream.Measure([note.Note("A3", quarterLength=8)], number=1)]))
+    direct = notes(stream_to_score(score).score)
+    assert [p for _, p, _ in direct if p != 57] == [60, 62, 64, 60, 62, 65]
+    assert direct == _expanded_by_music21(score)
+
+
+def test_da_capo_al_fine_is_played_in_music21s_order_and_time():
+    score = one_part(*[[note.Note(p, quarterLength=2)] for p in ("C4", "D4", "E4")])
+    _, second, third = score.parts[0].getElementsByClass(stream.Measure)
+    second.append(repeat.Fine())
+    third.append(repeat.DaCapoAlFine())
+    direct = notes(stream_to_score(score).score)
+    assert [p for _, p, _ in direct] == [60, 62, 64, 60, 62]
+    assert direct == _expanded_by_music21(score)
 
 
 def test_badly_formed_repeats_keep_the_piece_as_written():
