@@ -23,7 +23,8 @@ from transformers import LogitsProcessorList
 from cadenza.checkpoint import save_checkpoint
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
-from cadenza.inference.sampling import CompiledForward, decoding_threads, sample, sampling_warpers
+from cadenza.inference.request import Sampling
+from cadenza.inference.sampling import CompiledForward, decoding_threads, sample
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.model import ModelArgs, build_model
@@ -74,9 +75,8 @@ def token_rates(composer: Composer, style: str, n: int, repeats: int) -> list[tu
 
         def run():
             processors = LogitsProcessorList([GrammarLogitsProcessor(grammar, never)])
-            processors += sampling_warpers(1.0, 0, 0.95)
             stop = BarStoppingCriteria(tok.bar_starts, tok.eos_id, never)
-            return sample(model, ids, processors, stop, n, tok.pad_id, fast)
+            return sample(model, ids, processors, Sampling(1.0, 0, 0.95), stop, n, tok.pad_id, fast)
 
         return run
 

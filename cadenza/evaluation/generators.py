@@ -27,6 +27,7 @@ from cadenza.evaluation.ngram import NGramModel
 from cadenza.gan_vae.composer import GanComposer, VaeComposer, baseline_kind
 from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Generator
+from cadenza.inference.request import Sampling
 from cadenza.inference.sampling import sample_with
 from cadenza.inference.songs import Singer
 from cadenza.paths import TOKENIZER_FILE
@@ -52,13 +53,18 @@ class NGramComposer(Composer):
         self._bind(tokenizer, profiles, ngram.vocab_size, context, torch.device("cpu"), sampling)
 
     def draw(
-        self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
+        self,
+        ids: torch.Tensor,
+        processors: LogitsProcessorList,
+        sampling: Sampling,
+        stop: StoppingCriteriaList,
+        max_new: int,
     ) -> torch.Tensor:
         def next_logits(ids: torch.Tensor, first: bool) -> torch.Tensor:
             rows = [self.ngram.distribution(row) for row in ids.tolist()]
             return torch.from_numpy(np.log(np.stack(rows)))
 
-        return sample_with(next_logits, ids, processors, stop, max_new, self.tokenizer.pad_id)
+        return sample_with(next_logits, ids, processors, sampling, stop, max_new, self.tokenizer.pad_id)
 
 
 def fit_ngram_composer(checkpoint: str | Path, corpus, order: int = 5, num_proc: int = 2) -> NGramComposer:

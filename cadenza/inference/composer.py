@@ -47,7 +47,7 @@ from cadenza.inference.prompts import (
 )
 from cadenza.inference.render import end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
-from cadenza.inference.sampling import CompiledForward, sample, sampling_warpers
+from cadenza.inference.sampling import CompiledForward, sample
 from cadenza.keys import Key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
@@ -316,9 +316,8 @@ class Composer:
         only_keys = LogitsProcessorList(
             [PrefixConstrainedLogitsProcessor(lambda batch, ids: keys, num_beams=1)]
         )
-        only_keys += sampling_warpers(temperature, 0, 1.0)
         ids = torch.tensor([[self.tokenizer.bos_id, self.tokenizer.style_id(style)]], device=self.device)
-        out = self.draw(ids, only_keys, StoppingCriteriaList(), 1)
+        out = self.draw(ids, only_keys, Sampling(temperature, 0, 1.0), StoppingCriteriaList(), 1)
         return self.tokenizer.key_of(int(out[0, -1]))
 
     # --- sampling ----------------------------------------------------------------------------
@@ -397,20 +396,25 @@ class Composer:
             processors.append(PromptHealing(self.tokenizer, [bar for _, bar in contexts]))
         if grammar is not None:
             processors.append(GrammarLogitsProcessor(grammar, min_bars=in_context + max(new_bars)))
-        processors += sampling_warpers(*sampling)
-        out = self.draw(ids, processors, stop, self.context - ids.shape[1])
+        out = self.draw(ids, processors, sampling, stop, self.context - ids.shape[1])
         return [
             self.tokenizer.unmerge(row[len(c) :])[len(bar) :]
             for c, (_, bar), row in zip(merged, contexts, out.tolist(), strict=True)
         ]
 
     def draw(
-        self, ids: torch.Tensor, processors: LogitsProcessorList, stop: StoppingCriteriaList, max_new: int
+        self,
+        ids: torch.Tensor,
+        processors: LogitsProcessorList,
+        sampling: Sampling,
+        stop: StoppingCriteriaList,
+        max_new: int,
     ) -> torch.Tensor:
         """`ids` plus up to `max_new` sampled ids per row: the one step another model (the n-gram baseline)
         replaces to decode under the same grammar, warpers and stopping rules."""
         with self._weights():
-            return sample(self.model, ids, processors, stop, max_new, self.tokenizer.pad_id, self.compiled)
+            pad = self.tokenizer.pad_id
+            return sample(self.model, ids, processors, sampling, stop, max_new, pad, self.compiled)
 
     def _window(self, music: list[int]) -> list[int]:
         """The most recent music that fits half the context (`prompts.window`)."""

@@ -183,7 +183,11 @@ class BarStoppingCriteria(StoppingCriteria):
     """
 
     def __init__(self, bar_starts: Iterable[int], eos_id: int, max_bars: int) -> None:
-        self.bar_starts = torch.tensor(sorted(bar_starts))  # Bar, and merged tokens opening with it
+        starts = sorted(bar_starts)  # Bar, and merged tokens opening with it
+        # A lookup table over the ids (one index a step) rather than `torch.isin` (a search a step); its
+        # last entry, False, stands for every id above the bar starts.
+        self.opens_bar = torch.zeros(max(starts, default=-1) + 2, dtype=torch.bool)
+        self.opens_bar[starts] = True
         self.eos_id = eos_id
         self.max_bars = max_bars
         self.counts: torch.Tensor | None = None
@@ -191,7 +195,8 @@ class BarStoppingCriteria(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         new = input_ids[:, self.seen :]
-        counts = torch.isin(new, self.bar_starts.to(new.device)).sum(dim=1)
+        table = self.opens_bar.to(new.device)
+        counts = table[new.clamp(max=len(table) - 1)].sum(dim=1)
         self.counts = counts if self.counts is None else self.counts + counts
         self.seen = input_ids.shape[1]
         return (self.counts > self.max_bars) | (input_ids[:, -1] == self.eos_id)

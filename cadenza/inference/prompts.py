@@ -72,15 +72,16 @@ def window(tok: CadenzaTokenizer, music: list[int], room: int) -> list[int]:
         return music[-room:]
     last = starts[-1]
     opened = music[last : last + 2]
-    position = None
+    kinds = [tok.kind(token) for token in music]
+    # At a Position if the tail from one fits: from inside a position the grammar would not know which
+    # voices already played there, and could let one sound twice.
     for i in range(last + 2, len(music)):
-        kind = tok.kind(music[i])
-        if kind == "Position":
-            position = music[i]
-        tail = size(music[i:])
-        if kind == "Position" and tail <= room - 2:
+        if kinds[i] == "Position" and size(music[i:]) <= room - 2:
             return opened + music[i:]
-        if kind == "Program" and position is not None and tail <= room - 3:
+    position = None
+    for i in range(last + 2, len(music)):  # one position longer than the room: cut at one of its voices
+        position = music[i] if kinds[i] == "Position" else position
+        if kinds[i] == "Program" and position is not None and size(music[i:]) <= room - 3:
             return [*opened, position, *music[i:]]
     return opened + music[-(room - 2) :]
 

@@ -25,6 +25,8 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from cadenza.inference.request import Sampling
+
 DECODE_THREADS = 1  # see `decoding_threads`
 
 
@@ -60,13 +62,15 @@ def sample(
     model: PreTrainedModel,
     ids: torch.Tensor,
     processors: LogitsProcessorList,
+    sampling: Sampling,
     stop: StoppingCriteria | StoppingCriteriaList,
     max_new_tokens: int,
     pad_id: int,
     compiled: CompiledForward | None = None,
 ) -> torch.Tensor:
-    """`ids` (equal-length rows) plus up to `max_new_tokens` sampled ids per row; finished rows are padded
-    with `pad_id`, as `generate` pads them. With `compiled`, ids + new tokens must fit the model's context."""
+    """`ids` (equal-length rows) plus up to `max_new_tokens` sampled ids per row: `processors` mask the
+    scores (the grammar), then `sampling`'s warpers shape them; finished rows are padded with `pad_id`, as
+    `generate` pads them. With `compiled`, ids + new tokens must fit the model's context."""
     if compiled is None:
         cache, step = DynamicCache(config=model.config), model
     else:
@@ -83,7 +87,7 @@ def sample(
         out = step(input_ids=last, cache=cache, use_cache=True, position_ids=position)
         return out.logits[:, -1, :]
 
-    return sample_with(next_logits, ids, processors, stop, max_new_tokens, pad_id)
+    return sample_with(next_logits, ids, processors, sampling, stop, max_new_tokens, pad_id)
 
 
 @contextmanager
@@ -108,24 +112,42 @@ def sample_with(
     next_logits: Callable[[torch.Tensor, bool], torch.Tensor],
     ids: torch.Tensor,
     processors: LogitsProcessorList,
+    sampling: Sampling,
     stop: StoppingCriteria | StoppingCriteriaList,
     max_new_tokens: int,
     pad_id: int,
 ) -> torch.Tensor:
     """The loop of `sample` over any model: `next_logits(ids, first)` scores the next token of every row
     (`first` on the first call, before anything was sampled); the n-gram baseline decodes through it."""
+    warpers = sampling_warpers(*sampling)
     with decoding_threads():
-        return _sample_loop(next_logits, ids, processors, stop, max_new_tokens, pad_id)
+        return _sample_loop(next_logits, ids, processors, warpers, stop, max_new_tokens, pad_id)
 
 
-def _sample_loop(next_logits, ids, processors, stop, max_new_tokens: int, pad_id: int) -> torch.Tensor:
+def draw(ids: torch.Tensor, scores: torch.Tensor, warpers: LogitsProcessorList) -> torch.Tensor:
+    """One token per row from masked `scores` after the warpers, drawn among the columns some row may take.
+
+    The grammar leaves a few dozen of 4,000 tokens open, so the warpers (top-p sorts), the softmax and the
+    draw run on those alone; a column no row may take is -inf in every row, so the distribution is the
+    same. The draw is an exponential race (the argmax of p / E, E ~ Exp(1), picks i with probability p_i):
+    `torch.multinomial` cost 1 ms a step at batch 8 on 2 cores."""
+    open_columns = torch.isfinite(scores).any(dim=0).nonzero().squeeze(1)
+    compact = scores[:, open_columns]
+    for warper in warpers:
+        compact = warper(ids, compact)
+    probs = torch.softmax(compact, dim=-1)
+    return open_columns[probs.div_(torch.empty_like(probs).exponential_()).argmax(dim=-1)]
+
+
+def _sample_loop(
+    next_logits, ids, processors, warpers, stop, max_new_tokens: int, pad_id: int
+) -> torch.Tensor:
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
     for i in range(max_new_tokens):
         scores = next_logits(ids, i == 0).float()
         for processor in processors:  # not processors(...): its per-call signature inspection costs ~0.3 ms
             scores = processor(ids, scores)
-        next_ids = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
-        next_ids = torch.where(unfinished, next_ids, pad_id)
+        next_ids = torch.where(unfinished, draw(ids, scores, warpers), pad_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         unfinished &= ~stop(ids, scores)
         if not unfinished.any():

@@ -43,7 +43,6 @@ from cadenza.inference.render import (
     track_voices,
 )
 from cadenza.inference.request import Request, as_request
-from cadenza.inference.sampling import sampling_warpers
 from cadenza.keys import Key, key_name, parse_key
 from cadenza.paths import SONGS_ADAPTER, resolve
 from cadenza.tokenization.grammar import RemiGrammar
@@ -180,16 +179,19 @@ class Singer:
         merged = tok.merge(prefix)
         processors = [PromptHealing(tok, [prompt])] if prompt else []
         processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
-        processors += sampling_warpers(*request.sampling)
         stop = StoppingCriteriaList([BarStoppingCriteria([], tok.eos_id, 0)])
         ids = torch.tensor([merged], device=composer.device)
-        out = composer.draw(ids, processors, stop, composer.context - len(merged))
+        out = composer.draw(ids, processors, request.sampling, stop, composer.context - len(merged))
         music = tok.unmerge(out[0, len(merged) :].tolist())
         if tok.eos_id in music:
             music = music[: music.index(tok.eos_id)]
         else:  # the context ran out: the song ends with its last whole note
             ends = [i for i, t in enumerate(music) if tok.kind(t) == "Duration"]
-            music = music[: ends[-1] + 1] if ends else []
+            if not ends:
+                raise CadenzaError(
+                    "the model wrote no whole note before its context ran out; try another seed"
+                )
+            music = music[: ends[-1] + 1]
         tokens = [*prefix, *music, tok.eos_id]  # the music opens with the prompt, spelled
         score = one_line(tok.decode(tokens))  # one voice sings one note at a time
         if request.tempo is not None:

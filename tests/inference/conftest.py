@@ -56,10 +56,10 @@ def draws(bpe_composer, monkeypatch) -> list[tuple[list[int], list[list[int]]]]:
     seen = []
     draw = Composer.draw  # one sampling run (the key's choice after `BOS Style` is one too)
 
-    def spy(self, ids, processors, stop, max_new):
+    def spy(self, ids, processors, sampling, stop, max_new):
         healing = [p for p in processors if isinstance(p, PromptHealing)]
         seen.append((ids.tolist(), [list(left) for left in healing[0].left] if healing else []))
-        return draw(self, ids, processors, stop, max_new)
+        return draw(self, ids, processors, sampling, stop, max_new)
 
     monkeypatch.setattr(Composer, "draw", spy)
     return seen

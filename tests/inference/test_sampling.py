@@ -7,6 +7,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria
+from cadenza.inference.request import Sampling
 from cadenza.inference.sampling import CompiledForward, sample
 from cadenza.tokenization.grammar import RemiGrammar
 
@@ -33,9 +34,8 @@ def _decoded_logits(
     prompt = torch.tensor([[tok.bos_id, tok.style_id("bach")]] * 2)
     recorder = Recorder(script)
     stop = BarStoppingCriteria(tok.bar_starts, tok.eos_id, 10**6)
-    ids = sample(
-        composer.model, prompt, LogitsProcessorList([recorder]), stop, len(script), tok.pad_id, compiled
-    )
+    processors, plain = LogitsProcessorList([recorder]), Sampling(1.0, 0, 1.0)
+    ids = sample(composer.model, prompt, processors, plain, stop, len(script), tok.pad_id, compiled)
     # The same sequence in one cacheless forward pass: what every step's logits must be.
     with torch.inference_mode():
         full = composer.model(input_ids=ids[:, :-1]).logits[:, 1:]

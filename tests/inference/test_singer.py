@@ -87,9 +87,20 @@ def test_melismas_when_asked_keep_the_syllables_in_order(singer):
 
 
 def test_a_joint_pair_keeps_the_song_grammar(singer):
-    piece = singer.song("bach", seed=4)
-    assert RemiGrammar(singer.tokenizer, singer.composer.vocab_size, song=True).errors(piece.tokens) == 0
-    assert len(lyrics_of(singer.tokenizer, piece.tokens)) == piece.score.note_num()
+    # The random model may spell bytes until its context runs out: then the song fails in one line, never
+    # comes back empty or cut inside a note.
+    grammar = RemiGrammar(singer.tokenizer, singer.composer.vocab_size, song=True)
+    sung = 0
+    for seed in range(4):
+        try:
+            piece = singer.song("bach", seed=seed)
+        except CadenzaError as err:
+            assert "no whole note" in str(err)
+            continue
+        sung += 1
+        assert grammar.errors(piece.tokens) == 0
+        assert len(lyrics_of(singer.tokenizer, piece.tokens)) == piece.score.note_num() > 0
+    assert sung >= 2
 
 
 @pytest.mark.parametrize("voice", ["soprano", "bass"])
