@@ -6,8 +6,8 @@ user gets: a 16-bar chorale's writing time against its playing time (the real-ti
 Without --models it uses checkpoints/cadenza-base when present, else a tiny random model built here (the
 tests' recipe). Per model: new tokens/s of (a) plain `generate()` without constraints, (b) the engine with
 the grammar, eager and compiled, at batch 1 and 8; then 16 bars of Bach at batch 1 (seconds, real-time
-factor) and at batch 8 (pieces' music per second against batch 1's). Tokens are the model's (BPE-merged
-for a BPE model), so compare the 16-bar rows across models.
+factor, over --seeds seeds) and at batch 8 (pieces' music per second against batch 1's). Tokens are the
+model's (BPE-merged for a BPE model), so compare the 16-bar rows across models.
 """
 
 from __future__ import annotations
@@ -90,15 +90,21 @@ def token_rates(composer: Composer, style: str, n: int, repeats: int) -> list[tu
     return [(name, [batch * n / times[batch][i] for batch in (1, 8)]) for i, (name, _) in enumerate(rows)]
 
 
-def pieces(composer: Composer, style: str, bars: int, num: int) -> tuple[float, float, int]:
-    """(seconds to write, seconds of music in all, model tokens of the first) of `num` pieces, best of 2."""
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        written = composer.generate(style, bars=bars, num=num, seed=0, tempo=100, time_signature="4/4")
-        best = min(best, time.perf_counter() - start)
-    music = sum(p.score.to("second").end() for p in written)
-    return best, music, len(composer.tokenizer.merge(written[0].tokens))
+def pieces(composer: Composer, style: str, bars: int, num: int, seeds: int) -> tuple[float, float, int]:
+    """(seconds to write, seconds of music in all, model tokens per piece) of `num` pieces at a time, for
+    each of `seeds` seeds, best of 2 per seed: one seed's piece may be short or long (a 16-bar chorale is
+    340 to 500 model tokens), so the sum over seeds is the figure."""
+    seconds, music, tokens = 0.0, 0.0, 0
+    for seed in range(seeds):
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            written = composer.generate(style, bars=bars, num=num, seed=seed, tempo=100, time_signature="4/4")
+            best = min(best, time.perf_counter() - start)
+        seconds += best
+        music += sum(p.score.to("second").end() for p in written)
+        tokens += sum(len(composer.tokenizer.merge(p.tokens)) for p in written)
+    return seconds, music, round(tokens / seeds / num)
 
 
 def main() -> None:
@@ -107,6 +113,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--bars", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=4, help="pieces (or batches of 8) per row, one a seed")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     folders = args.models or [DEFAULT_MODEL if DEFAULT_MODEL.is_dir() else tiny_model(Path(tmp.name))]
@@ -123,13 +130,13 @@ def main() -> None:
         print()
         for name, fast in (("eager", None), ("compiled", CompiledForward(composer.model))):
             composer.compiled = fast
-            seconds, music, tokens = pieces(composer, style, args.bars, 1)
-            eight_seconds, eight_music, _ = pieces(composer, style, args.bars, 8)
-            rtf = music / seconds
+            seconds, music, tokens = pieces(composer, style, args.bars, 1, args.seeds)
+            eight_seconds, eight_music, _ = pieces(composer, style, args.bars, 8, args.seeds)
+            rtf, n = music / seconds, args.seeds
             print(
-                f"{args.bars} bars of {style}, {name}: {seconds:.2f} s to write ({tokens} tokens), "
-                f"{music:.1f} s of music, real-time factor {rtf:.1f}; batch 8: {eight_seconds:.2f} s, "
-                f"throughput {eight_music / eight_seconds / rtf:.1f}x batch 1"
+                f"{args.bars} bars of {style}, {name}, {n} seeds: {seconds / n:.2f} s a piece ({tokens} "
+                f"tokens), real-time factor {rtf:.1f}; batch 8: {eight_seconds / n:.2f} s, throughput "
+                f"{eight_music / eight_seconds / rtf:.1f}x batch 1"
             )
     tmp.cleanup()
 
