@@ -72,7 +72,7 @@ def window(tok: CadenzaTokenizer, music: list[int], room: int) -> list[int]:
         return music[-room:]
     last = starts[-1]
     opened = music[last : last + 2]
-    kinds = [tok.kind(token) for token in music]
+    kinds = {i: tok.kind(music[i]) for i in range(last + 2, len(music))}  # the last bar's tokens
     # At a Position if the tail from one fits: from inside a position the grammar would not know which
     # voices already played there, and could let one sound twice.
     for i in range(last + 2, len(music)):
