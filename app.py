@@ -408,10 +408,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=host, help="address to serve on (env GRADIO_SERVER_NAME)")
     parser.add_argument("--port", default=port, help="port to serve on (env GRADIO_SERVER_PORT)")
     parser.add_argument(
-        "--compile",
-        action="store_true",
-        default=os.environ.get("CADENZA_COMPILE") == "1",
-        help="decode through torch.compile: faster pieces once the first one has paid for the compile",
+        "--decoder",
+        default=None,
+        help="what runs the decoding steps: onnx, compiled or eager (default: env CADENZA_DECODER, else "
+        "onnx); see docs/app.md",
     )
     args = parser.parse_args(argv)
     try:
@@ -434,7 +434,7 @@ def check_port(host: str, port: int) -> None:
             )
 
 
-def load_composer(path: str, compile: bool = False):
+def load_composer(path: str, decoder: str | None = None):
     from cadenza.inference.composer import Composer
 
     if not Path(path).is_dir():
@@ -443,7 +443,7 @@ def load_composer(path: str, compile: bool = False):
             "or point --model / CADENZA_MODEL at a checkpoint folder"
         )
     try:
-        return Composer.from_pretrained(path, compile=compile)
+        return Composer.from_pretrained(path, decoder=decoder)
     except CadenzaError as err:
         sys.exit(f"cadenza: {err}")
 
@@ -451,7 +451,7 @@ def load_composer(path: str, compile: bool = False):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_port(args.host, args.port)
-    composer = load_composer(args.model, args.compile)
+    composer = load_composer(args.model, args.decoder)
     for problem in ui.load_adapters(composer, args.adapters):
         print(f"cadenza: adapter not served: {problem}", flush=True)
     try:

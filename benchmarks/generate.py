@@ -5,9 +5,9 @@ user gets: a 16-bar chorale's writing time against its playing time (the real-ti
 
 Without --models it uses checkpoints/cadenza-base when present, else a tiny random model built here (the
 tests' recipe). Per model: new tokens/s of (a) plain `generate()` without constraints, (b) the engine with
-the grammar, eager and compiled, at batch 1 and 8; then 16 bars of Bach at batch 1 (seconds, real-time
-factor, over --seeds seeds) and at batch 8 (pieces' music per second against batch 1's). Tokens are the
-model's (BPE-merged for a BPE model), so compare the 16-bar rows across models.
+the grammar, eager, compiled and in ONNX Runtime, at batch 1 and 8; then 16 bars of Bach per decoder at
+batch 1 (seconds, real-time factor, over --seeds seeds) and at batch 8 (pieces' music per second against
+batch 1's). Tokens are the model's (BPE-merged for a BPE model), so compare the 16-bar rows across models.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from transformers import LogitsProcessorList
 from cadenza.checkpoint import save_checkpoint
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor
+from cadenza.inference.onnx_step import OnnxStep
 from cadenza.inference.request import Sampling
-from cadenza.inference.sampling import CompiledForward, decoding_threads, sample
+from cadenza.inference.sampling import DECODE_THREADS, DECODERS, CompiledForward, decoding_threads, sample
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.model import ModelArgs, build_model
@@ -63,14 +64,14 @@ def token_rates(composer: Composer, style: str, n: int, repeats: int) -> list[tu
     prefix = tok.prefix(style, (0, "major") if tok.has_keys else None)
     grammar = RemiGrammar(tok, model.config.vocab_size)
     never = 10**6  # bar limit never reached: every run writes exactly n tokens
-    compiled = CompiledForward(model)
+    compiled, onnx = CompiledForward(model), OnnxStep(model, None, DECODE_THREADS)
 
     def plain(batch: int):
         ids = torch.tensor([prefix] * batch)
         kwargs = dict(do_sample=True, max_new_tokens=n, min_new_tokens=n, pad_token_id=tok.pad_id)
         return lambda: model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
 
-    def engine(batch: int, fast: CompiledForward | None = None):
+    def engine(batch: int, fast: CompiledForward | OnnxStep | None = None):
         ids = torch.tensor([prefix] * batch)
 
         def run():
@@ -84,6 +85,7 @@ def token_rates(composer: Composer, style: str, n: int, repeats: int) -> list[tu
         ("(a) model.generate, no constraints", plain),
         ("(b) engine + grammar, eager", engine),
         ("(c) engine + grammar, compiled", lambda b: engine(b, compiled)),
+        ("(d) engine + grammar, ONNX Runtime", lambda b: engine(b, onnx)),
     ]
     with decoding_threads():  # as the composer decodes: plain generate() gets the same threads
         times = {batch: best_times([make(batch) for _, make in rows], repeats) for batch in (1, 8)}
@@ -128,8 +130,8 @@ def main() -> None:
         for name, (one, eight) in token_rates(composer, style, args.tokens, args.repeats):
             print(f"| {name} | {one:.0f} | {eight:.0f} |")
         print()
-        for name, fast in (("eager", None), ("compiled", CompiledForward(composer.model))):
-            composer.compiled = fast
+        for name in reversed(DECODERS):
+            composer = Composer.from_pretrained(folder, decoder=name)
             seconds, music, tokens = pieces(composer, style, args.bars, 1, args.seeds)
             eight_seconds, eight_music, _ = pieces(composer, style, args.bars, 8, args.seeds)
             rtf, n = music / seconds, args.seeds

@@ -1,6 +1,6 @@
 """How often sampled pieces break the REMI grammar, with and without the grammar processor.
 
-    python benchmarks/grammar_validity.py [--model DIR] [--n 1000] [--bars 4] [--batch 16] [--compile]
+    python benchmarks/grammar_validity.py [--model DIR] [--n 1000] [--bars 4] [--batch 16] [--decoder D]
 
 Without --model it uses checkpoints/cadenza-base when present, else the tiny random model of
 benchmarks/generate.py (biased to close bars, like the tests' model). "dropped" counts tokens miditok's
@@ -18,6 +18,7 @@ from pathlib import Path
 from generate import DEFAULT_MODEL, tiny_model  # the sibling script, on sys.path when run as a script
 
 from cadenza.inference.composer import Composer
+from cadenza.inference.sampling import DECODERS
 from cadenza.tokenization.grammar import RemiGrammar
 
 
@@ -27,11 +28,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--bars", type=int, default=4)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--compile", action="store_true", help="decode through torch.compile (long runs)")
+    parser.add_argument("--decoder", choices=DECODERS, default=None, help="what runs the steps")
     args = parser.parse_args()
     folder = Path(args.model) if args.model else DEFAULT_MODEL if DEFAULT_MODEL.is_dir() else None
     tmp = tempfile.TemporaryDirectory()
-    composer = Composer.from_pretrained(folder or tiny_model(Path(tmp.name)), compile=args.compile)
+    composer = Composer.from_pretrained(folder or tiny_model(Path(tmp.name)), decoder=args.decoder)
     tok = composer.tokenizer
     grammar = RemiGrammar(tok)
     print(f"model: {folder or 'tiny random (1 layer, 32 wide)'}; {args.n} pieces of {args.bars} bars\n")

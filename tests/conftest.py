@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
 import symusic
 from datasets import Dataset, DatasetDict
+
+# The suite decodes eager: the default ONNX decoder exports each new set of weights (seconds apiece, and the
+# suite trains dozens of tiny models). tests/inference/test_sampling.py tests the ONNX path itself.
+os.environ.setdefault("CADENZA_DECODER", "eager")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> None:
+    """Exported decoding steps go to a folder of the session's, not the user's cache."""
+    os.environ["CADENZA_CACHE"] = str(tmp_path_factory.mktemp("cadenza-cache"))
 
 
 def make_piece(seed: int, bars: int = 4, voices: int = 2, numerator: int = 4) -> symusic.Score:

@@ -63,10 +63,12 @@ class GenerateArgs:
     no_profile: bool = field(
         default=False, metadata={"help": "ignore the style's profile of instruments and chord size"}
     )
-    compile: bool = field(
-        default=False,
+    decoder: str | None = field(
+        default=None,
         metadata={
-            "help": "decode through torch.compile: faster steps after a one-off compile (pays for long runs)"
+            "help": "what runs the decoding steps: onnx (ONNX Runtime; exported once per model, ~10 s), "
+            "compiled (torch.compile, tens of seconds per process) or eager "
+            "(default: $CADENZA_DECODER, else onnx)"
         },
     )
 
@@ -75,7 +77,7 @@ def run_generate(args: GenerateArgs) -> None:
     # Bad output options fail before the model loads and samples, not after.
     formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
     output_folder(args.out)
-    composer = Composer.from_pretrained(args.model, compile=args.compile)
+    composer = Composer.from_pretrained(args.model, decoder=args.decoder)
     adapter_style = composer.load_adapter(args.adapter) if args.adapter else None
     request = Request(
         args.style or adapter_style or DEFAULT_STYLE,

@@ -35,6 +35,7 @@ from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError, TimeLimitError
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
+from cadenza.inference.onnx_step import OnnxStep
 from cadenza.inference.prompts import (
     bar_start,
     bars_seen,
@@ -47,7 +48,7 @@ from cadenza.inference.prompts import (
 )
 from cadenza.inference.render import end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
-from cadenza.inference.sampling import CompiledForward, sample
+from cadenza.inference.sampling import DECODE_THREADS, DECODERS, CompiledForward, default_decoder, sample
 from cadenza.keys import Key, key_name, parse_key
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.infilling import infill_context, kept_bars
@@ -82,11 +83,14 @@ class Composer:
         model: PreTrainedModel,
         tokenizer: CadenzaTokenizer,
         profiles: dict[str, StyleProfile] | None = None,
-        compile: bool = False,
+        decoder: str | None = None,
     ) -> None:
+        decoder = decoder or default_decoder()
+        if decoder not in DECODERS:
+            raise CadenzaError(f"unknown decoder {decoder!r}: one of {', '.join(DECODERS)}")
         self.model = model.eval()
-        # Compiling costs tens of seconds once per process, so it pays in a server, not in one CLI call.
-        self.compiled = CompiledForward(self.model) if compile else None
+        self.decoder = decoder
+        self._fast: CompiledForward | OnnxStep | None = None  # built on first use, see `_step`
         self._bind(
             tokenizer, profiles, model.config.vocab_size, model.config.n_positions, model.device,
             model.generation_config,
@@ -116,16 +120,17 @@ class Composer:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str | torch.device | None = None, compile: bool = False
+        cls, path: str | Path, device: str | torch.device | None = None, decoder: str | None = None
     ) -> Composer:
-        """Load a checkpoint; `compile=True` decodes through torch.compile (see `sampling`)."""
+        """Load a checkpoint; `decoder` (one of `DECODERS`, default `default_decoder()`) runs its one-token
+        steps."""
         model, tokenizer = load_checkpoint(path)
         if device is not None:
             model = model.to(device)
         model.config.use_cache = True
         if not model.generation_config.do_sample:  # saved before checkpoints carried sampling defaults
             model.generation_config.update(**SAMPLING)
-        composer = cls(model, tokenizer, load_profiles(path), compile=compile)
+        composer = cls(model, tokenizer, load_profiles(path), decoder=decoder)
         composer.path = Path(path)
         return composer
 
@@ -414,7 +419,17 @@ class Composer:
         replaces to decode under the same grammar, warpers and stopping rules."""
         with self._weights():
             pad = self.tokenizer.pad_id
-            return sample(self.model, ids, processors, sampling, stop, max_new, pad, self.compiled)
+            return sample(self.model, ids, processors, sampling, stop, max_new, pad, self._step())
+
+    def _step(self) -> CompiledForward | OnnxStep | None:
+        """What runs this composer's one-token steps, made the first time it decodes (an ONNX step of new
+        weights is exported then, a compiled one compiles at its first call); None: the eager model."""
+        if self._fast is None and self.decoder != "eager" and self.model.device.type == "cpu":
+            if self.decoder == "onnx":
+                self._fast = OnnxStep(self.model, self.adapter, DECODE_THREADS)
+            else:
+                self._fast = CompiledForward(self.model)
+        return self._fast
 
     def _window(self, music: list[int]) -> list[int]:
         """The most recent music that fits half the context (`prompts.window`)."""
@@ -448,8 +463,8 @@ class Composer:
             check_adapter_base(folder, info, self.path)
         if info.style in self.styles:
             raise CadenzaError(f"{folder}: style {info.style!r} is served already")
-        if self.compiled is not None:
-            raise CadenzaError("compiled decoding does not serve adapters yet; load without compile")
+        if self.decoder == "compiled":
+            raise CadenzaError("compiled decoding does not serve adapters yet; load with another decoder")
         tokenizer = CadenzaTokenizer.load(folder)
         if len(tokenizer) > self.model.config.vocab_size:
             raise InputFileError(folder, "its tokenizer does not fit this base model's rows")
@@ -462,7 +477,7 @@ class Composer:
                 ).eval()
         for composer in self._adapters.values():  # the first adapter wrapped the model they all share
             composer.model = self.model
-        served = Composer(self.model, tokenizer, {**self.profiles, **load_profiles(folder)})
+        served = Composer(self.model, tokenizer, {**self.profiles, **load_profiles(folder)}, self.decoder)
         served.adapter, served.path = info.style, Path(folder)
         self._adapters[info.style] = served
         return info.style

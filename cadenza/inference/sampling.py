@@ -9,6 +9,7 @@ the eager model. benchmarks/generate.py measures all paths against plain `genera
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -25,9 +26,20 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from cadenza.inference.onnx_step import OnnxStep
 from cadenza.inference.request import Sampling
 
 DECODE_THREADS = 1  # see `decoding_threads`
+# What runs the one-token steps (the prompt is always read by the eager model): "onnx" an ONNX Runtime
+# graph, exported once per set of weights (`onnx_step`); "compiled" torch.compile over a static cache, which
+# costs tens of seconds once per process; "eager" the model itself. docs/generation.md measures all three.
+DECODERS = ("onnx", "compiled", "eager")
+
+
+def default_decoder() -> str:
+    """`$CADENZA_DECODER` when set (the test suite decodes eager: exporting each of its tiny models to ONNX
+    would cost seconds apiece; the ONNX path has its own tests), else "onnx"."""
+    return os.environ.get("CADENZA_DECODER") or "onnx"
 
 
 class CompiledForward:
@@ -43,6 +55,12 @@ class CompiledForward:
 
     def new_cache(self) -> StaticCache:
         return StaticCache(config=self.model.config, max_cache_len=self.model.config.n_positions)
+
+    def __call__(
+        self, input_ids: torch.Tensor, cache: StaticCache, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        out = self.forward(input_ids=input_ids, cache=cache, use_cache=True, position_ids=position_ids)
+        return out.logits[:, -1]
 
 
 def sampling_warpers(temperature: float, top_k: int, top_p: float) -> LogitsProcessorList:
@@ -66,26 +84,25 @@ def sample(
     stop: StoppingCriteria | StoppingCriteriaList,
     max_new_tokens: int,
     pad_id: int,
-    compiled: CompiledForward | None = None,
+    fast: CompiledForward | OnnxStep | None = None,
 ) -> torch.Tensor:
     """`ids` (equal-length rows) plus up to `max_new_tokens` sampled ids per row: `processors` mask the
     scores (the grammar), then `sampling`'s warpers shape them; finished rows are padded with `pad_id`, as
-    `generate` pads them. With `compiled`, ids + new tokens must fit the model's context."""
-    if compiled is None:
-        cache, step = DynamicCache(config=model.config), model
-    else:
-        cache, step = compiled.new_cache(), compiled.forward
+    `generate` pads them. `fast` runs the one-token steps (the prompt is always read by the eager model);
+    with a `CompiledForward`, ids + new tokens must fit the model's context."""
+    cache = DynamicCache(config=model.config) if fast is None else fast.new_cache()
 
     def next_logits(ids: torch.Tensor, first: bool) -> torch.Tensor:
-        if first:  # the prompt, read by the eager model
+        if first:
             return model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :]
         # Positions are given, not read from the cache: a static cache's length is not known to the graph.
         position = torch.full((1, 1), ids.shape[1] - 1, device=ids.device)
         # A finished row is fed its first token, not its pad: its logits are thrown away, and at a pad
         # transformers warns of padding without an attention mask, which a user cannot act on.
         last = torch.where(ids[:, -1:] == pad_id, ids[:, :1], ids[:, -1:])
-        out = step(input_ids=last, cache=cache, use_cache=True, position_ids=position)
-        return out.logits[:, -1, :]
+        if fast is None:
+            return model(input_ids=last, cache=cache, use_cache=True, position_ids=position).logits[:, -1, :]
+        return fast(last, cache, position)
 
     return sample_with(next_logits, ids, processors, sampling, stop, max_new_tokens, pad_id)
 
