@@ -50,7 +50,11 @@ def _pitch_class(tonic: str) -> int:
 
 
 def key_agrees(score: symusic.Score, asked: str) -> bool:
-    found = analysed_key(score)
+    return same_key(analysed_key(score), asked)
+
+
+def same_key(found: tuple[str, str] | None, asked: str) -> bool:
+    """`found` (an `analysed_key`) has the tonic and mode of `asked` ("C# minor")."""
     tonic, _, mode = asked.strip().partition(" ")
     return found is not None and _pitch_class(found[0]) == _pitch_class(tonic) and found[1] == mode.strip()
 

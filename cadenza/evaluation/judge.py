@@ -76,9 +76,19 @@ class Judge:
         self.styles = sorted(set(styles.tolist()))
         with warnings.catch_warnings():  # a feature no piece of a style defines has no range: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
-            self.ranges = {
-                style: np.nanpercentile(features[styles == style], RANGE, axis=0) for style in self.styles
+            low_mid_high = {
+                style: np.nanpercentile(features[styles == style], (RANGE[0], 50, RANGE[1]), axis=0)
+                for style in self.styles
             }
+        self.ranges = {style: (low, high) for style, (low, _, high) in low_mid_high.items()}
+        # A style's median of each feature, and its 5-95% spread: what the critic measures distances in.
+        self.medians = {
+            s: dict(zip(FEATURE_NAMES, mid.tolist(), strict=True)) for s, (_, mid, _) in low_mid_high.items()
+        }
+        self.spreads = {
+            s: dict(zip(FEATURE_NAMES, (high - low).tolist(), strict=True))
+            for s, (low, _, high) in low_mid_high.items()
+        }
         picked = np.concatenate(
             [
                 np.random.default_rng(seed).permutation(np.flatnonzero(styles == style))[
