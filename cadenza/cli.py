@@ -52,6 +52,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_finetune",
         "a LoRA adapter that writes a folder of scores' style under a new style tag",
     ),
+    "prefer": (
+        "cadenza.training.prefer",
+        "PreferArgs",
+        "run_prefer",
+        "one round of preference tuning: sample, rank with the critic, DPO on the best against the worst",
+    ),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
     "song": (
         "cadenza.inference.songs",

@@ -1,0 +1,285 @@
+"""`cadenza prefer`: one round of preference tuning, NotaGen's CLaMP-DPO recipe with cadenza's own critic.
+
+A round, each stage kept in `output_dir` so an interrupted round resumes where it stopped (`--resume`):
+
+1. **sample** (`samples.jsonl`): `pieces_per_style` pieces of `bars` bars per style from the model, in
+   batches of `num` pieces asked for one held-out piece's key and meter (`report.asks`, as `cadenza
+   evaluate` asks them);
+2. **score** (`scores.jsonl`): each piece's critique (`evaluation.critic`) as the style, key and meter asked;
+3. **pair** (`pairs.jsonl`): within each style, invalid pieces and near-copies of another piece (the same
+   notes) dropped, the top `share` paired with the bottom `share` (best with worst), and each piece's
+   log-likelihood under the round's starting model (the frozen reference) computed;
+4. **train**: DPO-Positive (`dpo.py`) in the shared loop, every weight trained; its validation loss is the
+   held-out real pieces' NLL per token, before and after;
+5. **save** (`model/`): the checkpoint, its profiles, and a card saying what was done.
+
+The next round starts from this round's `model/` (`--model runs/prefer-1/model`). Whether a round is
+shipped is decided on `cadenza evaluate`'s report against its guards (docs/preference.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from cadenza.checkpoint import load_checkpoint, save_checkpoint
+from cadenza.errors import CadenzaError
+from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS, PROFILE_FILE, TOKENIZER_FILE
+from cadenza.training import loop
+from cadenza.training.dpo import PairCollator, PreferenceModel, pad, sequence_logp
+
+SAMPLES, SCORES, PAIRS, MODEL_DIR = "samples.jsonl", "scores.jsonl", "pairs.jsonl", "model"
+
+
+@dataclass
+class PreferArgs(loop.LoopArgs):
+    model: str = field(default=BASE_MODEL, metadata={"help": "the checkpoint the round starts from"})
+    corpus: str = field(
+        default=EMBEDDED_CORPUS, metadata={"help": "built corpus: asks, critic, held-out NLL"}
+    )
+    pieces_per_style: int = field(default=128, metadata={"help": "pieces sampled per style"})
+    bars: int = field(default=8, metadata={"help": "bars per sampled piece"})
+    num: int = field(default=8, metadata={"help": "pieces sampled at once, for one ask"})
+    share: float = field(default=0.1, metadata={"help": "top and bottom share of a style's pieces paired"})
+    beta: float = field(default=0.1, metadata={"help": "DPO's beta"})
+    penalty: float = field(default=10.0, metadata={"help": "DPO-Positive's lambda (0: plain DPO)"})
+    seed: int = 0
+    num_proc: int = 2
+    # The loop's defaults, sized for ~100 pairs and a few minutes on 2 cores.
+    output_dir: str = field(default="runs/prefer-1", metadata={"help": "the round's folder"})
+    batch_size: int = field(default=4, metadata={"help": "pairs per step"})
+    lr: float = field(default=1e-5, metadata={"help": "peak learning rate"})
+    weight_decay: float = 0.0
+    warmup_steps: int = 5
+    max_steps: int = field(default=75, metadata={"help": "optimizer steps (about 3 passes over 100 pairs)"})
+    eval_every: int = 25
+    save_every: int = 25
+
+
+def run_prefer(args: PreferArgs) -> Path:
+    """Run (or resume) one round; returns the folder of the tuned checkpoint."""
+    if not 0 < args.share <= 0.5:
+        raise CadenzaError(f"--share {args.share}: between 0 and 0.5 (the top and the bottom must not meet)")
+    out = Path(args.output_dir)
+    if not args.resume and any((out / name).exists() for name in (SAMPLES, "states", loop.LOG_FILE)):
+        raise CadenzaError(
+            f"{out} already holds a round; pass --resume true to continue it, or choose another --output_dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    samples = sample_stage(args, out / SAMPLES)
+    scores = score_stage(args, samples, out / SCORES)
+    pairs = pair_stage(args, samples, scores, out / PAIRS)
+    return train_stage(args, pairs, {"samples": len(samples), "pairs": len(pairs)})
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """The whole lines of a stage's file (a line cut by an interrupted write is dropped and redone)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def _rewrite(path: Path) -> list[dict]:
+    """A stage file's whole lines, the file rewritten without a line an interruption cut."""
+    done = _read_jsonl(path)
+    path.write_text("".join(json.dumps(row) + "\n" for row in done))
+    return done
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    with path.open("a") as f:
+        f.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def sample_stage(args: PreferArgs, path: Path) -> list[dict]:
+    """Every style's pieces, `num` at a time per ask; the batches already in `path` are kept."""
+    from cadenza.data.corpus import load_corpus
+    from cadenza.evaluation.report import asks, draw_real
+    from cadenza.inference.composer import Composer
+
+    done = _rewrite(path)
+    composer = Composer.from_pretrained(args.model)
+    corpus = load_corpus(args.corpus)
+    styles = [s for s in composer.styles if s in set(corpus["validation"]["style"])]
+    per_style = math.ceil(args.pieces_per_style / args.num)
+    tokenizer = composer.tokenizer
+    real = draw_real([corpus["validation"], corpus["test"]], styles, per_style, args.seed, tokenizer, 1)
+    jobs = [(s, i, ask) for s in styles for i, ask in enumerate(asks(real, s, per_style, tokenizer))]
+    finished = {(row["style"], row["ask"]) for row in done}
+    for style, i, (key, meter) in tqdm(
+        [j for j in jobs if j[:2] not in finished], desc="sampling", unit="ask"
+    ):
+        seed = args.seed * 100_003 + hash_style(style) + i
+        asked = {"bars": args.bars, "num": args.num, "seed": seed, "key": key, "time_signature": meter}
+        rows = [
+            {
+                "style": style,
+                "ask": i,
+                "key": key,
+                "meter": meter,
+                "seed": seed,
+                "ids": tokenizer.merge(p.tokens),
+            }
+            for p in composer.generate(style, **asked)
+        ]
+        _append(path, rows)
+        done += rows
+    return done
+
+
+def hash_style(style: str) -> int:
+    """A stable number per style name (Python's `hash` of a string changes between processes)."""
+    return sum(ord(c) * 31**i for i, c in enumerate(style)) % 100_000
+
+
+def score_stage(args: PreferArgs, samples: list[dict], path: Path) -> list[dict]:
+    """Each piece's critique and validity, in `samples`' order; those already in `path` are kept."""
+    from cadenza.evaluation import controls, critic
+    from cadenza.evaluation.judge import Judge
+    from cadenza.tokenization.tokenizer import CadenzaTokenizer
+
+    done = _rewrite(path)
+    if len(done) >= len(samples):
+        return done[: len(samples)]
+    judge, tokenizer = Judge(args.corpus, args.num_proc), CadenzaTokenizer.load(args.model)
+    for row in tqdm(samples[len(done) :], desc="scoring", unit="piece"):
+        tokens = tokenizer.unmerge(row["ids"])
+        valid = controls.is_valid(tokens, tokenizer)
+        scored = {"valid": valid, "score": None, "parts": None, "notes": None}
+        if valid:
+            piece = tokenizer.decode(tokens)
+            judged = critic.critique(judge, piece, row["style"], row["key"], row["meter"])
+            notes = sorted((n.time, n.pitch) for t in piece.tracks for n in t.notes)
+            # Near-copies are pieces with the same notes (`hash` of ints is the same in every process).
+            scored = {
+                "valid": True,
+                "score": judged.score,
+                "parts": judged.parts,
+                "notes": hash(tuple(notes)),
+            }
+        _append(path, [scored])
+        done.append(scored)
+    return done
+
+
+def choose_pairs(samples: list[dict], scores: list[dict], share: float) -> list[tuple[int, int]]:
+    """(chosen, rejected) indices into `samples`: per style, valid pieces without a near-copy earlier in the
+    ranking, the top `share` against the bottom `share`, best with worst."""
+    by_style: dict[str, list[int]] = defaultdict(list)
+    for i, (sample, scored) in enumerate(zip(samples, scores, strict=True)):
+        if scored["valid"]:
+            by_style[sample["style"]].append(i)
+    pairs = []
+    for indices in by_style.values():
+        ranked, seen = [], set()
+        for i in sorted(indices, key=lambda i: -scores[i]["score"]):
+            if scores[i]["notes"] not in seen:
+                seen.add(scores[i]["notes"])
+                ranked.append(i)
+        k = min(math.ceil(share * len(ranked)), len(ranked) // 2)
+        pairs += list(zip(ranked[:k], reversed(ranked[-k:]), strict=True)) if k else []
+    return pairs
+
+
+def pair_stage(args: PreferArgs, samples: list[dict], scores: list[dict], path: Path) -> list[dict]:
+    """The pairs with the reference's log-likelihoods (computed once: the reference is frozen)."""
+    if path.is_file():
+        return _read_jsonl(path)
+    model, tokenizer = load_checkpoint(args.model)
+    prompt = tokenizer.prefix_len  # BOS Style Key: asked, not written
+    rows = []
+    for chosen, rejected in tqdm(choose_pairs(samples, scores, args.share), desc="reference", unit="pair"):
+        chosen_ids, rejected_ids = samples[chosen]["ids"], samples[rejected]["ids"]
+        pair = {"chosen": chosen_ids, "rejected": rejected_ids, "prompt": chosen_ids[:prompt]}
+        with torch.inference_mode():
+            for side in ("chosen", "rejected"):
+                ids, mask, labels = pad([pair[side]], [prompt], tokenizer.pad_id)
+                pair[f"ref_{side}"] = sequence_logp(model, ids, mask, labels).item()
+        pair["scores"] = (scores[chosen]["score"], scores[rejected]["score"])
+        pair["style"] = samples[chosen]["style"]
+        rows.append(pair)
+    if not rows:
+        raise CadenzaError(f"{args.model}: no valid pieces to pair; sample more (--pieces_per_style)")
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return rows
+
+
+def train_stage(args: PreferArgs, pairs: list[dict], counts: dict) -> Path:
+    """DPO-Positive over the pairs in the shared loop; the tuned checkpoint in `output_dir/model`."""
+    from cadenza.data.corpus import load_corpus
+    from cadenza.training.data import Collator, lm_datasets
+
+    # A round cut off before training has no loop state to resume from: its loop starts fresh.
+    args = replace(args, resume=args.resume and (Path(args.output_dir) / "states").is_dir())
+    args, accelerator = loop.start_run(args)
+    policy, tokenizer = load_checkpoint(args.model)
+    model = PreferenceModel(policy.float().train(), args.beta, args.penalty)
+    held_out = {"validation": load_corpus(args.corpus)["validation"]}
+    with accelerator.main_process_first():
+        tokenizer_path = str(Path(args.model) / TOKENIZER_FILE)
+        validation = lm_datasets(held_out, tokenizer_path, policy.config.n_positions, args.num_proc)
+    collate = PairCollator(tokenizer.pad_id)
+    train_loader = DataLoader(pairs, batch_size=args.batch_size, shuffle=True, collate_fn=collate)
+    val_loader = DataLoader(validation["validation"], batch_size=8, collate_fn=Collator(tokenizer.pad_id))
+    result = loop.run_loop(accelerator, model, train_loader, val_loader, args)
+    out = Path(args.output_dir) / MODEL_DIR
+    if accelerator.is_main_process:
+        metrics = {
+            **counts,
+            "steps": result.steps,
+            "minutes": result.minutes,
+            "held-out NLL per token before (nats)": round(result.first_val_loss, 4),
+            "held-out NLL per token after (nats)": round(result.val_loss, 4),
+            "mean critic score, chosen / rejected": [
+                round(sum(p["scores"][i] for p in pairs) / len(pairs), 3) for i in (0, 1)
+            ],
+        }
+        policy = result.model.policy.to(getattr(torch, args.save_dtype))
+        save_checkpoint(policy, tokenizer, out, card(args, metrics))
+        if (Path(args.model) / PROFILE_FILE).is_file():
+            shutil.copy(Path(args.model) / PROFILE_FILE, out / PROFILE_FILE)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        accelerator.print(f"tuned checkpoint saved to {out}: {json.dumps(metrics)}")
+    accelerator.end_training()
+    return out
+
+
+def card(args: PreferArgs, metrics: dict) -> str:
+    shown = ("model", "pieces_per_style", "bars", "share", "beta", "penalty", "lr", "max_steps", "seed")
+    settings = {k: v for k, v in asdict(args).items() if k in shown}
+    lines = [
+        "# cadenza: a preference-tuned checkpoint",
+        "",
+        f"One round of preference tuning (`cadenza prefer`, docs/preference.md) from `{args.model}`:",
+        "pieces sampled per style for held-out pieces' keys and meters, ranked by cadenza's critic",
+        "(cadenza/evaluation/critic.py), the top of each style against its bottom trained with DPO-Positive",
+        "against the starting model.",
+        "",
+        f"Command: `{loop.command_line('prefer')}`",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in settings.items()),
+        "",
+        "| measure | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in metrics.items()),
+        "",
+        "Whether this round is shipped is decided on `cadenza evaluate`'s report against the guards in",
+        "docs/preference.md (held-out NLL, OA, feature ranges, distinct pieces, copying).",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,98 @@
+"""Preference tuning: the DPO-Positive loss by hand, the pairing rule, the batches, and one tiny round."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from cadenza.checkpoint import load_checkpoint, save_checkpoint
+from cadenza.errors import CadenzaError
+from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.training.dpo import PairCollator, dpo_loss
+from cadenza.training.model import ModelArgs, build_model
+from cadenza.training.prefer import PAIRS, SAMPLES, SCORES, PreferArgs, choose_pairs, run_prefer
+
+
+def test_dpo_loss_by_hand():
+    chosen, rejected = torch.tensor([-10.0]), torch.tensor([-12.0])
+    ref_chosen, ref_rejected = torch.tensor([-11.0]), torch.tensor([-11.0])
+    # margin = (-10 + 11) - (-12 + 11) = 2; the chosen piece grew more likely: no penalty.
+    expected = -math.log(1 / (1 + math.exp(-0.1 * 2)))
+    assert dpo_loss(chosen, rejected, ref_chosen, ref_rejected, 0.1, 10.0).item() == pytest.approx(expected)
+    # The chosen piece fell by 1 nat under the reference: DPO-Positive subtracts lambda * 1 inside.
+    fell = dpo_loss(torch.tensor([-12.0]), torch.tensor([-15.0]), ref_chosen, ref_rejected, 0.1, 10.0)
+    margin = (-12 + 11) - (-15 + 11)  # 3: plain DPO would call this pair well learned
+    assert fell.item() == pytest.approx(-math.log(1 / (1 + math.exp(-0.1 * (margin - 10.0)))))
+    plain = dpo_loss(torch.tensor([-12.0]), torch.tensor([-15.0]), ref_chosen, ref_rejected, 0.1, 0.0)
+    assert plain.item() < fell.item()
+
+
+def test_pairs_are_the_top_against_the_bottom_of_each_style_without_copies_or_invalid_pieces():
+    styles = ["a"] * 6 + ["b"] * 4
+    samples = [{"style": s} for s in styles]
+    # style a: scores 5..0, piece 1 repeats piece 0's notes, piece 5 is invalid.
+    scores = [{"valid": True, "score": 5.0 - i, "notes": i} for i in range(6)]
+    scores[1]["notes"] = 0
+    scores[5] = {"valid": False, "score": None, "notes": None}
+    scores += [{"valid": True, "score": float(i), "notes": 100 + i} for i in range(4)]  # style b: 0..3
+    # a ranks 0, 2, 3, 4 (1 a copy of 0, 5 invalid): top half 0, 2 against bottom 4, 3, best with worst.
+    assert choose_pairs(samples, scores, 0.5) == [(0, 4), (2, 3), (9, 6), (8, 7)]
+    assert choose_pairs(samples, scores, 0.1) == [(0, 4), (9, 6)]  # at least one pair a style
+
+
+def test_pair_batches_learn_only_what_the_model_wrote():
+    pairs = [
+        {"prompt": [1, 5, 9], "chosen": [1, 5, 9, 20, 21], "rejected": [1, 5, 9, 30], "ref_chosen": -1.0,
+         "ref_rejected": -2.0},
+        {"prompt": [1, 6, 9], "chosen": [1, 6, 9, 22], "rejected": [1, 6, 9, 31, 32, 33], "ref_chosen": -3.0,
+         "ref_rejected": -4.0},
+    ]  # fmt: skip
+    batch = PairCollator(pad_id=0)(pairs)
+    assert batch["labels"].tolist() == [[-100, -100, -100, 20, 21], [-100, -100, -100, 22, -100]]
+    assert batch["rejected_labels"].tolist()[1] == [-100, -100, -100, 31, 32, 33]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
+    assert batch["ref_rejected"].tolist() == [-2.0, -4.0]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A random model of the tiny corpus's two styles, bars kept short (as in tests/inference)."""
+    torch.manual_seed(0)
+    tokenizer = CadenzaTokenizer.new(["alpha", "beta"])
+    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
+    with torch.no_grad():
+        bar = model.transformer.wte.weight[tokenizer.bar_id]
+        model.transformer.ln_f.weight.mul_(0.1)
+        model.transformer.ln_f.bias.copy_(bar * 3.0 / bar.dot(bar))
+    return save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("prefer") / "tiny")
+
+
+def test_a_round_samples_scores_pairs_trains_and_resumes(tiny_model, tiny_corpus_dir, tmp_path):
+    out = tmp_path / "round"
+    args = PreferArgs(
+        model=str(tiny_model), corpus=tiny_corpus_dir, output_dir=str(out), pieces_per_style=4, num=2, bars=2,
+        share=0.5, batch_size=2, max_steps=2, warmup_steps=0, eval_every=1, save_every=1, num_proc=1,
+    )  # fmt: skip
+    folder = run_prefer(args)
+    samples = [json.loads(line) for line in (out / SAMPLES).read_text().splitlines()]
+    scores = [json.loads(line) for line in (out / SCORES).read_text().splitlines()]
+    pairs = [json.loads(line) for line in (out / PAIRS).read_text().splitlines()]
+    assert len(samples) == len(scores) == 8 and {s["style"] for s in samples} == {"alpha", "beta"}
+    assert all(s["meter"] == "4/4" and s["key"] == "C major" for s in samples)  # the held-out pieces' asks
+    assert pairs and all(p["scores"][0] >= p["scores"][1] and p["ref_chosen"] < 0 for p in pairs)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["steps"] == 2 and metrics["pairs"] == len(pairs)
+    tuned, _ = load_checkpoint(folder)
+    before, _ = load_checkpoint(tiny_model)
+    assert not torch.equal(tuned.lm_head.weight, before.lm_head.weight)  # trained
+    assert "DPO-Positive" in (folder / "README.md").read_text()
+    with pytest.raises(CadenzaError, match="already holds a round; pass --resume true"):
+        run_prefer(args)
+    # Resumed with every stage done, nothing is sampled or scored again.
+    (out / SAMPLES).write_text((out / SAMPLES).read_text() + '{"cut')  # a line an interruption cut
+    run_prefer(PreferArgs(**{**args.__dict__, "resume": True, "max_steps": 3}))
+    assert len((out / SAMPLES).read_text().splitlines()) == 8
+    assert json.loads((folder / "metrics.json").read_text())["steps"] == 3
