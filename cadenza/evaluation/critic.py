@@ -83,6 +83,14 @@ def critique(
     return Critique(parts)
 
 
+def best_of(
+    judge: Judge, pieces: list[symusic.Score], style: str, keys: list[str | None], meter: str | None = None
+) -> tuple[int, list[Critique]]:
+    """The index of the critic's best of `pieces` (each asked for its key in `keys`), and every critique."""
+    critiques = [critique(judge, p, style, k, meter) for p, k in zip(pieces, keys, strict=True)]
+    return max(range(len(pieces)), key=lambda i: critiques[i].score), critiques
+
+
 def in_range_share(judgement: Judgement) -> float:
     within = [row.within for row in judgement.features if row.within is not None]
     return sum(within) / len(within) if within else 0.0

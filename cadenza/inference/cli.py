@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from cadenza.errors import CadenzaError
 from cadenza.inference.composer import Composer
+from cadenza.inference.generator import Piece
 from cadenza.inference.render import check_formats, output_folder, piece_stem, render_piece
-from cadenza.inference.request import Request
-from cadenza.paths import BASE_MODEL
+from cadenza.inference.request import MAX_NUM, Request
+from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS
 
 DEFAULT_STYLE = "bach"
 
@@ -49,6 +50,16 @@ class GenerateArgs:
             "help": "write the whole --prompt file before the new bars (default: only its last --prompt_bars)"
         },
     )
+    candidates: int = field(
+        default=1,
+        metadata={
+            "help": "write N candidates of each piece and keep the critic's best (docs/preference.md); "
+            "costs N pieces of time, batched"
+        },
+    )
+    corpus: str = field(
+        default=EMBEDDED_CORPUS, metadata={"help": "built corpus the critic judges against (--candidates)"}
+    )
     out: str = field(default="out", metadata={"help": "output folder"})
     formats: str = field(
         default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
@@ -77,12 +88,18 @@ def run_generate(args: GenerateArgs) -> None:
     # Bad output options fail before the model loads and samples, not after.
     formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
     output_folder(args.out)
+    candidates = check_candidates(args.num, args.candidates)
+    judge = None
+    if candidates > 1:  # a missing corpus fails before the model loads and samples
+        from cadenza.evaluation.judge import Judge
+
+        judge = Judge(args.corpus)
     composer = Composer.from_pretrained(args.model, decoder=args.decoder)
     adapter_style = composer.load_adapter(args.adapter) if args.adapter else None
     request = Request(
         args.style or adapter_style or DEFAULT_STYLE,
         bars=args.bars,
-        num=args.num,
+        num=candidates * args.num,
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
@@ -98,6 +115,8 @@ def run_generate(args: GenerateArgs) -> None:
         use_profile=not args.no_profile,
     )
     pieces = composer.generate(request)
+    if judge is not None:
+        pieces = keep_best(pieces, candidates, judge, args.time_signature)
     seen = pieces[0].prompt_seen
     if seen is not None and seen < args.prompt_bars:
         print(
@@ -111,6 +130,31 @@ def run_generate(args: GenerateArgs) -> None:
         stem = piece_stem(piece.style, piece.seed, index)
         for path in render_piece(piece, args.out, stem, formats, whole=args.whole_prompt).values():
             print(path)
+
+
+def check_candidates(num: int, candidates: int) -> int:
+    """`candidates`, checked: each of the `num` pieces is the best of that many, sampled in one batch."""
+    if not 1 <= candidates <= MAX_NUM:
+        raise CadenzaError(f"--candidates {candidates}: between 1 and {MAX_NUM}")
+    if num * candidates > MAX_NUM:
+        raise CadenzaError(f"--num {num} x --candidates {candidates}: at most {MAX_NUM} pieces in one batch")
+    return candidates
+
+
+def keep_best(pieces: list[Piece], candidates: int, judge, meter: str | None) -> list[Piece]:
+    """Of each run of `candidates` pieces, the critic's best; what it kept and why goes to stderr."""
+    from cadenza.evaluation.critic import best_of
+
+    kept = []
+    for start in range(0, len(pieces), candidates):
+        group = pieces[start : start + candidates]
+        best, critiques = best_of(
+            judge, [p.score for p in group], group[0].style, [p.key for p in group], meter
+        )
+        scores = ", ".join(f"{c.score:.2f}" for c in critiques)
+        print(f"kept candidate {best + 1} of {candidates} (critic scores {scores})", file=sys.stderr)
+        kept.append(group[best])
+    return kept
 
 
 def parse_programs(text: str | None) -> list[int] | None:

@@ -114,7 +114,8 @@ def sample_stage(args: PreferArgs, path: Path) -> list[dict]:
     done = _rewrite(path)
     composer = Composer.from_pretrained(args.model)
     corpus = load_corpus(args.corpus)
-    styles = [s for s in composer.styles if s in set(corpus["validation"]["style"])]
+    # A style without held-out pieces (Josquin's nine may all be in train) is sampled unasked.
+    styles = [s for s in composer.styles if s in set(corpus["train"]["style"])]
     per_style = math.ceil(args.pieces_per_style / args.num)
     tokenizer = composer.tokenizer
     real = draw_real([corpus["validation"], corpus["test"]], styles, per_style, args.seed, tokenizer, 1)

@@ -1,14 +1,17 @@
-"""Preference tuning: the DPO-Positive loss by hand, the pairing rule, the batches, and one tiny round."""
+"""Preference tuning: the DPO-Positive loss by hand, the pairing rule, batches, a tiny round, best of N."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
 
 import pytest
 import torch
 
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
+from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.dpo import PairCollator, dpo_loss
@@ -96,3 +99,30 @@ def test_a_round_samples_scores_pairs_trains_and_resumes(tiny_model, tiny_corpus
     run_prefer(PreferArgs(**{**args.__dict__, "resume": True, "max_steps": 3}))
     assert len((out / SAMPLES).read_text().splitlines()) == 8
     assert json.loads((folder / "metrics.json").read_text())["steps"] == 3
+
+
+def test_generate_keeps_the_critics_best_of_n_candidates(tiny_model, tiny_corpus_dir, tmp_path, capsys):
+    corpus = tmp_path / "corpus"  # the judge writes its indexes beside the corpus
+    shutil.copytree(tiny_corpus_dir, corpus)
+    argv = ["generate", "--model", str(tiny_model), "--style", "beta", "--bars", "2", "--formats", "mid"]
+    assert (
+        main(
+            [*argv, "--num", "2", "--candidates", "3", "--corpus", str(corpus), "--out", str(tmp_path / "o")]
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    kept = re.findall(r"kept candidate (\d) of 3 \(critic scores ([-\d., ]+)\)", err)
+    assert len(kept) == 2 and len(list((tmp_path / "o").glob("*.mid"))) == 2
+    for index, scores in kept:  # the one kept has the highest score
+        values = [float(s) for s in scores.split(", ")]
+        assert values[int(index) - 1] == max(values)
+    assert main([*argv, "--num", "8", "--candidates", "3", "--out", str(tmp_path / "x")]) == 2
+    assert "--num 8 x --candidates 3: at most 16 pieces in one batch" in capsys.readouterr().err
+    assert (
+        main([*argv, "--candidates", "2", "--corpus", str(tmp_path / "none"), "--out", str(tmp_path / "y")])
+        == 2
+    )
+    assert "no corpus at" in capsys.readouterr().err and not list(
+        (tmp_path / "y").iterdir()
+    )  # nothing sampled
