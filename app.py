@@ -61,29 +61,30 @@ def compose_tab(composer, shared: Shared) -> None:
         with gr.Column(scale=2):
             status, slots = _variation_slots()
     style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations = inputs[:10]
-    prompt, style_profile = inputs[10:]
+    prompt, style_profile, _ = inputs[10:]
+    judge = lambda: ui.judge_for(shared.corpus)  # noqa: E731  (built in the background since start-up)
 
     def pieces(progress, *widgets) -> list[ui.Variation]:
         with one_line_errors():
-            return ui.compose(composer, ui.ComposeForm(*widgets), progress=progress)
+            return ui.compose(composer, ui.ComposeForm(*widgets), progress=progress, judge=judge)
 
-    # prompt=None makes it optional for API clients (Gradio reads that default); style_profile follows it.
+    # prompt=None makes it optional for API clients (Gradio reads that default); the rest follow it.
     def compose(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
-                prompt=None, style_profile=True, progress=gr.Progress()):  # fmt: skip
+                prompt=None, style_profile=True, candidates=1, progress=gr.Progress()):  # fmt: skip
         """The /compose API: the status line (with the seeds) and every variation's files (MIDI, MusicXML,
         WAV, piano roll). Any argument but the style may be left out: the widgets' defaults apply."""
         result = pieces(
             progress, style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed,
-            variations, prompt, style_profile,
+            variations, prompt, style_profile, candidates,
         )  # fmt: skip
         files = [f for v in result for f in [*v.downloads, str(v.png)]]
         return ui.describe(result, variations), files, str(result[0].midi)
 
     def predict(style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations,
-                prompt, style_profile, progress=gr.Progress()):  # fmt: skip
+                prompt, style_profile, candidates, progress=gr.Progress()):  # fmt: skip
         result = pieces(
             progress, style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed,
-            variations, prompt, style_profile,
+            variations, prompt, style_profile, candidates,
         )  # fmt: skip
         return [ui.describe(result, variations), str(result[0].midi), *_slot_updates(result)]
 
@@ -116,6 +117,10 @@ def _compose_inputs(choices, shared: Shared) -> tuple[list, gr.Button]:
         style_profile = gr.Checkbox(
             True, label="Keep to the style's instruments and chord size (its corpus profile)"
         )
+        candidates = gr.Slider(
+            1, ui.MAX_CANDIDATES, value=1, step=1, elem_id="candidates",
+            label="Best of (candidates per variation; the critic keeps the best, each costs a piece's time)",
+        )  # fmt: skip
     variations = gr.Slider(1, ui.MAX_VARIATIONS, value=1, step=1, label="Variations")
     prompt = gr.File(
         label="Continue a piece (optional MIDI / MusicXML prompt; tempo, meter and key then come from it)",
@@ -124,7 +129,7 @@ def _compose_inputs(choices, shared: Shared) -> tuple[list, gr.Button]:
     )
     generate = gr.Button("Generate", variant="primary", elem_id="generate")
     inputs = [style, bars, tempo, time_signature, key, temperature, top_p, seed, random_seed, variations]
-    return [*inputs, prompt, style_profile], generate
+    return [*inputs, prompt, style_profile, candidates], generate
 
 
 def _variation_slots() -> tuple[gr.Markdown, list]:

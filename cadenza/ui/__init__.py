@@ -15,6 +15,7 @@ from cadenza.ui.baselines_tab import (
 )
 from cadenza.ui.common import (
     AS_GENERATED,
+    MAX_CANDIDATES,
     MAX_UI_BARS,
     MAX_VARIATIONS,
     MODEL_LOCK,
@@ -23,13 +24,21 @@ from cadenza.ui.common import (
     request_dir,
 )
 from cadenza.ui.compose_tab import ComposeForm, compose, compose_choices, describe
-from cadenza.ui.evaluate_tab import AS_GUESSED, SIMILAR_K, evaluate, preparation_status, prepare_judge
+from cadenza.ui.evaluate_tab import (
+    AS_GUESSED,
+    SIMILAR_K,
+    evaluate,
+    judge_for,
+    preparation_status,
+    prepare_judge,
+)
 from cadenza.ui.finetune_tab import DEFAULT_RUN_SIZE, FINETUNE_LOCK, RUN_SIZES, finetune, load_adapters
 from cadenza.ui.lyrics_tab import SongForm, load_singer, sing
 
 __all__ = [
     "AS_GENERATED", "AS_GUESSED", "DEFAULT_RUN_SIZE", "FINETUNE_LOCK", "MAX_BASELINE_BARS",
-    "MAX_INTERPOLATION_STEPS", "MAX_UI_BARS", "MAX_VARIATIONS", "MODEL_LOCK", "RUN_SIZES", "SIMILAR_K",
+    "MAX_INTERPOLATION_STEPS", "MAX_UI_BARS", "MAX_CANDIDATES", "MAX_VARIATIONS", "MODEL_LOCK", "RUN_SIZES",
+    "SIMILAR_K", "judge_for",
     "ComposeForm", "SongForm", "Variation", "baseline_sample", "compose", "compose_choices", "describe",
     "error_line", "evaluate", "finetune", "interpolate", "load_adapters", "load_baselines", "load_singer",
     "prepare_judge", "preparation_status", "request_dir", "sing",

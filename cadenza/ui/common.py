@@ -20,6 +20,7 @@ from cadenza.keys import KEY_CHOICES
 
 AS_GENERATED = "as generated"
 MAX_VARIATIONS = 4
+MAX_CANDIDATES = 4  # a variation the critic's best of at most this many: 4 x 4 pieces is a 16-row batch
 MAX_UI_BARS = 64
 MIN_TEMPO, MAX_TEMPO = 20, 300
 RENDER_FORMATS = ("mid", "musicxml", "wav", "png")

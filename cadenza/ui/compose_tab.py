@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from cadenza.inference.request import MAX_SEED, Request
 from cadenza.ui.common import (
     AS_GENERATED,
     KEYS,
+    MAX_CANDIDATES,
     MAX_TEMPO,
     MAX_UI_BARS,
     MAX_VARIATIONS,
@@ -70,10 +72,15 @@ class ComposeForm:
     variations: object = 1
     prompt_midi: str | Path | None = None
     style_profile: bool = True
+    candidates: object = 1  # each variation the critic's best of this many (cadenza generate --candidates)
 
 
 def compose(
-    composer, form: ComposeForm, progress: Progress | None = None, out_dir: Path | None = None
+    composer,
+    form: ComposeForm,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+    judge: Callable[[], object] | None = None,
 ) -> list[Variation]:
     """Generate the form's variations and render each to MIDI, MusicXML, WAV and a piano roll.
 
@@ -87,6 +94,10 @@ def compose(
     report = progress or (lambda *args, **kwargs: None)
     request, ignored = _compose_request(composer, form, report)
     variations = checked_number("number of variations", form.variations, 1, MAX_VARIATIONS, integer=True)
+    candidates = checked_number("candidates", form.candidates, 1, MAX_CANDIDATES, integer=True)
+    critic = judge() if candidates > 1 and judge is not None else None
+    if candidates > 1 and critic is None:
+        raise CadenzaError("best of several candidates needs the corpus the critic judges against")
     first_seed = resolve_seed(form.seed, form.random_seed)
     seeds = [(first_seed + i) % (MAX_SEED + 1) for i in range(variations)]
     out_dir = out_dir or request_dir()
@@ -99,7 +110,8 @@ def compose(
             report(i / variations, desc=f"composing variation {i + 1} of {variations}")
             try:
                 left = deadline - time.monotonic()
-                (piece,) = composer.generate(dataclasses.replace(request, seed=this_seed, max_time=left))
+                asked = dataclasses.replace(request, seed=this_seed, num=candidates, max_time=left)
+                piece = best_piece(composer.generate(asked), critic, request.time_signature)
             except TimeLimitError:
                 if result:  # keep what is finished; `describe` says the rest ran out of time
                     break
@@ -114,6 +126,16 @@ def compose(
             result.append(dataclasses.replace(variation, ignored=ignored))
     report(1.0, desc="done")
     return result
+
+
+def best_piece(pieces: list, critic, meter: str | None):
+    """The critic's best of a variation's candidates (`critic.best_of`); the only one without a critic."""
+    if critic is None or len(pieces) == 1:
+        return pieces[0]
+    from cadenza.evaluation.critic import best_of
+
+    best, _ = best_of(critic, [p.score for p in pieces], pieces[0].style, [p.key for p in pieces], meter)
+    return pieces[best]
 
 
 def _compose_request(composer, form: ComposeForm, report: Progress) -> tuple[Request, tuple[str, ...]]:

@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+import symusic
 import torch
 
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
@@ -126,3 +127,24 @@ def test_generate_keeps_the_critics_best_of_n_candidates(tiny_model, tiny_corpus
     assert "no corpus at" in capsys.readouterr().err and not list(
         (tmp_path / "y").iterdir()
     )  # nothing sampled
+
+
+def test_the_compose_tab_keeps_the_critics_best_of_its_candidates(tiny_model, tiny_corpus_dir, tmp_path):
+    from cadenza import ui
+    from cadenza.evaluation.critic import critique
+    from cadenza.evaluation.judge import Judge
+    from cadenza.inference.composer import Composer
+    from cadenza.inference.request import Request
+
+    shutil.copytree(tiny_corpus_dir, tmp_path / "corpus")
+    composer, judge = Composer.from_pretrained(tiny_model), Judge(tmp_path / "corpus", num_proc=1)
+    form = ui.ComposeForm("beta", bars=2, seed=11, random_seed=False, candidates=3)
+    (variation,) = ui.compose(composer, form, out_dir=tmp_path / "out", judge=lambda: judge)
+    candidates = composer.generate(Request("beta", bars=2, seed=11, num=3))
+    scores = [critique(judge, p.score, "beta", p.key).score for p in candidates]
+    best = candidates[scores.index(max(scores))]
+    assert symusic.Score(str(variation.midi)).note_num() == best.score.note_num()
+    with pytest.raises(CadenzaError, match="needs the corpus the critic judges against"):
+        ui.compose(composer, form, out_dir=tmp_path / "again")
+    with pytest.raises(CadenzaError, match="candidates"):
+        ui.compose(composer, ui.ComposeForm("beta", candidates=9), judge=lambda: judge)
