@@ -97,9 +97,15 @@ def in_range_share(judgement: Judgement) -> float:
 
 
 def harmony_closeness(judgement: Judgement, medians: dict[str, float], spreads: dict[str, float]) -> float:
-    """Mean closeness of the piece's harmony shares to the style's real ones (see the module's table);
-    NaN for a style without harmony. A share the piece does not define (no three-note sonority) counts 0."""
+    """Mean closeness of the piece's harmony shares to the style's real ones (see the module's list).
+
+    NaN (the part left out) for a style without harmony, and for a single line in a style of single lines
+    (a fiddle tune; the corpus's few fiddle duets give the style medians). In a style of several voices
+    (median `num_tracks` 2 or more) a share the piece does not define (one voice, no three-note sonority)
+    counts 0: a chorale that collapsed to one line has no harmony to be near the real one."""
     values = {row.name: row.value for row in judgement.features}
+    if math.isnan(values["consonance"]) and not medians.get("num_tracks", 1.0) >= 2:
+        return math.nan
     closeness = []
     for name in (*TOWARD_MEDIAN, *AT_MOST_MEDIAN):
         median, spread = medians.get(name, math.nan), spreads.get(name, math.nan)

@@ -64,6 +64,9 @@ def test_harmony_closeness_by_hand():
     assert critic.harmony_closeness(_judgement(far), medians, spreads) == pytest.approx(0.625)
     no_harmony = dict.fromkeys(medians, math.nan)
     assert math.isnan(critic.harmony_closeness(_judgement(piece), no_harmony, spreads))
+    one_line = dict.fromkeys(piece, math.nan)  # a single line defines none of the shares
+    assert math.isnan(critic.harmony_closeness(_judgement(one_line), {**medians, "num_tracks": 1.0}, spreads))
+    assert critic.harmony_closeness(_judgement(one_line), {**medians, "num_tracks": 4.0}, spreads) == 0.0
 
 
 def test_the_score_is_the_weighted_sum_of_the_parts_that_apply():
