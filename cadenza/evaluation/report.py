@@ -53,6 +53,7 @@ from cadenza.evaluation.musegan import musegan_measures
 from cadenza.evaluation.report_text import (
     COLUMNS,
     COMPARED,
+    GUARDED,
     HARMONY,
     HISTOGRAMS,
     PLOTTED,
@@ -240,6 +241,7 @@ def piece_measures(
                 "copy_share": copied.shares[originality.HEADLINE],
                 "copy_longest": copied.longest_notes,
                 "flagged": originality.flagged(copied, baseline) if baseline else None,
+                "notes": hash(tuple(sorted((n.time, n.pitch) for t in sample.score.tracks for n in t.notes))),
                 **musegan_measures(score_roll(sample.score)),
             }
         )
@@ -270,11 +272,32 @@ def oa_table(
     return table
 
 
-def summarize(measures: list[dict], rows: np.ndarray, oa: dict, styles: list[str]) -> dict:
+def real_ranges(rows: np.ndarray, styles_of_rows: list[str]) -> dict[str, np.ndarray]:
+    """Per style, the 5th and 95th percentiles of the `GUARDED` features over its real held-out pieces."""
+    columns, styles_a = [COLUMNS.index(name) for name in GUARDED], np.array(styles_of_rows)
+    return {
+        style: np.nanpercentile(rows[styles_a == style][:, columns], (5, 95), axis=0)
+        for style in sorted(set(styles_of_rows))
+    }
+
+
+def in_range(row: np.ndarray, style: str, ranges: dict[str, np.ndarray]) -> bool | None:
+    """The piece's `GUARDED` features all inside its style's real range; None for a style without one."""
+    if style not in ranges:
+        return None
+    low, high = ranges[style]
+    values = row[[COLUMNS.index(name) for name in GUARDED]]
+    return bool(np.all((low <= values) & (values <= high)))
+
+
+def summarize(
+    measures: list[dict], rows: np.ndarray, oa: dict, styles: list[str], ranges: dict[str, np.ndarray]
+) -> dict:
     """The headline numbers of one set of pieces, and per style."""
 
     def of(items: list[dict], rows_: np.ndarray, style_oa: list[dict]) -> dict:
         harmony = {name: mean_defined(rows_[:, COLUMNS.index(name)].tolist()) for name in HARMONY}
+        inside = [in_range(row, m["style"], ranges) for row, m in zip(rows_, items, strict=True)]
         return {
             "pieces": len(items),
             "valid": mean_defined([m["valid"] for m in items]),
@@ -288,6 +311,8 @@ def summarize(measures: list[dict], rows: np.ndarray, oa: dict, styles: list[str
             "oa": mean_defined([f["oa"] for table in style_oa for f in table.values()]),
             "kl": mean_defined([f["kl"] for table in style_oa for f in table.values()]),
             **harmony,
+            "in_real_range": mean_defined(inside),
+            "distinct": len({m["notes"] for m in items}) / len(items) if items else math.nan,
             **{name: mean_defined([m[name] for m in items]) for name in MUSEGAN},
         }
 
@@ -362,12 +387,14 @@ def run_evaluate(args: EvaluateArgs) -> dict:
     copying = lambda samples: [originality.measure(s.score, index) for s in samples]  # noqa: E731
     real_copies = copying(real)
     human = opening_baseline(real, real_copies)
+    ranges = real_ranges(rows[REAL], styles_of[REAL])
 
     def judge(label: str, samples: list[Sample], oa_rows: np.ndarray, oa_styles: list[str]) -> dict:
         copies = real_copies if label == REAL else copying(samples)
         measures = piece_measures(samples, rows[label], args.bars, classifier, copies, human)
         oa = oa_table(oa_rows, oa_styles, rows[REAL], styles_of[REAL], styles)
-        return {"summary": summarize(measures, rows[label], oa, styles), "oa": oa, "pieces": measures}
+        summary = summarize(measures, rows[label], oa, styles, ranges)
+        return {"summary": summary, "oa": oa, "pieces": measures}
 
     # The real row's OA is train against held-out: the ceiling a generator is compared with.
     sets = {REAL: judge(REAL, real, train_rows, train_styles)}

@@ -25,6 +25,8 @@ COLUMNS = (*FEATURE_NAMES, *(f"pitch_class_{b}" for b in HISTOGRAMS["pitch_class
 COMPARED = (*(name for name in SCALARS if name != "num_tracks"), *HISTOGRAMS)
 PLOTTED = [name for name in SCALARS if name != "num_tracks"]
 HARMONY = ("consonance", "chord_share", "parallel_perfects", "voice_crossings")
+# Features whose real range a set's pieces should stay in (a guard of preference tuning, docs/preference.md).
+GUARDED = ("pitch_class_entropy", "note_density")
 
 
 def mean_defined(values) -> float:
@@ -43,6 +45,8 @@ HEADLINE = [  # (key, column title, format)
     ("oa", "mean OA", "{:.2f}"),
     ("kl", "mean KL", "{:.2f}"),
     ("flagged", "flagged as copying", "{:.0%}"),
+    ("in_real_range", "pitch entropy and density in real range", "{:.0%}"),
+    ("distinct", "distinct pieces", "{:.0%}"),
     ("consonance", "consonance", "{:.2f}"),
     ("chord_share", "triads/sevenths", "{:.2f}"),
     ("parallel_perfects", "parallels /100 steps", "{:.1f}"),
@@ -181,6 +185,9 @@ def _headline(report: dict) -> list[str]:
         "- **flagged as copying**: above the style's human 95th percentile of copied 8-note n-grams or of "
         "the longest copied passage, that of the held-out openings (so about 5% of the real row by "
         "construction, more in a style with few pieces); the per-style table below has the figures.",
+        "- **pitch entropy and density in real range**: the share of pieces whose pitch-class entropy and "
+        "note density both lie inside the 5-95% range of their style's held-out real openings.",
+        "- **distinct pieces**: different sets of notes over pieces (100%: no two pieces alike).",
         "- Harmony columns: the mean over pieces with two or more voices.",
         "- EB, UPC, QN, TD: MuseGAN's empty-bar rate, used pitch classes per bar, qualified-note rate "
         "(notes of an eighth or longer) and tonal distance between voices (`evaluation/musegan.py`).",

@@ -19,6 +19,7 @@ from cadenza.evaluation.report import (
     columns,
     model_label,
     opening,
+    real_ranges,
     run_evaluate,
     summarize,
     update_card,
@@ -114,18 +115,23 @@ def test_summarize_leaves_out_what_was_not_asked_or_not_defined():
     roll_measures = dict(empty_bars=0.25, pitch_classes=2.0, qualified_notes=1.0, tonal_distance=math.nan)
     measures = [
         dict(style="a", valid=True, bars_ok=True, key_ok=True, meter_share=1.0, predicted="a",
-             flagged=False, copy_share=0.5, copy_longest=10, **roll_measures),
+             flagged=False, copy_share=0.5, copy_longest=10, notes=1, **roll_measures),
         dict(style="a", valid=False, bars_ok=False, key_ok=None, meter_share=0.5, predicted="b",
-             flagged=None, copy_share=math.nan, copy_longest=0, **roll_measures),
+             flagged=None, copy_share=math.nan, copy_longest=0, notes=1, **roll_measures),
         dict(style="b", valid=True, bars_ok=True, key_ok=False, meter_share=None, predicted="b",
-             flagged=True, copy_share=1.0, copy_longest=25, **{**roll_measures, "empty_bars": 1.0}),
+             flagged=True, copy_share=1.0, copy_longest=25, notes=2, **{**roll_measures, "empty_bars": 1.0}),
     ]  # fmt: skip
     rows = np.full((3, len(COLUMNS)), np.nan)
     rows[0, COLUMNS.index("consonance")] = 0.4
     rows[2, COLUMNS.index("consonance")] = 0.8
     oa = {"a": {"pitch_range": {"oa": 0.5, "kl": 1.0}}, "b": {"pitch_range": {"oa": math.nan, "kl": 3.0}}}
-    summary = summarize(measures, rows, oa, ["a", "b"])
+    entropy, density = COLUMNS.index("pitch_class_entropy"), COLUMNS.index("note_density")
+    rows[:, entropy], rows[:, density] = [2.0, 3.5, 2.0], [1.0, 1.0, 1.0]
+    ranges = {"a": np.array([[1.0, 0.5], [3.0, 2.0]])}  # style a's real 5% and 95%; b has none
+    summary = summarize(measures, rows, oa, ["a", "b"], ranges)
     whole = summary["all"]
+    assert whole["in_real_range"] == 0.5  # piece 1's entropy is above a's range; b's piece has no range
+    assert whole["distinct"] == pytest.approx(2 / 3) and summary["styles"]["a"]["distinct"] == 0.5
     assert whole["pieces"] == 3 and whole["valid"] == pytest.approx(2 / 3)
     assert whole["key_ok"] == 0.5 and whole["meter_share"] == 0.75  # a None is not asked
     assert whole["as_style"] == pytest.approx(2 / 3) and whole["flagged"] == 0.5
@@ -210,3 +216,11 @@ def test_an_adapter_is_judged_beside_its_base_on_a_merged_corpus(tiny_model, tin
     assert adapter_styles.count("waltz") == 2 and adapter_styles.count("alpha") == 2  # base styles too
     base_label = model_label(tiny_model, 2)
     assert set(result["likelihood"]) == {base_label}  # the base's NLL; an adapter's: benchmarks/finetune.py
+
+
+def test_real_ranges_are_each_styles_5th_to_95th_percentile():
+    rows = np.full((101, len(COLUMNS)), np.nan)
+    rows[:, COLUMNS.index("pitch_class_entropy")] = np.arange(101) / 10  # 0.0 .. 10.0
+    rows[:, COLUMNS.index("note_density")] = 2.0
+    ((low, high),) = real_ranges(rows, ["a"] * 101).values()
+    assert low.tolist() == pytest.approx([0.5, 2.0]) and high.tolist() == pytest.approx([9.5, 2.0])
