@@ -38,6 +38,22 @@ def make_piece(seed: int, bars: int = 4, voices: int = 2, numerator: int = 4) ->
     return score
 
 
+def short_bar_model(tokenizer, bar_logit: float = 3.0):
+    """A random 1-layer GPT-2 whose bars hold a few notes: a random model closes a bar once in ~200 notes,
+    which makes tests slow. Pinning the final hidden state near the Bar embedding gives Bar a logit about
+    `bar_logit` above the rest."""
+    import torch
+
+    from cadenza.training.model import ModelArgs, build_model
+
+    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
+    with torch.no_grad():
+        bar = model.transformer.wte.weight[tokenizer.bar_id]
+        model.transformer.ln_f.weight.mul_(0.1)
+        model.transformer.ln_f.bias.copy_(bar * bar_logit / bar.dot(bar))
+    return model
+
+
 def keyless_tokenizer(styles: list[str]):
     """A tokenizer laid out as before key tokens existed (the shipped cadenza-base v1 has one)."""
     from miditok import REMI

@@ -12,8 +12,7 @@ from cadenza.checkpoint import save_checkpoint
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import PromptHealing
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
-from cadenza.training.model import ModelArgs, build_model
-from tests.conftest import make_piece
+from tests.conftest import make_piece, short_bar_model
 
 STYLES = ["bach", "folk"]
 
@@ -22,14 +21,7 @@ STYLES = ["bach", "folk"]
 def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     tokenizer = CadenzaTokenizer.new(STYLES)
-    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
-    # A random model closes a bar once in ~200 notes, which makes tests slow. Pinning the final hidden
-    # state near the Bar embedding gives Bar a logit ~3 above the rest: bars of a few notes.
-    with torch.no_grad():
-        bar = model.transformer.wte.weight[tokenizer.bar_id]
-        model.transformer.ln_f.weight.mul_(0.1)
-        model.transformer.ln_f.bias.copy_(bar * 3.0 / bar.dot(bar))
-    return save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("ckpt") / "tiny")
+    return save_checkpoint(short_bar_model(tokenizer), tokenizer, tmp_path_factory.mktemp("ckpt") / "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +32,9 @@ def bpe_composer(tmp_path_factory) -> Composer:
     pieces = [make_piece(seed, bars=6, voices=1 + seed % 3, numerator=3 + seed % 2) for seed in range(40)]
     tokenizer.train_bpe([tokenizer.encode_music(p) for p in pieces], 700)
     tokenizer.add_infill()
-    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
-    with torch.no_grad():  # short bars, as in `tiny_checkpoint`
-        bar = model.transformer.wte.weight[tokenizer.bar_id]
-        model.transformer.ln_f.weight.mul_(0.1)
-        model.transformer.ln_f.bias.copy_(bar * 2.0 / bar.dot(bar))
-    folder = save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("bpe") / "model")
+    folder = save_checkpoint(
+        short_bar_model(tokenizer, bar_logit=2.0), tokenizer, tmp_path_factory.mktemp("bpe") / "model"
+    )
     torch.set_num_threads(1)
     return Composer.from_pretrained(folder)
 

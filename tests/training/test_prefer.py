@@ -16,8 +16,8 @@ from cadenza.cli import main
 from cadenza.errors import CadenzaError
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 from cadenza.training.dpo import PairCollator, dpo_loss
-from cadenza.training.model import ModelArgs, build_model
 from cadenza.training.prefer import PAIRS, SAMPLES, SCORES, PreferArgs, choose_pairs, run_prefer
+from tests.conftest import short_bar_model
 
 
 def test_dpo_loss_by_hand():
@@ -66,12 +66,7 @@ def tiny_model(tmp_path_factory):
     """A random model of the tiny corpus's two styles, bars kept short (as in tests/inference)."""
     torch.manual_seed(0)
     tokenizer = CadenzaTokenizer.new(["alpha", "beta"])
-    model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
-    with torch.no_grad():
-        bar = model.transformer.wte.weight[tokenizer.bar_id]
-        model.transformer.ln_f.weight.mul_(0.1)
-        model.transformer.ln_f.bias.copy_(bar * 3.0 / bar.dot(bar))
-    return save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("prefer") / "tiny")
+    return save_checkpoint(short_bar_model(tokenizer), tokenizer, tmp_path_factory.mktemp("prefer") / "tiny")
 
 
 def test_a_round_samples_scores_pairs_trains_and_resumes(tiny_model, tiny_corpus_dir, tmp_path):
