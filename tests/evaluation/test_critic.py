@@ -62,6 +62,13 @@ def test_harmony_closeness_by_hand():
     assert critic.harmony_closeness(_judgement(piece), medians, spreads) == pytest.approx(0.75)
     far = {**piece, "consonance": 0.1}  # 0.6 away from 0.7 with a 0.2 spread: capped at 0
     assert critic.harmony_closeness(_judgement(far), medians, spreads) == pytest.approx(0.625)
+    # Parallels: each one per 100 steps above the median halves what is left (1.5 is 1 above 0.5: 1/2;
+    # 3.5 is 3 above: 1/4), whatever the style's spread.
+    for parallels, part in ((1.5, 0.5), (3.5, 0.25)):
+        faulty = {**piece, "parallel_perfects": parallels}
+        assert critic.harmony_closeness(_judgement(faulty), medians, spreads) == pytest.approx(
+            (0.5 + 1.0 + part + 0.5) / 4
+        )
     no_harmony = dict.fromkeys(medians, math.nan)
     assert math.isnan(critic.harmony_closeness(_judgement(piece), no_harmony, spreads))
     one_line = dict.fromkeys(piece, math.nan)  # a single line defines none of the shares
