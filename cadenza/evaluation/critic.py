@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import symusic
 
-from cadenza.evaluation import controls, harmony
+from cadenza.evaluation import controls, harmony, originality
 from cadenza.evaluation.judge import Judge, Judgement
 from cadenza.evaluation.metrics import note_arrays
 
@@ -68,14 +68,24 @@ class Critique:
 
 
 def critique(
-    judge: Judge, score: symusic.Score, style: str, key: str | None = None, meter: str | None = None
+    judge: Judge,
+    score: symusic.Score,
+    style: str,
+    key: str | None = None,
+    meter: str | None = None,
+    human: dict[str, dict[str, float]] | None = None,
 ) -> Critique:
-    """`score`'s parts as a piece of `style`, asked for `key` ("D minor") and `meter` ("3/4") if given."""
+    """`score`'s parts as a piece of `style`, asked for `key` ("D minor") and `meter` ("3/4") if given.
+    Copying is judged against `human` (per style, `originality.baseline` of real pieces as long as the
+    piece: what `cadenza evaluate` flags) when given, else against the judge's baseline of whole pieces,
+    which lets a short piece repeat the corpus's stock phrases unflagged."""
     judgement = judge.judge(score, style)
+    baseline = (human or {}).get(style)
+    copied = originality.flagged(judgement.copying, baseline) if baseline else judgement.flagged
     parts = {
         "style": judgement.probabilities.get(style, 0.0),
         "ranges": in_range_share(judgement),
-        "copying": float(bool(judgement.flagged)),
+        "copying": float(bool(copied)),
         "degenerate": degenerate(score),
     }
     closeness = harmony_closeness(judgement, judge.medians[style], judge.spreads[style])

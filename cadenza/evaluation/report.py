@@ -70,6 +70,8 @@ from cadenza.evaluation.report_text import (
 from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS, EVALUATION, TOKENIZER_FILE
 from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 
+REAL_PER_STYLE = 60  # held-out openings a style is measured against (and the copying baseline is made of)
+
 
 @dataclass
 class EvaluateArgs:
@@ -82,7 +84,9 @@ class EvaluateArgs:
     styles: list[str] = field(default_factory=list, metadata={"help": "styles judged; default: all"})
     pieces_per_style: int = field(default=16, metadata={"help": "generations per model and style"})
     bars: int = field(default=8, metadata={"help": "bars per generation and per real opening"})
-    real_per_style: int = field(default=60, metadata={"help": "held-out real pieces per style, at most"})
+    real_per_style: int = field(
+        default=REAL_PER_STYLE, metadata={"help": "held-out real pieces per style, at most"}
+    )
     train_per_style: int = field(
         default=150, metadata={"help": "train pieces per style for the classifier and the ceiling, at most"}
     )

@@ -157,13 +157,14 @@ def score_stage(args: PreferArgs, samples: list[dict], path: Path) -> list[dict]
     if len(done) >= len(samples):
         return done[: len(samples)]
     judge, tokenizer = Judge(args.corpus, args.num_proc), CadenzaTokenizer.load(args.model)
+    human = openings_baseline(args, judge, tokenizer)
     for row in tqdm(samples[len(done) :], desc="scoring", unit="piece"):
         tokens = tokenizer.unmerge(row["ids"])
         valid = controls.is_valid(tokens, tokenizer)
         scored = {"valid": valid, "score": None, "parts": None, "notes": None}
         if valid:
             piece = tokenizer.decode(tokens)
-            judged = critic.critique(judge, piece, row["style"], row["key"], row["meter"])
+            judged = critic.critique(judge, piece, row["style"], row["key"], row["meter"], human)
             notes = sorted((n.time, n.pitch) for t in piece.tracks for n in t.notes)
             # Near-copies are pieces with the same notes (`hash` of ints is the same in every process).
             scored = {
@@ -175,6 +176,19 @@ def score_stage(args: PreferArgs, samples: list[dict], path: Path) -> list[dict]
         _append(path, [scored])
         done.append(scored)
     return done
+
+
+def openings_baseline(args: PreferArgs, judge, tokenizer) -> dict[str, dict[str, float]]:
+    """The human copying baseline of held-out openings as long as the sampled pieces, as `cadenza evaluate`
+    computes it (`report.opening_baseline`): the critic flags what the report flags."""
+    from cadenza.data.corpus import load_corpus
+    from cadenza.evaluation import originality
+    from cadenza.evaluation.report import REAL_PER_STYLE, draw_real, opening_baseline
+
+    corpus = load_corpus(args.corpus)
+    held_out = [corpus[s] for s in ("validation", "test") if s in corpus]
+    real = draw_real(held_out, judge.styles, REAL_PER_STYLE, args.seed, tokenizer, args.bars)
+    return opening_baseline(real, [originality.measure(s.score, judge.index) for s in real])
 
 
 def choose_pairs(samples: list[dict], scores: list[dict], share: float) -> list[tuple[int, int]]:

@@ -104,3 +104,14 @@ def test_a_drone_scores_below_music_of_the_style(judge, piece_factory):
     drone = line([60] * 16)
     drone = line([48] * 16, track_of=drone)
     assert critic.critique(judge, drone, "beta").score < critic.critique(judge, music, "beta").score - 1.0
+
+
+def test_copying_is_judged_against_the_baseline_given(judge, piece_factory):
+    piece = piece_factory(502, bars=4, voices=2)
+    strict = {"beta": {"share": -1.0, "longest": 0.0}}  # any shared note is too many
+    lenient = {"beta": {"share": 2.0, "longest": 1e9}}
+    assert critic.critique(judge, piece, "beta", human=strict).parts["copying"] == 1.0
+    assert critic.critique(judge, piece, "beta", human=lenient).parts["copying"] == 0.0
+    assert critic.critique(judge, piece, "alpha", human=strict).parts["copying"] == float(
+        bool(judge.judge(piece, "alpha").flagged)
+    )  # a style the baseline lacks: the judge's own
