@@ -14,8 +14,8 @@ train pieces give each style's feature ranges and medians, the classifier and th
   steps), averaged;
 - key (0.5): music21 hears the asked key (1) or not (0); left out when no key was asked;
 - meter (0.5): the share of bars in the asked meter; left out when none was asked;
-- copying (-1.0): 1 when the piece shares a longer passage with the corpus than the style's human 95th
-  percentile;
+- copying (-1.0): 1 when the piece shares more with the corpus than the style's human 95th percentile
+  (`critique`'s `human`: of pieces as long as it, where given);
 - degenerate (-2.0): the share of empty bars, or 1 when one sonority (one pitch, in a single line) fills
   half the piece.
 
