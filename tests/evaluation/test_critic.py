@@ -57,23 +57,24 @@ def test_harmony_closeness_by_hand():
     medians = {"consonance": 0.7, "chord_share": 0.8, "parallel_perfects": 0.5, "voice_crossings": 10.0}
     spreads = {"consonance": 0.2, "chord_share": 0.4, "parallel_perfects": 2.0, "voice_crossings": 20.0}
     piece = {"consonance": 0.6, "chord_share": 0.8, "parallel_perfects": 0.0, "voice_crossings": 20.0}
-    # consonance 0.1 / 0.2 away: 0.5; chords at the median: 1; fewer parallels than real: 1; crossings
-    # 10 above the median of a 20 spread: 0.5.
-    assert critic.harmony_closeness(_judgement(piece), medians, spreads) == pytest.approx(0.75)
+    # consonance 0.1 / 0.2 away: 0.5; chords at the median: 1; crossings 10 above the median of a 20
+    # spread: 0.5. Parallels are a part of their own.
+    assert critic.harmony_closeness(_judgement(piece), medians, spreads) == pytest.approx(2 / 3)
     far = {**piece, "consonance": 0.1}  # 0.6 away from 0.7 with a 0.2 spread: capped at 0
-    assert critic.harmony_closeness(_judgement(far), medians, spreads) == pytest.approx(0.625)
-    # Parallels: each one per 100 steps above the median halves what is left (1.5 is 1 above 0.5: 1/2;
-    # 3.5 is 3 above: 1/4), whatever the style's spread.
-    for parallels, part in ((1.5, 0.5), (3.5, 0.25)):
-        faulty = {**piece, "parallel_perfects": parallels}
-        assert critic.harmony_closeness(_judgement(faulty), medians, spreads) == pytest.approx(
-            (0.5 + 1.0 + part + 0.5) / 4
-        )
+    assert critic.harmony_closeness(_judgement(far), medians, spreads) == pytest.approx(0.5)
     no_harmony = dict.fromkeys(medians, math.nan)
     assert math.isnan(critic.harmony_closeness(_judgement(piece), no_harmony, spreads))
     one_line = dict.fromkeys(piece, math.nan)  # a single line defines none of the shares
     assert math.isnan(critic.harmony_closeness(_judgement(one_line), {**medians, "num_tracks": 1.0}, spreads))
     assert critic.harmony_closeness(_judgement(one_line), {**medians, "num_tracks": 4.0}, spreads) == 0.0
+
+
+def test_each_parallel_per_100_steps_above_the_median_halves_the_parallels_part():
+    medians = {"parallel_perfects": 0.5}
+    for parallels, part in ((0.0, 1.0), (0.5, 1.0), (1.5, 0.5), (3.5, 0.25)):
+        judged = _judgement({"parallel_perfects": parallels})
+        assert critic.parallels_part(judged, medians) == pytest.approx(part)
+    assert critic.parallels_part(_judgement({"parallel_perfects": math.nan}), medians) == 0.0
 
 
 def test_the_score_is_the_weighted_sum_of_the_parts_that_apply():
@@ -92,7 +93,9 @@ def judge(tiny_corpus_dir, tmp_path_factory) -> Judge:
 def test_a_piece_is_critiqued_as_the_style_asked(judge, piece_factory):
     two_voices = piece_factory(500, bars=4, voices=2)  # the tiny corpus's "beta" pieces have two voices
     as_beta = critic.critique(judge, two_voices, "beta", key="C major", meter="4/4")
-    assert set(as_beta.parts) == {"style", "ranges", "harmony", "key", "meter", "copying", "degenerate"}
+    assert set(as_beta.parts) == {
+        "style", "ranges", "harmony", "parallels", "key", "meter", "copying", "degenerate",
+    }  # fmt: skip
     assert as_beta.parts["meter"] == 1.0 and as_beta.parts["degenerate"] == 0.0
     assert as_beta.score == pytest.approx(sum(WEIGHTS[p] * v for p, v in as_beta.parts.items()))
     as_alpha = critic.critique(judge, two_voices, "alpha")  # one-voice pieces: no harmony, nothing asked
