@@ -72,7 +72,7 @@ def main() -> None:
             group = composer.generate(
                 style, bars=8, num=args.candidates, seed=seed, key=key, time_signature=meter
             )
-            best, _ = critic.best_of(judge, [p.score for p in group], style, [p.key for p in group], meter)
+            best, _ = critic.best_of(judge, group, meter)
             seconds[f"best of {args.candidates}"] += time.perf_counter() - start
             kept["one pass"].append((one, meter))
             kept[f"best of {args.candidates}"].append((group[best], meter))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,11 +104,10 @@ def critique(
     return Critique(parts)
 
 
-def best_of(
-    judge: Judge, pieces: list[symusic.Score], style: str, keys: list[str | None], meter: str | None = None
-) -> tuple[int, list[Critique]]:
-    """The index of the critic's best of `pieces` (each asked for its key in `keys`), and every critique."""
-    critiques = [critique(judge, p, style, k, meter) for p, k in zip(pieces, keys, strict=True)]
+def best_of(judge: Judge, pieces: Sequence, meter: str | None = None) -> tuple[int, list[Critique]]:
+    """The index of the critic's best of `pieces` (generated pieces: each judged as its `style`, asked for
+    its `key`, its notes in `score`), and every critique."""
+    critiques = [critique(judge, p.score, p.style, p.key, meter) for p in pieces]
     return max(range(len(pieces)), key=lambda i: critiques[i].score), critiques
 
 

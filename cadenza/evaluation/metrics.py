@@ -61,6 +61,12 @@ def note_arrays(score: symusic.Score) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
+def notes_key(score: symusic.Score) -> int:
+    """One number per set of notes (onset and pitch, every track): pieces with the same notes share it, in
+    every process (the hash of a tuple of ints is not salted)."""
+    return hash(tuple(sorted((n.time, n.pitch) for track in score.tracks for n in track.notes)))
+
+
 def pitch_range(score: symusic.Score) -> float:
     _, _, pitches = note_arrays(score)
     return int(pitches.max() - pitches.min()) if len(pitches) else math.nan

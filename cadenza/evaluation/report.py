@@ -245,7 +245,7 @@ def piece_measures(
                 "copy_share": copied.shares[originality.HEADLINE],
                 "copy_longest": copied.longest_notes,
                 "flagged": originality.flagged(copied, baseline) if baseline else None,
-                "notes": hash(tuple(sorted((n.time, n.pitch) for t in sample.score.tracks for n in t.notes))),
+                "notes": metrics.notes_key(sample.score),
                 **musegan_measures(score_roll(sample.score)),
             }
         )

@@ -148,9 +148,7 @@ def keep_best(pieces: list[Piece], candidates: int, judge, meter: str | None) ->
     kept = []
     for start in range(0, len(pieces), candidates):
         group = pieces[start : start + candidates]
-        best, critiques = best_of(
-            judge, [p.score for p in group], group[0].style, [p.key for p in group], meter
-        )
+        best, critiques = best_of(judge, group, meter)
         scores = ", ".join(f"{c.score:.2f}" for c in critiques)
         print(f"kept candidate {best + 1} of {candidates} (critic scores {scores})", file=sys.stderr)
         kept.append(group[best])

@@ -151,6 +151,7 @@ def score_stage(args: PreferArgs, samples: list[dict], path: Path) -> list[dict]
     """Each piece's critique and validity, in `samples`' order; those already in `path` are kept."""
     from cadenza.evaluation import controls, critic
     from cadenza.evaluation.judge import Judge
+    from cadenza.evaluation.metrics import notes_key
     from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
     done = _rewrite(path)
@@ -165,14 +166,8 @@ def score_stage(args: PreferArgs, samples: list[dict], path: Path) -> list[dict]
         if valid:
             piece = tokenizer.decode(tokens)
             judged = critic.critique(judge, piece, row["style"], row["key"], row["meter"], human)
-            notes = sorted((n.time, n.pitch) for t in piece.tracks for n in t.notes)
-            # Near-copies are pieces with the same notes (`hash` of ints is the same in every process).
-            scored = {
-                "valid": True,
-                "score": judged.score,
-                "parts": judged.parts,
-                "notes": hash(tuple(notes)),
-            }
+            # Near-copies are pieces with the same notes.
+            scored = {"valid": True, "score": judged.score, "parts": judged.parts, "notes": notes_key(piece)}
         _append(path, [scored])
         done.append(scored)
     return done

@@ -134,7 +134,7 @@ def best_piece(pieces: list, critic, meter: str | None):
         return pieces[0]
     from cadenza.evaluation.critic import best_of
 
-    best, _ = best_of(critic, [p.score for p in pieces], pieces[0].style, [p.key for p in pieces], meter)
+    best, _ = best_of(critic, pieces, meter)
     return pieces[best]
 
 

@@ -15,6 +15,7 @@ from cadenza.evaluation.metrics import (
     mean_pitch,
     note_density,
     note_length_histogram,
+    notes_key,
     pitch_class_entropy,
     pitch_class_histogram,
     pitch_classes_used,
@@ -146,3 +147,18 @@ def test_pitch_interval_histogram_is_per_track():
     assert pitch_interval_histogram(piece).tolist() == one_hot_share(
         (14, 0.5), (15, 0.25), (24, 0.25), size=25
     )
+
+
+def test_notes_key_is_the_set_of_onsets_and_pitches_whatever_the_tracks():
+    def score(tracks: list[list[tuple[int, int]]]) -> symusic.Score:
+        s = symusic.Score(480)
+        for notes in tracks:
+            track = symusic.Track()
+            for time, pitch in notes:
+                track.notes.append(symusic.Note(time, 480, pitch, 80))
+            s.tracks.append(track)
+        return s
+
+    a = score([[(0, 60), (480, 62)], [(0, 48)]])
+    assert notes_key(a) == notes_key(score([[(0, 48)], [(480, 62), (0, 60)]]))  # other tracks, same notes
+    assert notes_key(a) != notes_key(score([[(0, 60), (480, 64)], [(0, 48)]]))
