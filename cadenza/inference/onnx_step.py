@@ -80,7 +80,8 @@ def _quiet() -> Iterator[None]:
     """The exporter's progress lines, warnings and log records speak of its internals (torchvision ops,
     axis names), none of which a user can act on."""
     logger = logging.getLogger("torch.onnx")
-    level, logger.level = logger.level, logging.ERROR
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # not `.level =`: setLevel also clears the loggers' cached levels
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
