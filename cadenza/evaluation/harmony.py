@@ -18,18 +18,22 @@ so every share below is weighted by how long the music stays there.
   after, or 0 before and after.
 - `voice_crossings`: the share of time with 2+ voices sounding in which a voice sounds below one that is
   lower on average (voices ranked by mean pitch).
+- `parallel_bars`: where the parallels are, the bar of each.
 - `voice_ranges`: per track with notes, highest minus lowest pitch in semitones.
 Each returns NaN when the piece has none of what it measures (one voice, no chord, no step).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
 import symusic
+
+from cadenza.evaluation.metrics import bar_ticks
 
 CONSONANT_ABOVE_BASS = frozenset({0, 3, 4, 7, 8, 9})
 DISSONANT_BETWEEN_ANY = frozenset({1, 2, 6, 10, 11})
@@ -134,8 +138,8 @@ def _chord_share(segs: list[Segment]) -> float:
     return _weighted_share(pairs)
 
 
-def _parallel_perfects(segs: list[Segment]) -> float:
-    steps = parallels = 0
+def _steps(segs: list[Segment]) -> Iterator[tuple[int, bool]]:
+    """Every voice-leading step (see the module): the tick it arrives at, and whether it is parallel."""
     for before, after in zip(segs, segs[1:], strict=False):
         if before.end != after.start:  # a rest of the whole texture breaks voice leading
             continue
@@ -143,11 +147,21 @@ def _parallel_perfects(segs: list[Segment]) -> float:
             a0, b0, a1, b1 = before.voices[a], before.voices[b], after.voices[a], after.voices[b]
             if None in (a0, b0, a1, b1) or (a0 == a1 and b0 == b1):
                 continue
-            steps += 1
             same_way = np.sign(a1 - a0) == np.sign(b1 - b0) != 0
             interval_before, interval_after = abs(a0 - b0) % 12, abs(a1 - b1) % 12
-            parallels += bool(same_way and interval_before == interval_after and interval_before in (0, 7))
-    return 100 * parallels / steps if steps else float("nan")
+            perfect = interval_before == interval_after and interval_before in (0, 7)
+            yield after.start, bool(same_way and perfect)
+
+
+def _parallel_perfects(segs: list[Segment]) -> float:
+    steps = [parallel for _, parallel in _steps(segs)]
+    return 100 * sum(steps) / len(steps) if steps else float("nan")
+
+
+def parallel_bars(score: symusic.Score) -> list[int]:
+    """The bar (from 0, in the first meter) each parallel fifth or octave arrives in, one per parallel."""
+    length = bar_ticks(score)
+    return [tick // length for tick, parallel in _steps(segments(score)) if parallel]
 
 
 def _voice_means(score: symusic.Score) -> list[float]:

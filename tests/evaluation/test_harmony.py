@@ -11,6 +11,7 @@ from cadenza.evaluation.harmony import (
     chord_share,
     consonance,
     is_consonant,
+    parallel_bars,
     parallel_perfects,
     segments,
     voice_crossings,
@@ -83,6 +84,16 @@ def test_parallel_fifths_and_octaves_per_100_steps():
     # steps: 60/67->62/69 parallel 5th; 62/69->60/64 contrary; 60/64->60/72 one voice moves;
     # 60/72->62/74 parallel octaves -> 2 of 4 steps
     assert parallel_perfects(voices(upper, lower)) == pytest.approx(50.0)
+
+
+def test_parallel_bars_name_the_bar_each_parallel_arrives_in():
+    # in 2/4 (two quarters a bar): the fifths arrive on beat 2 of bar 0, the octaves on beat 1 of bar 2
+    upper = [(67, 1), (69, 1), (64, 1), (72, 1), (74, 1)]
+    lower = [(60, 1), (62, 1), (60, 1), (60, 1), (62, 1)]
+    score = voices(upper, lower)
+    score.time_signatures.append(symusic.TimeSignature(0, 2, 4))
+    assert parallel_bars(score) == [0, 2]
+    assert parallel_bars(voices([(67, 1), (64, 1)], [(60, 1), (60, 1)])) == []
 
 
 def test_voice_crossings_share_of_time():

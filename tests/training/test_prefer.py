@@ -14,9 +14,19 @@ import torch
 from cadenza.checkpoint import load_checkpoint, save_checkpoint
 from cadenza.cli import main
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.tokenizer import CadenzaTokenizer
+from cadenza.tokenization.tokenizer import CadenzaTokenizer, split_bars
 from cadenza.training.dpo import PairCollator, dpo_loss
-from cadenza.training.prefer import PAIRS, SAMPLES, SCORES, PreferArgs, choose_pairs, run_prefer
+from cadenza.training.prefer import (
+    PAIRS,
+    REGENERATED,
+    SAMPLES,
+    SCORES,
+    PreferArgs,
+    choose_pairs,
+    fault_window,
+    regenerated_pair,
+    run_prefer,
+)
 from tests.conftest import short_bar_model
 
 
@@ -47,6 +57,28 @@ def test_pairs_are_the_top_against_the_bottom_of_each_style_without_copies_or_in
     assert choose_pairs(samples, scores, 0.1) == [(0, 4), (9, 6)]  # at least one pair a style
 
 
+def test_the_bars_regenerated_are_those_holding_most_faults():
+    assert fault_window([5, 2, 6, 6], bars=8, count=2) == 5  # bars 5-6 hold three
+    assert fault_window([1, 4], bars=8, count=2) == 0  # a tie: the earliest window holding one
+    assert fault_window([8, 7], bars=8, count=3) == 5  # one on the final bar line counts in the last bar
+
+
+def test_a_regenerated_piece_pairs_its_best_version_against_its_worst():
+    samples = [{"ids": [1, 2, 3]}]
+    scores = [{"valid": True, "score": 2.0, "notes": "piece"}]
+    versions = [
+        {"ids": [1, 2, 4], "valid": True, "score": 3.0, "notes": "better"},
+        {"ids": [1, 2, 5], "valid": False, "score": None, "notes": None},
+        {"ids": [1, 2, 6], "valid": True, "score": 1.0, "notes": "worse"},
+    ]
+    group = {"source": 0, "start": 1, "versions": versions}
+    chosen, rejected = regenerated_pair(samples, scores, group, margin=0.5)
+    assert (chosen["ids"], rejected["ids"]) == ([1, 2, 4], [1, 2, 6])
+    assert regenerated_pair(samples, scores, group, margin=2.5) is None  # not far enough apart
+    versions[2]["notes"] = "better"  # the same notes as the best: the next worst is rejected
+    assert regenerated_pair(samples, scores, group, margin=0.5)[1]["ids"] == [1, 2, 3]
+
+
 def test_pair_batches_learn_only_what_the_model_wrote():
     pairs = [
         {"prompt": [1, 5, 9], "chosen": [1, 5, 9, 20, 21], "rejected": [1, 5, 9, 30], "ref_chosen": -1.0,
@@ -66,6 +98,7 @@ def tiny_model(tmp_path_factory):
     """A random model of the tiny corpus's two styles, bars kept short (as in tests/inference)."""
     torch.manual_seed(0)
     tokenizer = CadenzaTokenizer.new(["alpha", "beta"])
+    tokenizer.add_infill()
     return save_checkpoint(short_bar_model(tokenizer), tokenizer, tmp_path_factory.mktemp("prefer") / "tiny")
 
 
@@ -74,16 +107,36 @@ def test_a_round_samples_scores_pairs_trains_and_resumes(tiny_model, tiny_corpus
     args = PreferArgs(
         model=str(tiny_model), corpus=tiny_corpus_dir, output_dir=str(out), pieces_per_style=4, num=2, bars=2,
         share=0.5, batch_size=2, max_steps=2, warmup_steps=0, eval_every=1, save_every=1, num_proc=1,
+        regenerate_bars=1, regenerated_per_style=2, variants=2, margin=0.0,
     )  # fmt: skip
     folder = run_prefer(args)
-    samples = [json.loads(line) for line in (out / SAMPLES).read_text().splitlines()]
-    scores = [json.loads(line) for line in (out / SCORES).read_text().splitlines()]
-    pairs = [json.loads(line) for line in (out / PAIRS).read_text().splitlines()]
+    samples, scores, regenerated, pairs = (
+        [json.loads(line) for line in (out / name).read_text().splitlines()]
+        for name in (SAMPLES, SCORES, REGENERATED, PAIRS)
+    )
     assert len(samples) == len(scores) == 8 and {s["style"] for s in samples} == {"alpha", "beta"}
     assert all(s["meter"] == "4/4" and s["key"] == "C major" for s in samples)  # the held-out pieces' asks
+    # Two pieces a style regenerated in one bar, two versions each, every other bar kept note for note.
+    tokenizer = CadenzaTokenizer.load(tiny_model)
+    assert len(regenerated) == 4 and {samples[g["source"]]["style"] for g in regenerated} == {"alpha", "beta"}
+
+    def bars(ids: list[int]) -> list[list[int]]:
+        return [
+            bar for bar in split_bars(tokenizer.music_ids(tokenizer.unmerge(ids)), {tokenizer.bar_id}) if bar
+        ]
+
+    for group in regenerated:
+        old = bars(samples[group["source"]]["ids"])
+        for version in group["versions"]:
+            new = bars(version["ids"])
+            assert len(new) == len(old) == 2 and new[1 - group["start"]] == old[1 - group["start"]]
+            assert version["valid"] and version["score"] is not None
     assert pairs and all(p["scores"][0] >= p["scores"][1] and p["ref_chosen"] < 0 for p in pairs)
+    local = [p for p in pairs if p["regenerated"]]
+    assert local and len(local) < len(pairs)  # whole pieces and regenerated bars
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["pairs"] == len(pairs)
+    assert metrics["pairs of regenerated bars"] == len(local)
     tuned, _ = load_checkpoint(folder)
     before, _ = load_checkpoint(tiny_model)
     assert not torch.equal(tuned.lm_head.weight, before.lm_head.weight)  # trained
