@@ -61,13 +61,14 @@ class GrammarLogitsProcessor(LogitsProcessor):
         for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
             state = self.states[row]
             for token in tokens:
-                new = grammar.advance(state, token)
-                if new is not state:
-                    bars, notes = grammar.counts(token)
-                    self.bars[row] += bars
-                    self.noted[row] |= notes > 0
-                    if self.lyrics is not None and new.kind in (Kind.CHAR, Kind.SYLLABLE):
-                        self._sing(row, token)
+                new = grammar.next_state(state, token)
+                if new is None:  # illegal (a prompt's token the grammar skips): the state stays
+                    continue
+                bars, notes = grammar.counts(token)
+                self.bars[row] += bars
+                self.noted[row] |= notes > 0
+                if self.lyrics is not None and new.kind in (Kind.CHAR, Kind.SYLLABLE):
+                    self._sing(row, token)
                 state = new
             self.states[row] = state
         self.seen = input_ids.shape[1]

@@ -402,8 +402,14 @@ class RemiGrammar:
 
     def advance(self, state: GrammarState, token_id: int) -> GrammarState:
         """The state after `token_id`; an illegal token is skipped (the state stays), as decoders drop it."""
-        after = self._walk(state, token_id) if token_id in self._parts else self._step(state, token_id)
+        after = self.next_state(state, token_id)
         return state if after is None else after
+
+    def next_state(self, state: GrammarState, token_id: int) -> GrammarState | None:
+        """The state after `token_id` (one base or merged token); None where it is illegal. A legal token
+        may leave an equal state (a letter of a syllable, a bar after three): ask this, not whether
+        `advance` returned another object, to know if a token was taken."""
+        return self._walk(state, token_id) if token_id in self._parts else self._step(state, token_id)
 
     def _step(self, state: GrammarState, token_id: int) -> GrammarState | None:
         """The state after one base token; None where it is illegal. Kept: a mask's walk through the

@@ -77,6 +77,15 @@ def test_every_syllable_gets_exactly_one_note_in_order(singer, seed):
     assert piece.score.tracks[0].lyrics[-1].time == last.time  # the piece ends on the last syllable
 
 
+def test_a_syllable_with_a_letter_twice_running_is_sung_whole(singer):
+    # A byte that repeats (the "tt" of "Gott") leaves the grammar's state as it was: the processor must
+    # still count it as written, or it asks for the same letter for ever.
+    piece, syllables, _ = singer.sing("Gott, all-mäch-tig", "bach", language="de", seed=0)
+    assert [item for item in lyrics_of(singer.tokenizer, piece.tokens)] == [
+        (s.text, s.word_end) for s in syllables
+    ]
+
+
 def test_melismas_when_asked_keep_the_syllables_in_order(singer):
     for seed in range(3):
         piece, syllables, _ = singer.sing("Al-le-lu-ia", "bach", melisma=True, seed=seed, key="D major")
