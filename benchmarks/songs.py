@@ -11,13 +11,27 @@ first `--syllables` syllables as it sings them are set again, melismas allowed (
   syllables: `evaluation.generators.fit_ngram_singer`),
 - a random melody: one note per syllable, each pitch drawn uniformly from the song's own range and each
   duration from the song's own note lengths,
-and scored against the song's own melody up to that syllable's last note with SongMASS's metrics
-(`evaluation.melody`): PD, DD (%, higher is closer) and MD (lower is closer); syllable alignment (the
-generated notes carry exactly the syllables, in order); and the share of word-initial syllables on
-strong beats beside the song's own share. With `--voice 1` each system is asked for the song's voice
-(soprano, alto, tenor or bass: the range that holds most of its notes), as the random melody is given
-the song's range; PD compares absolute pitches, so a melody an octave off scores as a different one.
-Prints a markdown table (and writes it to `--out`).
+and scored against the song's own melody up to that syllable's last note (`evaluation.melody`) by two
+protocols, side by side because the same melodies get different numbers from each:
+- SongMASS's PD, DD (%, higher is closer) and MD (lower is closer), as microsoft/muzic
+  `songmass/evaluate/evaluate_histo.py` and `evaluate_timeseries.py` compute them;
+- TeleMelody's PD and DD (%), as microsoft/muzic `telemelody/evaluation/cal_similarity.py` (and ReLyMe's
+  copy, `relyme/songmass_zh/score/pd_dd.py`) compute them, the script behind TeleMelody's and ReLyMe's
+  published figures: pitches below middle C and above B5 octave-folded, rests not counted, durations per
+  syllable (from each melody's own lyric events) in multiples of the melody's shortest syllable; both
+  melodies first moved from the song's own key to C major or A minor, as TeleMelody's data pipeline
+  unifies tonality before it trains and scores (`melody.unified_shift`). Its script skips a song it
+  cannot read (an empty melody); a note under the table says when that happened;
+and beside them syllable alignment (the generated notes carry exactly the syllables, in order) and the
+share of word-initial syllables on strong beats. Two rows are computed as a ceiling: the song's own
+excerpt against itself, and the same excerpt transposed up a perfect fourth (+5 semitones: a fixed
+interval, so the row is reproducible, and a move to a closely related key, keeping six of the seven
+scale tones) against the original: what each script makes of a melody that is right but in another key. With
+`--voice 1` each system is asked for the song's voice (soprano, alto, tenor or bass: the range that
+holds most of its notes), as the random melody is given the song's range; every system is asked for the
+song's own key. Both PDs compare absolute pitches (TeleMelody's folds only those below middle C or
+above B5), so a melody an octave off scores as a different one. Prints a markdown table (and writes it
+to `--out`).
 """
 
 from __future__ import annotations
@@ -36,9 +50,20 @@ from cadenza.data.streams import song_syllables
 from cadenza.data.syllables import Syllable
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.generators import fit_ngram_singer
-from cadenza.evaluation.melody import Melody, melody_from_score, song_metrics, strong_beat_share
+from cadenza.evaluation.melody import (
+    Melody,
+    melody_from_score,
+    song_metrics,
+    strong_beat_share,
+    transposed,
+    unified_shift,
+)
 from cadenza.inference.request import Request
 from cadenza.inference.songs import VOICE_RANGES, Singer
+from cadenza.keys import parse_key
+
+TRANSPOSITION = 5  # semitones: the ceiling row's song is sung a perfect fourth up
+CEILINGS = ("the song itself, transposed", "the songs themselves")
 
 
 def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
@@ -50,14 +75,20 @@ def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
     return flags
 
 
-def excerpt(score: symusic.Score, syllables: int) -> tuple[Melody, list[Syllable], list[bool]]:
+def syllable_starts(items: list[tuple[str, bool] | None]) -> list[bool]:
+    """Per note: does a syllable start on it (the note carries a lyric; a melisma's notes do not)."""
+    return [item is not None for item in items]
+
+
+def excerpt(score: symusic.Score, syllables: int) -> tuple[Melody, list[Syllable], list[bool], list[bool]]:
     """The song's melody up to its `syllables`-th syllable's last note, those syllables, and per note
-    whether a word starts on it."""
+    whether a word starts on it and whether a syllable does."""
     melody, items = melody_from_score(score), song_syllables(score)
     starts = [i for i, item in enumerate(items) if item is not None]
     end = starts[syllables] if len(starts) > syllables else len(items)
     kept = items[:end]
-    return melody[:end], [Syllable(*item) for item in kept if item is not None], word_initial(kept)
+    sung = [Syllable(*item) for item in kept if item is not None]
+    return melody[:end], sung, word_initial(kept), syllable_starts(kept)
 
 
 def random_melody(reference: Melody, syllables: int, rng: random.Random) -> Melody:
@@ -101,7 +132,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--adapter", default="adapters/songs")
     parser.add_argument("--corpus", default="build/corpus/songs")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--syllables", type=int, default=32)
+    parser.add_argument("--syllables", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     parser.add_argument(
@@ -112,15 +143,23 @@ def parse_args() -> argparse.Namespace:
 
 @dataclass
 class Tally:
-    """Per system: (melody, reference) pairs, songs whose syllables came back in order, and the share of
-    word starts on strong beats of each song."""
+    """Per system: (melody, reference) pairs and their syllable starts (None: one syllable per note),
+    songs whose syllables came back in order, and the share of word starts on strong beats of each song."""
 
     pairs: dict[str, list] = field(default_factory=dict)
+    starts: dict[str, list] = field(default_factory=dict)
     aligned: dict[str, int] = field(default_factory=dict)
     strong: dict[str, list[float]] = field(default_factory=dict)
+    # per song, (generated, reference): to C major or A minor, each from its own key (`unified_shift`)
+    shifts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
-    def add(self, name: str, melody: list, reference: list, aligned: bool, strong: float) -> None:
+    def add(
+        self, name: str, melody: list, reference: list, starts: tuple, aligned: bool, strong: float,
+        shifts: tuple[int, int],
+    ) -> None:  # fmt: skip
         self.pairs.setdefault(name, []).append((melody, reference))
+        self.starts.setdefault(name, []).append(starts)
+        self.shifts.setdefault(name, []).append(shifts)
         self.aligned[name] = self.aligned.get(name, 0) + aligned
         self.strong.setdefault(name, []).append(strong)
 
@@ -129,9 +168,10 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
     """Each system (and a random melody) sings the opening syllables of one held-out song; returns how
     many syllables that was."""
     score = symusic.Score.from_midi(row["midi"])
-    reference, syllables, flags = excerpt(score, args.syllables)
+    reference, syllables, flags, starts = excerpt(score, args.syllables)
     meter = beats_per_bar(score)
-    tally.strong.setdefault("the songs themselves", []).append(strong_beat_share(reference, flags, meter))
+    tonic, mode = parse_key(row["key"])
+    shift = (unified_shift(tonic, mode),) * 2  # every system is asked for the song's key
     for name, system in systems.items():
         try:
             piece = system.sing_syllables(
@@ -139,15 +179,24 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
                 voice=song_voice(reference) if args.voice else None,
             )  # fmt: skip
         except CadenzaError:  # its melismas filled the context first: scored as an empty melody
-            tally.add(name, [], reference, False, math.nan)
+            tally.add(name, [], reference, ([], starts), False, math.nan, shift)
             continue
         melody, items = melody_from_score(piece.score), song_syllables(piece.score)
         in_order = [Syllable(*i) for i in items if i is not None] == syllables
-        tally.add(name, melody, reference, in_order, strong_beat_share(melody, word_initial(items), meter))
+        strong = strong_beat_share(melody, word_initial(items), meter)
+        tally.add(name, melody, reference, (syllable_starts(items), starts), in_order, strong, shift)
     guess = random_melody(reference, len(syllables), rng)
     sung = word_initial([(s.text, s.word_end) for s in syllables])
-    # one note per syllable by construction
-    tally.add("random melody", guess, reference, True, strong_beat_share(guess, sung, meter))
+    # one note per syllable by construction: None is that
+    tally.add(
+        "random melody", guess, reference, (None, starts), True, strong_beat_share(guess, sung, meter), shift
+    )
+    own = strong_beat_share(reference, flags, meter)
+    moved = (unified_shift((tonic + TRANSPOSITION) % 12, mode), shift[1])  # in its own key, a fourth up
+    tally.add(
+        CEILINGS[0], transposed(reference, TRANSPOSITION), reference, (starts, starts), True, own, moved
+    )
+    tally.add(CEILINGS[1], reference, reference, (starts, starts), True, own, shift)
     return len(syllables)
 
 
@@ -170,17 +219,20 @@ def main() -> None:
         f"Held-out `{args.split}` songs of `{args.corpus}`: {len(rows)} songs, the first {args.syllables} "
         f"syllables of each ({total} in all), seed {args.seed}, {asked}, {time.time() - started:.0f} s.",
         "",
-        "| system | PD % | DD % | MD | syllables aligned | word starts on strong beats |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| system | PD % (SongMASS) | DD % (SongMASS) | MD | PD % (TeleMelody) | DD % (TeleMelody) "
+        "| syllables aligned | word starts on strong beats |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    skipped = []
     for name, scored in tally.pairs.items():
-        m = song_metrics(scored)
-        shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f}"
-        strong = nan_mean(tally.strong[name])
-        lines.append(f"| {name} | {shown} | {tally.aligned[name]}/{len(rows)} | {strong:.0%} |")
-    lines.append(
-        f"| the songs themselves | 100 | 100 | 0 | | {nan_mean(tally.strong['the songs themselves']):.0%} |"
-    )
+        m = song_metrics(scored, tally.starts[name], tally.shifts[name])
+        shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f} | {m['TM_PD']:.1f} | {m['TM_DD']:.1f}"
+        aligned = "" if name in CEILINGS else f"{tally.aligned[name]}/{len(rows)}"
+        lines.append(f"| {name} | {shown} | {aligned} | {nan_mean(tally.strong[name]):.0%} |")
+        if m["tm_pd_songs"] < m["songs"] or m["tm_dd_songs"] < m["songs"]:
+            skipped.append(f"{name}: PD over {m['tm_pd_songs']:.0f}, DD over {m['tm_dd_songs']:.0f}")
+    if skipped:
+        lines += ["", f"TeleMelody's script skips songs it cannot read: {'; '.join(skipped)} of {len(rows)}."]
     table = "\n".join(lines)
     print(table)
     if args.out:

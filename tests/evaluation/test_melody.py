@@ -20,6 +20,12 @@ from cadenza.evaluation.melody import (
     song_metrics,
     songmass_events,
     strong_beat_share,
+    telemelody_duration_similarity,
+    telemelody_pitch_similarity,
+    telemelody_pitches,
+    telemelody_syllable_durations,
+    transposed,
+    unified_shift,
 )
 
 TUNE = [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 0.5, 64), (2.5, 0.5, 65), (3.0, 2.0, 67)]
@@ -114,7 +120,18 @@ def test_empty_or_too_short_melodies():
 
 def test_song_metrics_averages_per_song_values_and_skips_songs_without_md():
     metrics = song_metrics([(TUNE, TUNE), ([], TUNE)])
-    assert metrics == {"PD": pytest.approx(50), "DD": pytest.approx(50), "MD": 0, "songs": 2, "md_songs": 1}
+    # SongMASS's empty melody scores 0 in PD and DD; TeleMelody's script skips the song
+    assert metrics == {
+        "PD": pytest.approx(50),
+        "DD": pytest.approx(50),
+        "MD": 0,
+        "TM_PD": pytest.approx(100),
+        "TM_DD": pytest.approx(100),
+        "songs": 2,
+        "md_songs": 1,
+        "tm_pd_songs": 1,
+        "tm_dd_songs": 1,
+    }
     assert math.isnan(song_metrics([])["PD"])
 
 
@@ -137,6 +154,105 @@ def test_strong_beat_share():
     assert math.isnan(strong_beat_share(onsets[:2], [False, False], 4))
     with pytest.raises(ValueError):
         strong_beat_share(onsets, [True], 4)
+
+
+# --- TeleMelody's cal_similarity.py --------------------------------------------------------------------
+def test_telemelody_folds_pitches_below_61_and_above_83():
+    # <= 60: 60 + p % 12 (48 -> 60, 59 -> 71, 60 -> 60); >= 84: 72 + p % 12 (84 -> 72, 97 -> 73)
+    melody = [(float(i), 1.0, p) for i, p in enumerate([48, 59, 60, 61, 83, 84, 97])]
+    assert telemelody_pitches(melody).tolist() == [60, 71, 60, 61, 83, 72, 73]
+
+
+def test_telemelody_on_a_transposed_melody():
+    # A3 C4 E4 (1, 1, 2 beats) up a fourth: D4 F4 A4. SongMASS: no pitch in common, 0.
+    # TeleMelody folds A3 (57) to 60 + 9 = 69: {69, 60, 64} against {62, 65, 69} share 69: 1/3.
+    ref = [(0.0, 1.0, 57), (1.0, 1.0, 60), (2.0, 2.0, 64)]
+    up = [(onset, duration, pitch + 5) for onset, duration, pitch in ref]
+    assert pitch_similarity(up, ref) == 0
+    assert telemelody_pitch_similarity(up, ref) == pytest.approx(100 / 3)
+    # same rhythm: syllables 1, 1, 2 beats in both
+    assert telemelody_duration_similarity(up, ref) == pytest.approx(100)
+    # TUNE up a fourth: 65 67 69 70 72 against 60 62 64 65 67, nothing folded: 65 and 67, 2/5 as SongMASS
+    up_tune = [(onset, duration, pitch + 5) for onset, duration, pitch in TUNE]
+    assert telemelody_pitch_similarity(up_tune, TUNE) == pytest.approx(40)
+    # a bass line an octave below a tune folds onto it: C3 D3 E3 -> 60 62 64
+    tune = [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 1.0, 64)]
+    bass = [(onset, duration, pitch - 12) for onset, duration, pitch in tune]
+    assert pitch_similarity(bass, tune) == 0
+    assert telemelody_pitch_similarity(bass, tune) == pytest.approx(100)
+
+
+def test_telemelody_counts_no_rest_pitch_and_puts_a_rest_in_the_next_syllable():
+    # gen: C (1), half-beat rest, D (0.5), E (1); ref: C, D, E a beat each.
+    gen, ref = (
+        [(0.0, 1.0, 60), (1.5, 0.5, 62), (2.0, 1.0, 64)],
+        [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 1.0, 64)],
+    )
+    # pitches 60 62 64 in both: TeleMelody 100; SongMASS counts the rest: 3 of gen's 4 events overlap, 75
+    assert telemelody_pitch_similarity(gen, ref) == pytest.approx(100)
+    assert pitch_similarity(gen, ref) == pytest.approx(75)
+    # syllables: gen 1, rest 0.5 + 0.5 = 1, 1; ref 1, 1, 1: all in bin 1, 100 (SongMASS: 1 beat 2/4,
+    # 0.5 beat 2/4 against 1 beat 3/3: 50)
+    assert telemelody_syllable_durations(gen) == [1.0, 1.0, 1.0]
+    assert telemelody_duration_similarity(gen, ref) == pytest.approx(100)
+    assert duration_similarity(gen, ref) == pytest.approx(50)
+
+
+def test_telemelody_durations_are_multiples_of_the_shortest_syllable():
+    # gen: C 1, a beat's rest, D 1, E 0.5, F 0.5 -> syllables 1, 2, 0.5, 0.5; shortest 0.5: bins 2, 4, 1, 1
+    # -> bin 1: 1/2, 2: 1/4, 4: 1/4. TUNE: 1, 1, 0.5, 0.5, 2 -> bins 2, 2, 1, 1, 4 -> 1: 2/5, 2: 2/5, 4: 1/5.
+    # overlap 2/5 + 1/4 + 1/5 = 0.85
+    gen = [(0.0, 1.0, 60), (2.0, 1.0, 62), (3.0, 0.5, 64), (3.5, 0.5, 65)]
+    assert telemelody_syllable_durations(gen) == [1.0, 2.0, 0.5, 0.5]
+    assert telemelody_duration_similarity(gen, TUNE) == pytest.approx(85)
+    # TUNE in doubled note values: bins 2, 2, 1, 1, 4 again, 100 (SongMASS: 2/5 + 1/5 = 60)
+    doubled = [(2 * onset, 2 * duration, pitch) for onset, duration, pitch in TUNE]
+    assert telemelody_duration_similarity(doubled, TUNE) == pytest.approx(100)
+    assert duration_similarity(doubled, TUNE) == pytest.approx(60)
+    # int(0.75 / 0.5) = 1: a dotted note shares the shortest's bin
+    dotted, even = [(0.0, 0.5, 60), (0.5, 0.75, 62)], [(0.0, 0.5, 60), (0.5, 0.5, 62)]
+    assert telemelody_duration_similarity(dotted, even) == pytest.approx(100)
+
+
+def test_telemelody_syllables_sum_a_melisma():
+    # TUNE with its fourth note a melisma of the third syllable: 1, 1, 0.5 + 0.5, 2 -> shortest 1: bins 1,
+    # 1, 1, 2 -> 1: 3/4, 2: 1/4; against TUNE one syllable a note (1: 2/5, 2: 2/5, 4: 1/5): 2/5 + 1/4
+    starts = [True, True, True, False, True]
+    assert telemelody_syllable_durations(TUNE, starts) == [1.0, 1.0, 1.0, 2.0]
+    assert telemelody_duration_similarity(TUNE, TUNE, starts) == pytest.approx(65)
+    # the notes before the second flagged onset are the first syllable's (the script skips lyric 0)
+    assert telemelody_syllable_durations(TUNE[:3], [False, True, True]) == [2.0, 0.5]
+    # a chord is one syllable, but its second note starts before the first ends: the script writes a
+    # 33-beat rest before it, and the syllable (1 + 33 + 1 beats) drops out
+    assert telemelody_syllable_durations([(0.0, 1.0, 60), (0.0, 1.0, 64), (1.0, 1.0, 62)]) == [1.0]
+    with pytest.raises(ValueError):
+        telemelody_syllable_durations(TUNE, [True])
+
+
+@pytest.mark.parametrize(
+    ("melody", "durations"),
+    [
+        ([(0.0, 0.49, 60)], [0.25]),  # floored to whole sixteenths, not rounded
+        ([(0.0, 0.1, 60)], [0.25]),  # at least one sixteenth
+        ([(0.0, 6.0, 60)], [6.0]),  # no 4-beat clip
+        ([(0.0, 40.0, 60)], [33.0]),  # past the vocabulary: 33 beats
+        ([(0.0, 1.0, 60), (1.01, 1.0, 62)], [1.0, 1.25]),  # any gap is a rest of at least a sixteenth
+        ([(0.0, 1.0, 60), (40.0, 1.0, 62)], [1.0]),  # 33-beat rest + 1 = 34 beats: not in the vocabulary
+        ([(0.0, 1.0, 60), (0.5, 1.0, 62)], [1.0]),  # an overlap is written as 33 beats: the same
+    ],
+)
+def test_telemelody_written_lengths(melody, durations):
+    assert telemelody_syllable_durations(melody) == durations
+
+
+def test_telemelody_skips_what_its_script_cannot_read():
+    assert math.isnan(telemelody_pitch_similarity([], TUNE))
+    assert math.isnan(telemelody_duration_similarity(TUNE, []))
+    # a lone chord: its one syllable sums 1 + 33 + 1 beats, so no duration is left to count; PD still is
+    # (60 and 64 against TUNE's 60 62 64 65 67: 1/5 + 1/5)
+    chord = [(0.0, 1.0, 60), (0.0, 1.0, 64)]
+    assert math.isnan(telemelody_duration_similarity(chord, TUNE))
+    assert telemelody_pitch_similarity(chord, TUNE) == pytest.approx(40)
 
 
 # --- the reference's formulas, re-derived on SongMASS's tokens ---------------------------------------
@@ -199,3 +315,90 @@ def test_against_the_reference_formulas_on_tokens():
     g_mean, r_mean = sum(g) / len(g), sum(r) / len(r)
     expected = _reference_dtw([v - r_mean for v in r], [v - g_mean for v in g]) / len(g)
     assert melody_distance(gen, ref) == pytest.approx(expected)
+
+
+# --- TeleMelody's pipeline, re-derived on MIDI ticks and its token stream ------------------------------
+def _telemelody_reference(notes, lyric_ticks, tpq=480):
+    """(pitch tokens, syllable durations in beats) as cal_similarity.py's get_melody + separate would
+    read notes (start, end, pitch) in ticks with lyric events at `lyric_ticks`."""
+
+    def written(ticks):  # get_vocab: floor to sixteenths, at least one, else 33 beats outside 0.25-33
+        beats = max(ticks // (tpq // 4), 1) / 4 if ticks >= 0 else -1
+        return beats if 0.25 <= beats <= 33 else 33.0
+
+    stream, next_lyric, last_end = [], 1, notes[0][0]
+    for start, end, pitch in notes:
+        if next_lyric < len(lyric_ticks) and lyric_ticks[next_lyric] == start:
+            stream.append("align")
+            next_lyric += 1
+        if start != last_end:
+            stream.append((128, written(start - last_end)))
+        stream.append((pitch, written(end - start)))
+        last_end = end
+    stream.append("align")
+    pitches = [token[0] for token in stream if token != "align"]
+    sums, total = [], 0.0
+    for token in stream:
+        if token == "align":
+            sums.append(total)
+            total = 0.0
+        else:
+            total += token[1]
+    return pitches, [d for d in sums if d <= 33]
+
+
+def _reference_histogram_overlap(gen_values, ref_values):
+    g, r = np.asarray(gen_values, dtype=np.float64), np.asarray(ref_values, dtype=np.float64)
+    return 100 * sum(min(np.mean(g == v), np.mean(r == v)) for v in set(g.tolist()) | set(r.tolist()))
+
+
+def test_telemelody_against_its_pipeline_on_ticks():
+    rng = np.random.default_rng(11)
+    tpq = 480
+
+    def song(n):  # monophonic, gaps of 0 to 2 beats (some under a sixteenth), about one melisma in four
+        notes, lyrics, t = [], [], 0
+        for _ in range(n):
+            t += int(rng.choice([0, 0, 0, 30, 240, 480, 960]))
+            length = int(rng.choice([120, 240, 360, 480, 720, 960, 1100]))
+            if not notes or rng.random() > 0.25:
+                lyrics.append(t)
+            notes.append((t, t + length, int(rng.integers(45, 90))))
+            t += length
+        return notes, lyrics
+
+    for _ in range(20):
+        (gen_notes, gen_lyrics), (ref_notes, ref_lyrics) = song(30), song(25)
+        gen, ref = ([(s / tpq, (e - s) / tpq, p) for s, e, p in notes] for notes in (gen_notes, ref_notes))
+        gen_starts = [s in set(gen_lyrics) for s, _, _ in gen_notes]
+        ref_starts = [s in set(ref_lyrics) for s, _, _ in ref_notes]
+        gen_pitches, gen_durations = _telemelody_reference(gen_notes, gen_lyrics)
+        ref_pitches, ref_durations = _telemelody_reference(ref_notes, ref_lyrics)
+        assert telemelody_syllable_durations(gen, gen_starts) == gen_durations
+
+        def fold(pitches):
+            return [60 + p % 12 if p <= 60 else 72 + p % 12 if p >= 84 else p for p in pitches if p != 128]
+
+        assert telemelody_pitch_similarity(gen, ref) == pytest.approx(
+            _reference_histogram_overlap(fold(gen_pitches), fold(ref_pitches))
+        )
+        gen_bins = [min(int(d / min(gen_durations)), 131) for d in gen_durations]
+        ref_bins = [min(int(d / min(ref_durations)), 131) for d in ref_durations]
+        assert telemelody_duration_similarity(gen, ref, gen_starts, ref_starts) == pytest.approx(
+            _reference_histogram_overlap(gen_bins, ref_bins)
+        )
+
+
+def test_telemelody_compares_scale_degrees_once_each_melody_is_in_c_major_or_a_minor():
+    assert unified_shift(7, "major") == 5  # G major up a fourth to C (nearer than down a fifth)
+    assert unified_shift(2, "major") == -2  # D major down to C
+    assert unified_shift(4, "minor") == 5  # E minor up to A minor
+    assert unified_shift(9, None) == 3  # A, mode unsaid, read as major
+    g_major = [(0.0, 1.0, 67), (1.0, 1.0, 71), (2.0, 1.0, 74)]  # G B D
+    a_major = transposed(g_major, 2)  # A C# E: the same degrees in A
+    # Left as they are, TeleMelody's PD sees other pitches; each moved from its own key (G up 5, A up 3),
+    # the same ones: C5 E5 G5. (Its fold leaves 61-83 alone, so the octave a shift lands in still counts.)
+    assert song_metrics([(a_major, g_major)])["TM_PD"] == pytest.approx(0.0)
+    moved = [(unified_shift(9, "major"), unified_shift(7, "major"))]
+    assert song_metrics([(a_major, g_major)], shifts=moved)["TM_PD"] == pytest.approx(100.0)
+    assert song_metrics([(a_major, g_major)], shifts=moved)["PD"] == pytest.approx(0.0)  # SongMASS's: raw
