@@ -47,11 +47,12 @@ import symusic
 
 from cadenza.data.corpus import load_corpus
 from cadenza.data.streams import song_syllables
-from cadenza.data.syllables import Syllable
+from cadenza.data.syllables import Syllable, ends_line
 from cadenza.errors import CadenzaError
 from cadenza.evaluation.generators import fit_ngram_singer
 from cadenza.evaluation.melody import (
     Melody,
+    line_end_long_share,
     melody_from_score,
     song_metrics,
     strong_beat_share,
@@ -64,6 +65,7 @@ from cadenza.keys import parse_key
 
 TRANSPOSITION = 5  # semitones: the ceiling row's song is sung a perfect fourth up
 CEILINGS = ("the song itself, transposed", "the songs themselves")
+SHARES = ("word starts on strong beats", "line ends held")  # per song, `shares`
 
 
 def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
@@ -80,15 +82,25 @@ def syllable_starts(items: list[tuple[str, bool] | None]) -> list[bool]:
     return [item is not None for item in items]
 
 
-def excerpt(score: symusic.Score, syllables: int) -> tuple[Melody, list[Syllable], list[bool], list[bool]]:
-    """The song's melody up to its `syllables`-th syllable's last note, those syllables, and per note
-    whether a word starts on it and whether a syllable does."""
+def shares(melody: Melody, items: list[tuple[str, bool] | None], meter: int) -> dict[str, float]:
+    """A sung melody's shares of word starts on strong beats and of lines ending on a held syllable."""
+    line_ends = [item is not None and ends_line(item[0]) for item in items]
+    strong = strong_beat_share(melody, word_initial(items), meter)
+    return dict(
+        zip(SHARES, (strong, line_end_long_share(melody, syllable_starts(items), line_ends)), strict=True)
+    )
+
+
+def excerpt(
+    score: symusic.Score, syllables: int
+) -> tuple[Melody, list[Syllable], list[tuple[str, bool] | None]]:
+    """The song's melody up to its `syllables`-th syllable's last note, those syllables, and per note its
+    lyric item (`song_syllables`: None on a melisma's note)."""
     melody, items = melody_from_score(score), song_syllables(score)
     starts = [i for i, item in enumerate(items) if item is not None]
     end = starts[syllables] if len(starts) > syllables else len(items)
     kept = items[:end]
-    sung = [Syllable(*item) for item in kept if item is not None]
-    return melody[:end], sung, word_initial(kept), syllable_starts(kept)
+    return melody[:end], [Syllable(*item) for item in kept if item is not None], kept
 
 
 def random_melody(reference: Melody, syllables: int, rng: random.Random) -> Melody:
@@ -143,35 +155,34 @@ def parse_args() -> argparse.Namespace:
 
 @dataclass
 class Tally:
-    """Per system: (melody, reference) pairs and their syllable starts (None: one syllable per note),
-    songs whose syllables came back in order, and the share of word starts on strong beats of each song."""
+    """Per system: (melody, reference) pairs and their syllable starts (None: one syllable per note), the
+    (generated, reference) moves to C major or A minor, each from its own key (`unified_shift`), songs
+    whose syllables came back in order, and each song's `shares`."""
 
     pairs: dict[str, list] = field(default_factory=dict)
     starts: dict[str, list] = field(default_factory=dict)
-    aligned: dict[str, int] = field(default_factory=dict)
-    strong: dict[str, list[float]] = field(default_factory=dict)
-    # per song, (generated, reference): to C major or A minor, each from its own key (`unified_shift`)
     shifts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    aligned: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
-    def add(
-        self, name: str, melody: list, reference: list, starts: tuple, aligned: bool, strong: float,
-        shifts: tuple[int, int],
-    ) -> None:  # fmt: skip
+    def add(self, name: str, sung: tuple, reference: Melody, aligned: bool, song_shares: dict) -> None:
+        """`sung`: (melody, its syllable starts, its shift, the reference's syllable starts and shift)."""
+        melody, starts, shift, reference_starts, reference_shift = sung
         self.pairs.setdefault(name, []).append((melody, reference))
-        self.starts.setdefault(name, []).append(starts)
-        self.shifts.setdefault(name, []).append(shifts)
+        self.starts.setdefault(name, []).append((starts, reference_starts))
+        self.shifts.setdefault(name, []).append((shift, reference_shift))
         self.aligned[name] = self.aligned.get(name, 0) + aligned
-        self.strong.setdefault(name, []).append(strong)
+        self.shares.setdefault(name, []).append(song_shares)
 
 
 def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tally: Tally, rng) -> int:
     """Each system (and a random melody) sings the opening syllables of one held-out song; returns how
     many syllables that was."""
     score = symusic.Score.from_midi(row["midi"])
-    reference, syllables, flags, starts = excerpt(score, args.syllables)
-    meter = beats_per_bar(score)
+    reference, syllables, kept = excerpt(score, args.syllables)
+    meter, starts = beats_per_bar(score), syllable_starts(kept)
     tonic, mode = parse_key(row["key"])
-    shift = (unified_shift(tonic, mode),) * 2  # every system is asked for the song's key
+    shift = unified_shift(tonic, mode)  # every system is asked for the song's key
     for name, system in systems.items():
         try:
             piece = system.sing_syllables(
@@ -179,24 +190,25 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
                 voice=song_voice(reference) if args.voice else None,
             )  # fmt: skip
         except CadenzaError:  # its melismas filled the context first: scored as an empty melody
-            tally.add(name, [], reference, ([], starts), False, math.nan, shift)
+            tally.add(name, ([], [], shift, starts, shift), reference, False, dict.fromkeys(SHARES, math.nan))
             continue
         melody, items = melody_from_score(piece.score), song_syllables(piece.score)
         in_order = [Syllable(*i) for i in items if i is not None] == syllables
-        strong = strong_beat_share(melody, word_initial(items), meter)
-        tally.add(name, melody, reference, (syllable_starts(items), starts), in_order, strong, shift)
-    guess = random_melody(reference, len(syllables), rng)
-    sung = word_initial([(s.text, s.word_end) for s in syllables])
-    # one note per syllable by construction: None is that
+        sung = (melody, syllable_starts(items), shift, starts, shift)
+        tally.add(name, sung, reference, in_order, shares(melody, items, meter))
+    guess = random_melody(reference, len(syllables), rng)  # one note per syllable: starts None
+    one_each = shares(guess, [(s.text, s.word_end) for s in syllables], meter)
+    tally.add("random melody", (guess, None, shift, starts, shift), reference, True, one_each)
+    own = shares(reference, kept, meter)
+    moved = unified_shift((tonic + TRANSPOSITION) % 12, mode)  # in its own key, a fourth up
     tally.add(
-        "random melody", guess, reference, (None, starts), True, strong_beat_share(guess, sung, meter), shift
+        CEILINGS[0],
+        (transposed(reference, TRANSPOSITION), starts, moved, starts, shift),
+        reference,
+        True,
+        own,
     )
-    own = strong_beat_share(reference, flags, meter)
-    moved = (unified_shift((tonic + TRANSPOSITION) % 12, mode), shift[1])  # in its own key, a fourth up
-    tally.add(
-        CEILINGS[0], transposed(reference, TRANSPOSITION), reference, (starts, starts), True, own, moved
-    )
-    tally.add(CEILINGS[1], reference, reference, (starts, starts), True, own, shift)
+    tally.add(CEILINGS[1], (reference, starts, shift, starts, shift), reference, True, own)
     return len(syllables)
 
 
@@ -220,15 +232,16 @@ def main() -> None:
         f"syllables of each ({total} in all), seed {args.seed}, {asked}, {time.time() - started:.0f} s.",
         "",
         "| system | PD % (SongMASS) | DD % (SongMASS) | MD | PD % (TeleMelody) | DD % (TeleMelody) "
-        "| syllables aligned | word starts on strong beats |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| syllables aligned | word starts on strong beats | line ends held |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     skipped = []
     for name, scored in tally.pairs.items():
         m = song_metrics(scored, tally.starts[name], tally.shifts[name])
         shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f} | {m['TM_PD']:.1f} | {m['TM_DD']:.1f}"
         aligned = "" if name in CEILINGS else f"{tally.aligned[name]}/{len(rows)}"
-        lines.append(f"| {name} | {shown} | {aligned} | {nan_mean(tally.strong[name]):.0%} |")
+        song_shares = [nan_mean([song[k] for song in tally.shares[name]]) for k in SHARES]
+        lines.append(f"| {name} | {shown} | {aligned} | {' | '.join(f'{v:.0%}' for v in song_shares)} |")
         if m["tm_pd_songs"] < m["songs"] or m["tm_dd_songs"] < m["songs"]:
             skipped.append(f"{name}: PD over {m['tm_pd_songs']:.0f}, DD over {m['tm_dd_songs']:.0f}")
     if skipped:

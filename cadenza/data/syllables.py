@@ -58,6 +58,7 @@ _LETTERS = r"[^\W\d_]+"
 # the model learned its cadences there. Quotes and anything before a word are left out.
 _WORD = re.compile(rf"{_LETTERS}(?:[{_APOSTROPHES}{re.escape(_HYPHENS)}]{_LETTERS})*")
 _AFTER_WORD = re.compile(r"[,.;:!?]+")
+_LINE_END = re.compile(r"[,.;:!?][\"'’”»)\]]*$")  # a phrase's last syllable: punctuation, then closers
 _SHEET_HYPHEN = re.compile(r"(?<=\w)\s+--\s+(?=\w)")  # LilyPond's and lyric sheets' "Ky -- ri -- e"
 
 _VOWELS = set("aeiouyæøœаеёиоуыэюяіїєѣαεηιουω")  # Latin, Cyrillic, Greek; accents stripped first
@@ -82,6 +83,16 @@ _SILENT_E_SUFFIXES = ("", "s", "d", "ly", "ful", "ment", "less", "ness")  # "mak
 class Syllable:
     text: str  # as the user wrote it (case, accents); a word's last one keeps the punctuation after it
     word_end: bool  # the last syllable of its word
+
+    @property
+    def ends_line(self) -> bool:
+        """A line or phrase ends on it: its word is followed by punctuation (",", ".", ";", ":", "!", "?")."""
+        return ends_line(self.text)
+
+
+def ends_line(text: str) -> bool:
+    """Does a syllable's text (as the corpus and `syllabify` keep it) close a line of verse?"""
+    return bool(_LINE_END.search(text))
 
 
 @dataclass(frozen=True)

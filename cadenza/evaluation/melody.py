@@ -72,6 +72,8 @@ groups them by syllable (`separate`) and counts two histograms per song (`get_pi
 
 Of neither protocol:
 
+- `line_end_long_share`: the share of lines (ended by punctuation on a syllable) whose last syllable lasts
+  at least the line's median syllable: a phrase end on a held note, as a singer breathes.
 - `strong_beat_share`: the share of flagged syllables (word-initial or stressed, one flag
   per distinct onset) that start on a strong beat: beat 1 of the bar, and its middle beat when the bar
   has an even number of beats, 4 or more (4/4: beats 1 and 3; 3/4 and 2/4: beat 1). Bars start at beat
@@ -338,6 +340,33 @@ def song_metrics(
         "tm_pd_songs": float(len(tm_pd)),
         "tm_dd_songs": float(len(tm_dd)),
     }
+
+
+def line_end_long_share(melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool]) -> float:
+    """The share of lines whose last syllable lasts at least as long as the line's median syllable. Per
+    note (onset-then-pitch order), `syllable_starts` flags the first note of a syllable and `line_ends`
+    the first note of a syllable that closes a line (`syllables.ends_line`). A syllable lasts from its
+    onset to the end of its last note (melisma included, the rest after it not); a line is the syllables
+    after the previous line's end up to its own. NaN without a line end."""
+    if not len(melody) == len(syllable_starts) == len(line_ends):
+        raise ValueError("one syllable flag and one line flag per note")
+    order = sorted(range(len(melody)), key=lambda i: (melody[i][0], melody[i][2]))
+    lengths: list[float] = []  # per syllable
+    closes: list[bool] = []
+    for i in order:
+        onset, duration, _ = melody[i]
+        if syllable_starts[i] or not lengths:
+            lengths.append(0.0)
+            closes.append(bool(line_ends[i]))
+            start = onset
+        lengths[-1] = max(lengths[-1], onset + duration - start)
+    hits, line = [], []
+    for length, closed in zip(lengths, closes, strict=True):
+        line.append(length)
+        if closed:
+            hits.append(length >= float(np.median(line)))
+            line = []
+    return float(np.mean(hits)) if hits else math.nan
 
 
 def strong_beats(beats_per_bar: int) -> tuple[float, ...]:

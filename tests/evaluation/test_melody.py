@@ -13,6 +13,7 @@ from cadenza.evaluation.melody import (
     REST,
     dtw_distance,
     duration_similarity,
+    line_end_long_share,
     melody_distance,
     melody_from_score,
     pitch_series,
@@ -402,3 +403,24 @@ def test_telemelody_compares_scale_degrees_once_each_melody_is_in_c_major_or_a_m
     moved = [(unified_shift(9, "major"), unified_shift(7, "major"))]
     assert song_metrics([(a_major, g_major)], shifts=moved)["TM_PD"] == pytest.approx(100.0)
     assert song_metrics([(a_major, g_major)], shifts=moved)["PD"] == pytest.approx(0.0)  # SongMASS's: raw
+
+
+def test_a_line_ends_long_when_its_last_syllable_holds_at_least_the_lines_median():
+    # line 1: syllables of 1, 1 and 2 beats, the last closing it (2 >= median 1);
+    # line 2: a 2-beat syllable, then a closing one of 0.5 beat carried on by a melisma note of 2 beats:
+    # 2.5 from its onset to its last note's end (the rest before bar 3 not counted), median 2.25.
+    melody = [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 2.0, 64), (4.0, 2.0, 65), (6.0, 0.5, 67), (6.5, 2.0, 65)]
+    starts = [True, True, True, True, True, False]
+    ends = [False, False, True, False, True, False]
+    assert line_end_long_share(melody, starts, ends) == pytest.approx(1.0)
+    # without the melisma the closing syllable lasts 0.5 against the line's median 1.25: one line of two
+    assert line_end_long_share(melody[:5], starts[:5], ends[:5]) == pytest.approx(0.5)
+    assert math.isnan(line_end_long_share(melody, starts, [False] * 6))
+
+
+def test_punctuation_after_a_word_ends_a_line():
+    from cadenza.data.syllables import Syllable, ends_line
+
+    assert ends_line("Herr,") and ends_line("son!") and ends_line("dir.”") and ends_line("End;")
+    assert not ends_line("Ky") and not ends_line("lei") and not ends_line("don't")
+    assert Syllable("Gott,", True).ends_line and not Syllable("Gott", True).ends_line
