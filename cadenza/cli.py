@@ -65,6 +65,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_song",
         "set lyrics to a melody (or write lyrics and melody together) with the lyrics adapter",
     ),
+    "rhythm": (
+        "cadenza.inference.rhythm",
+        "RhythmArgs",
+        "run_rhythm",
+        "the lyrics -> rhythm model (a syllable's place in the bar, length and breath) from the songs corpus",
+    ),
     "profile": (
         "cadenza.data.profiles",
         "ProfileArgs",

@@ -33,11 +33,16 @@ class GrammarLogitsProcessor(LogitsProcessor):
         min_bars: int = 0,
         lyrics: list[list[int]] | None = None,
         melisma: bool = False,
+        rhythm: list[tuple[int, int, float]] | None = None,
     ) -> None:
         self.grammar = grammar
         self.min_bars = min_bars
         self.lyrics = lyrics
         self.melisma = melisma
+        # With lyrics: per syllable, its note's (bar from 0, Position value, length in quarter notes), as a
+        # rhythm template says (`inference.rhythm`); the model then chooses the pitches only.
+        self.rhythm = rhythm
+        self._note_masks: dict[tuple[int, int], torch.Tensor] = {}
         self.sung: list[list[int]] = []  # per row: (syllables done, bytes of the next one written)
         self.char_ids = torch.tensor(
             [i for t, i in grammar.tokenizer.vocab.items() if t.startswith(CHAR_PREFIX)], dtype=torch.long
@@ -80,6 +85,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
             mask = self.grammar.allowed(state)
             if self.lyrics is not None:
                 mask = self._forced(row, state, mask)
+            if self.rhythm is not None:
+                mask = self._in_rhythm(row, state, mask)
             if state.kind != Kind.END:
                 banned = []
                 if bars < self.min_bars or not noted:
@@ -94,6 +101,51 @@ class GrammarLogitsProcessor(LogitsProcessor):
         if self.lyrics is not None:
             scores = self._text_given(scores)
         return scores.masked_fill(~mask, float("-inf"))
+
+    # --- a rhythm template's onsets and lengths -----------------------------------------------------
+    def _in_rhythm(self, row: int, state: GrammarState, mask: torch.Tensor) -> torch.Tensor:
+        """`mask` narrowed to the template: where a syllable may start, a bar line exactly when its note is
+        in a later bar; inside a syllable's note, its Position and Duration (merged tokens by their parts)."""
+        done = self.sung[row][0]
+        if state.kind in (Kind.TIMESIG, Kind.DURATION):
+            if done == len(self.rhythm):
+                return mask
+            later = self.rhythm[done][0] > self.bars[row] - 1
+            if later and state.kind == Kind.TIMESIG:  # an empty bar: the grammar has none; sing on
+                return mask
+            narrowed = mask.clone()
+            if later:
+                keep = torch.zeros_like(mask)
+                keep[self.bar_starts] = True
+                return narrowed & keep
+            narrowed[self.bar_starts] = False
+            return narrowed
+        if state.kind in (Kind.SYLLABLE, Kind.POSITION, Kind.TEMPO, Kind.PROGRAM, Kind.PITCH) and done:
+            _, position, quarters = self.rhythm[done - 1]
+            return mask & self._note_mask(position, self._duration(quarters, state.meter))
+        return mask
+
+    def _duration(self, quarters: float, meter: int) -> int:
+        """The Duration id nearest `quarters` in `meter` (a Duration counts beats of the meter's beat)."""
+        beat = self.grammar.beat_of.get(meter, 1.0)
+        return min(self.grammar.beats_of, key=lambda i: abs(self.grammar.beats_of[i] * beat - quarters))
+
+    def _note_mask(self, position: int, duration: int) -> torch.Tensor:
+        """The ids whose Position parts are `position` and whose Duration parts are `duration` (kept)."""
+        key = (position, duration)
+        if key not in self._note_masks:
+            grammar, tokenizer = self.grammar, self.grammar.tokenizer
+            keep = torch.ones(grammar.vocab_size, dtype=torch.bool)
+            for i in range(grammar.vocab_size):
+                for part in tokenizer.parts(i):
+                    kind = grammar.kind_of.get(part)
+                    if (kind == Kind.POSITION and grammar.position_of[part] != position) or (
+                        kind == Kind.DURATION and part != duration
+                    ):
+                        keep[i] = False
+                        break
+            self._note_masks[key] = keep
+        return self._note_masks[key]
 
     # --- lyrics forced in order (a song's grammar) ---------------------------------------------------
     def _sing(self, row: int, token: int) -> None:

@@ -18,7 +18,7 @@ A song is one melody in the model's 512-token context: about 8 tokens a syllable
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import symusic
@@ -43,6 +43,7 @@ from cadenza.inference.render import (
     track_voices,
 )
 from cadenza.inference.request import Request, as_request
+from cadenza.inference.rhythm import RHYTHM_FILE, RhythmModel, remi_rhythm
 from cadenza.keys import Key, key_name, parse_key
 from cadenza.paths import SONGS_ADAPTER, resolve
 from cadenza.tokenization.grammar import RemiGrammar
@@ -50,6 +51,7 @@ from cadenza.tokenization.lyrics import lyrics_of, syllable_ids
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 MAX_SYLLABLES = 60
+DEFAULT_METER = "4/4"  # a template's meter when none is asked: most of the songs (272 of 300 sampled)
 SONG_VOICE = Voice(slot=0, name="Voice")
 # Choral ranges (MIDI pitches): a song asked for a voice is moved by whole octaves into its range. The
 # songs the adapter learned from are sopranos, altos, tenors and basses alike, and nothing in the prompt
@@ -79,8 +81,9 @@ class Singer:
     """Songs by a `Composer` over the base with a lyrics adapter (or over another model: the n-gram
     baseline's singer is a `Singer` of an `NGramComposer`)."""
 
-    def __init__(self, composer: Composer) -> None:
+    def __init__(self, composer: Composer, rhythm: RhythmModel | None = None) -> None:
         self.composer = composer
+        self._rhythm = rhythm  # loaded from the adapter's folder on first use (`rhythm_model`)
 
     @property
     def tokenizer(self) -> CadenzaTokenizer:
@@ -113,6 +116,13 @@ class Singer:
         return self.composer.path
 
     @property
+    def rhythm_model(self) -> RhythmModel | None:
+        """The lyrics -> rhythm model beside the adapter (`cadenza rhythm`), None where there is none."""
+        if self._rhythm is None and self.path is not None and (self.path / RHYTHM_FILE).is_file():
+            self._rhythm = RhythmModel.load(self.path / RHYTHM_FILE)
+        return self._rhythm
+
+    @property
     def styles(self) -> list[str]:
         """The base's styles: a lyrics adapter sings in them."""
         return self.tokenizer.styles
@@ -130,19 +140,44 @@ class Singer:
         `Request` or as `sing(lyrics, "bach", seed=1)`): (the piece, the syllables it sings, the
         syllabifier's note to the user, "" when it has none). `melisma` lets a syllable last several
         notes; `voice` (soprano, alto, tenor, bass) places it in that voice's range, else it stays where
-        the model put it."""
+        the model put it. Without melismas, the rhythm model lays out the syllables first (see
+        `sing_syllables`)."""
         split = syllabify(lyrics, language, MAX_SYLLABLES)
-        piece = self.sing_syllables(split.syllables, as_request(request, settings), melisma, voice)
+        request = as_request(request, settings)
+        piece = self.sing_syllables(split.syllables, request, melisma, voice, language)
         return piece, split.syllables, split.note
 
     def sing_syllables(
-        self, syllables: list[Syllable], request: Request, melisma: bool = False, voice: str | None = None
+        self,
+        syllables: list[Syllable],
+        request: Request,
+        melisma: bool = False,
+        voice: str | None = None,
+        language: str = "en",
     ) -> Piece:
-        """A melody for syllables already split (a held-out song's, in the benchmark)."""
+        """A melody for syllables already split (a held-out song's, in the benchmark). One note a syllable
+        (no `melisma`) in a style the rhythm model knows: TeleMelody's split, the rhythm model's template
+        (each syllable's onset and length, from its stress, word and line ends in `language`) forced, the
+        pitches the adapter's; else the adapter writes rhythm and pitch together."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
         forced = [syllable_ids(self.tokenizer, s.text, s.word_end) for s in syllables]
-        piece = self._song(request, forced, melisma, voice)
+        rhythm, model = None, self.rhythm_model
+        if not melisma and model is not None and request.style in model.styles:
+            request = request.sampled(self.composer.sampling)
+            meter = request.time_signature or DEFAULT_METER
+            numerator, denominator = (int(part) for part in meter.split("/"))
+            notes = model.template(
+                syllables,
+                language,
+                request.style,
+                (numerator, denominator),
+                request.temperature,
+                request.seed,
+            )
+            rhythm = remi_rhythm(notes, (numerator, denominator))
+            request = replace(request, time_signature=meter)
+        piece = self._song(request, forced, melisma, voice, rhythm)
         sung = [item for item in lyrics_of(self.tokenizer, piece.tokens) if item is not None]
         if len(sung) != len(syllables):  # the context ran out before the last syllable
             raise CadenzaError(
@@ -156,7 +191,12 @@ class Singer:
         return self._song(as_request(request, settings), None, True, voice)
 
     def _song(
-        self, request: Request, forced: list[list[int]] | None, melisma: bool, voice: str | None
+        self,
+        request: Request,
+        forced: list[list[int]] | None,
+        melisma: bool,
+        voice: str | None,
+        rhythm: list[tuple[int, int, float]] | None = None,
     ) -> Piece:
         if voice is not None:
             octave_shift([], voice)  # an unknown voice fails before the model runs
@@ -178,7 +218,7 @@ class Singer:
         grammar = self._song_grammar(time_signature)
         merged = tok.merge(prefix)
         processors = [PromptHealing(tok, [prompt])] if prompt else []
-        processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma)]
+        processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma, rhythm=rhythm)]
         stop = StoppingCriteriaList([BarStoppingCriteria([], tok.eos_id, 0)])
         ids = torch.tensor([merged], device=composer.device)
         out = composer.draw(ids, processors, request.sampling, stop, composer.context - len(merged))

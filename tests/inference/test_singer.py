@@ -17,6 +17,8 @@ from cadenza.checkpoint import read_adapter, save_checkpoint
 from cadenza.data.streams import song_scores, song_syllables
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.render import render, render_piece
+from cadenza.inference.request import Request
+from cadenza.inference.rhythm import fit_rhythm
 from cadenza.inference.songs import SONG_VOICE, Singer, octave_shift
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.lyrics import lyrics_of
@@ -84,6 +86,29 @@ def test_a_syllable_with_a_letter_twice_running_is_sung_whole(singer):
     assert [item for item in lyrics_of(singer.tokenizer, piece.tokens)] == [
         (s.text, s.word_end) for s in syllables
     ]
+
+
+def test_with_a_rhythm_model_the_template_sets_every_onset_and_length(singer):
+    # TeleMelody's split: the rhythm model lays out the syllables, the adapter chooses only the pitches.
+    songs = [song_scores(music21.corpus.parse(f"bach/{name}"))[0] for name in CHORALES[:6]]
+    model = fit_rhythm([{"midi": s.dumps_midi(), "language": "German", "style": "bach"} for s in songs])
+    with_rhythm = Singer(singer.composer, rhythm=model)
+    text = "Herz-lich tut mich ver-lan-gen, nach ei-nem sel-gen End."
+    for seed, meter in ((0, None), (1, "3/4")):
+        piece, syllables, _ = with_rhythm.sing(text, "bach", "de", seed=seed, time_signature=meter)
+        request = Request("bach", seed=seed).sampled(singer.composer.sampling)
+        numerator, denominator = (int(p) for p in (meter or "4/4").split("/"))
+        expected = model.template(
+            syllables, "de", "bach", (numerator, denominator), request.temperature, seed
+        )
+        notes = sorted(piece.score.tracks[0].notes, key=lambda n: n.time)
+        tpq = piece.score.ticks_per_quarter
+        assert [(n.time * 4 // tpq, n.duration * 4 // tpq) for n in notes] == [
+            (note.onset, note.length) for note in expected
+        ]
+        assert lyrics_of(singer.tokenizer, piece.tokens) == [(s.text, s.word_end) for s in syllables]
+        signature = piece.score.time_signatures[0]
+        assert (signature.numerator, signature.denominator) == (numerator, denominator)
 
 
 def test_melismas_when_asked_keep_the_syllables_in_order(singer):
