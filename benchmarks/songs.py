@@ -29,7 +29,7 @@ interval, so the row is reproducible, and a move to a closely related key, keepi
 scale tones) against the original: what each script makes of a melody that is right but in another key. With
 `--voice 1` each system is asked for the song's voice (soprano, alto, tenor or bass: the range that
 holds most of its notes), as the random melody is given the song's range; every system is asked for the
-song's own key. Both PDs compare absolute pitches (TeleMelody's folds only those below middle C or
+song's own key and meter. Both PDs compare absolute pitches (TeleMelody's folds only those below middle C or
 above B5), so a melody an octave off scores as a different one. Prints a markdown table (and writes it
 to `--out`).
 """
@@ -60,6 +60,7 @@ from cadenza.evaluation.melody import (
     unified_shift,
 )
 from cadenza.inference.request import Request
+from cadenza.inference.rhythm import RHYTHM_FILE
 from cadenza.inference.songs import VOICE_RANGES, Singer
 from cadenza.keys import parse_key
 
@@ -132,6 +133,12 @@ def nan_mean(values: list[float]) -> float:
     return sum(kept) / len(kept) if kept else math.nan
 
 
+def meter_of(score: symusic.Score) -> str:
+    """The song's first meter, as a request asks for it ("3/4"); 4/4 when it has none."""
+    signature = score.time_signatures[0] if len(score.time_signatures) else None
+    return f"{signature.numerator}/{signature.denominator}" if signature else "4/4"
+
+
 def beats_per_bar(score: symusic.Score) -> int:
     signature = score.time_signatures[0] if len(score.time_signatures) else None
     return int(signature.numerator * 4 / signature.denominator) if signature else 4
@@ -183,11 +190,12 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
     meter, starts = beats_per_bar(score), syllable_starts(kept)
     tonic, mode = parse_key(row["key"])
     shift = unified_shift(tonic, mode)  # every system is asked for the song's key
-    for name, system in systems.items():
+    for name, (system, melisma) in systems.items():
         try:
             piece = system.sing_syllables(
-                syllables, Request(row["style"], key=row["key"], seed=seed), melisma=True,
-                voice=song_voice(reference) if args.voice else None,
+                syllables, Request(row["style"], key=row["key"], time_signature=meter_of(score), seed=seed),
+                melisma=melisma,
+                voice=song_voice(reference) if args.voice else None, language=row["language"],
             )  # fmt: skip
         except CadenzaError:  # its melismas filled the context first: scored as an empty melody
             tally.add(name, ([], [], shift, starts, shift), reference, False, dict.fromkeys(SHARES, math.nan))
@@ -216,7 +224,16 @@ def main() -> None:
     args = parse_args()
     corpus = load_corpus(args.corpus)
     singer = Singer.from_adapter(args.adapter)
-    systems = {"lyrics adapter": singer, "4-gram": fit_ngram_singer(args.adapter, corpus, 4)}
+    if singer.rhythm_model is None:
+        raise CadenzaError(f"{args.adapter}: no {RHYTHM_FILE}; build it with `cadenza rhythm`")
+    ngram = fit_ngram_singer(args.adapter, corpus, 4)
+    # name -> (singer, melismas allowed): the adapter and the 4-gram write rhythm and pitch together, with
+    # melismas as the songs have them; with the rhythm model (one note a syllable) the adapter writes pitch.
+    systems = {
+        "rhythm model + adapter": (singer, False),
+        "lyrics adapter": (singer, True),
+        "4-gram": (ngram, True),
+    }
     rng = random.Random(args.seed)
     tally = Tally()
     started = time.time()

@@ -72,14 +72,17 @@ def song_scores(m21, min_syllables: int = 8) -> list[Score]:
     if m21.atSoundingPitch is False:
         m21 = m21.toSoundingPitch()
     parts = list(m21.parts) or [m21]
-    written = [[(0.0, part)] for part in parts]
+    # A song that opens with an upbeat starts that far into its first bar, so its bar lines fall where the
+    # score has them (from 0, every syllable after a pickup would sit a beat off its beat).
+    pickup = _pickup(parts[0])
+    written = [[(pickup, part)] for part in parts]
     songs = []
     for part, timeline in zip(parts, written, strict=True):
-        syllables = _first_verse(part)
+        syllables = _first_verse(part, pickup)
         if len(syllables) < min_syllables:
             continue
         score = Score(TICKS_PER_QUARTER)
-        _add_conductor(score, m21, written, timeline)
+        _add_conductor(score, m21, written, timeline, pickup)
         track = Track(name=str(part.partName or ""), program=0)
         line: dict[float, tuple[float, int, int]] = {}
         for onset, end, pitch, velocity in _joined_notes(part, timeline):  # a chord's top note comes last
@@ -119,9 +122,9 @@ def is_song(score: Score) -> bool:
     return any(len(track.lyrics) for track in score.tracks)
 
 
-def _first_verse(part) -> dict[float, str]:
-    """Onset -> lyric event text of the part's first verse (the lowest verse number on each note),
-    hyphenated as `song_scores` says."""
+def _first_verse(part, start: float = 0.0) -> dict[float, str]:
+    """Onset (from `start`, where the part's timeline begins) -> lyric event text of the part's first verse
+    (the lowest verse number on each note), hyphenated as `song_scores` says."""
     syllables = {}
     for element in part.flatten().notes:
         if not element.lyrics or element.duration.isGrace:
@@ -134,7 +137,7 @@ def _first_verse(part) -> dict[float, str]:
         text = text.rstrip("".join(WRITTEN_HYPHENS)) if marked else text
         if text:
             goes_on = marked or verse.syllabic in ("begin", "middle")
-            syllables[float(element.offset)] = lyric_event(text, not goes_on)
+            syllables[start + float(element.offset)] = lyric_event(text, not goes_on)
     return syllables
 
 
@@ -214,19 +217,24 @@ def _played_order(skeleton) -> list[int]:
     return [measure.cadenza_index for measure in played.getElementsByClass(stream.Measure)]
 
 
-def _add_conductor(score: Score, m21, timelines: list[Timeline], first: Timeline) -> None:
+def _add_conductor(
+    score: Score, m21, timelines: list[Timeline], first: Timeline, pickup: float = 0.0
+) -> None:
     """Time and key signatures of the `first` timeline (the first part's), tempo marks of the whole score,
-    with the writer's defaults (4/4, 120) where there are none."""
+    with the writer's defaults (4/4, 120) where there are none. With a `pickup` (the timelines start that
+    far into the first bar), what the pickup bar opens with stands at 0, where its bar begins."""
     from music21 import key, meter, tempo
+
+    def at(offset: float) -> int:
+        return 0 if offset <= pickup else _ticks(offset)
 
     for start, music in first:
         flat = music.flatten()
         for ts in flat.getElementsByClass(meter.TimeSignature):
-            time = _ticks(start + ts.offset)
-            score.time_signatures.append(TimeSignature(time, ts.numerator, ts.denominator))
+            score.time_signatures.append(TimeSignature(at(start + ts.offset), ts.numerator, ts.denominator))
         for ks in flat.getElementsByClass(key.KeySignature):
             minor = isinstance(ks, key.Key) and ks.mode == "minor"
-            score.key_signatures.append(KeySignature(_ticks(start + ks.offset), int(ks.sharps), int(minor)))
+            score.key_signatures.append(KeySignature(at(start + ks.offset), int(ks.sharps), int(minor)))
     if not len(score.time_signatures) or score.time_signatures[0].time > 0:
         score.time_signatures.insert(0, TimeSignature(0, 4, 4))
     marks = {}
@@ -238,7 +246,7 @@ def _add_conductor(score: Score, m21, timelines: list[Timeline], first: Timeline
     for offset, mark in sorted(placed, key=lambda item: item[0]):
         qpm = mark.getQuarterBPM()
         if qpm:
-            marks.setdefault(_ticks(offset), float(qpm))
+            marks.setdefault(at(offset), float(qpm))
     if 0 not in marks:
         marks[0] = 120.0
     for time, qpm in sorted(marks.items()):
@@ -247,6 +255,14 @@ def _add_conductor(score: Score, m21, timelines: list[Timeline], first: Timeline
 
 def _ticks(quarters) -> int:
     return round(float(quarters) * TICKS_PER_QUARTER)
+
+
+def _pickup(part) -> float:
+    """Quarter notes missing from the start of the part's first bar: an upbeat's (music21's paddingLeft)."""
+    from music21 import stream
+
+    first = part.getElementsByClass(stream.Measure).first()
+    return float(first.paddingLeft) if first is not None else 0.0
 
 
 def _joined_notes(part, timeline: Timeline) -> list[tuple[float, float, int, int]]:

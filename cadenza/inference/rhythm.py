@@ -8,13 +8,14 @@ Learned from the texted songs (`cadenza corpus songs`): per syllable, on a sixte
   before the next syllable together; the last syllable's is its own length);
 - its *breath*: the sixteenths of rest at the end of that step (0 when the next syllable follows at once).
 
-Each is predicted from what a singer sees at that syllable (`FEATURES`): where in the bar it starts and
-how long the bar is; whether it is stressed (`data.stress`), starts or ends a word, ends a line
-(punctuation: `syllables.ends_line`) or the song; whether the next syllable is stressed or starts a word;
-how far into and how far from the end of its line it is; the step before; and the style. Two
-scikit-learn `HistGradientBoostingClassifier`s, one per target (the breath also sees the step), so stress
-pulls a syllable onto a strong beat, and a line end takes a long note and a breath, as much as the songs
-did. `RhythmModel.template` samples a rhythm for a user's syllables from them, one syllable at a time.
+Each is predicted from what a singer sees at that syllable (`FEATURES`): where in the bar it starts, how
+long the bar is and how far the next beat and strong beat are; whether it is stressed (`data.stress`),
+starts or ends a word, ends a line (punctuation: `syllables.ends_line`) or the song; whether the next
+syllable is stressed or starts a word; how far into and how far from the end of its line it is; the step
+before; and the style. Two scikit-learn `HistGradientBoostingClassifier`s, one per target (the breath
+also sees the step), so stress pulls a syllable onto a strong beat, and a line end takes a long note and
+a breath, as much as the songs did. `RhythmModel.template` samples a rhythm for a user's syllables from
+them, one syllable at a time.
 
 Saving uses no pickle, as the style classifier's: the training table goes to an .npz (`RHYTHM_FILE`) and
 `load` fits the two models again (a few seconds). `cadenza rhythm` builds it from the songs corpus's train
@@ -31,7 +32,7 @@ import numpy as np
 import symusic
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from cadenza.data.stress import stresses
+from cadenza.data.stress import stresses, strong_beats
 from cadenza.data.syllables import Syllable, ends_line
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.paths import SONGS_ADAPTER, SONGS_CORPUS
@@ -41,8 +42,8 @@ GRID = 4  # cells per quarter note: sixteenths
 MAX_STEP = 32  # sixteenths (two bars of 4/4): a longer step is learned as this one
 MAX_LINE = 12  # syllables: farther into or from the end of a line counts as this far
 FEATURES = (
-    "position", "bar_length", "stressed", "word_start", "word_end", "line_end", "song_end",
-    "next_stressed", "next_word_start", "into_line", "left_in_line", "previous_step", "style",
+    "position", "bar_length", "to_beat", "to_strong", "stressed", "word_start", "word_end", "line_end",
+    "song_end", "next_stressed", "next_word_start", "into_line", "left_in_line", "previous_step", "style",
 )  # fmt: skip
 _STYLE = FEATURES.index("style")
 # Shallow, regularised trees: the songs' rhythms are noisy, and a model sampled at temperature 1 must be
@@ -65,6 +66,18 @@ class Note:
 def bar_cells(numerator: int, denominator: int) -> int:
     """Sixteenths in a bar of this meter."""
     return max(1, GRID * 4 * numerator // denominator)
+
+
+def metric_rows(onsets: np.ndarray, bar: int) -> np.ndarray:
+    """Per onset (sixteenths from the start), the features of where it is in a bar of `bar` sixteenths:
+    its position, the bar's length, and the sixteenths to the next beat and to the next strong beat
+    (`stress.strong_beats`): what a step must cover to put the next syllable on one."""
+    position = onsets % bar
+    beats = bar / GRID
+    strong = np.array([GRID * b for b in strong_beats(max(1, round(beats)))] + [bar])
+    to_strong = np.array([strong[strong > p].min() - p for p in position])
+    to_beat = GRID - position % GRID
+    return np.column_stack([position, np.full(len(onsets), bar), to_beat, to_strong])
 
 
 def remi_rhythm(notes: Sequence[Note], meter: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -120,7 +133,7 @@ def song_rows(score: symusic.Score, language: str, style: int) -> tuple[np.ndarr
     steps = np.clip(steps, 1, MAX_STEP)
     breaths = np.clip(steps - np.clip(sung, 1, None), 0, None)
     features = np.column_stack([
-        np.array(onsets) % bar, np.full(len(onsets), bar), context_rows(syllables, language),
+        metric_rows(np.array(onsets), bar), context_rows(syllables, language),
         np.concatenate([[0], steps[:-1]]), np.full(len(onsets), style),
     ]).astype(np.float32)  # fmt: skip
     return features, steps.astype(np.int64), breaths.astype(np.int64)
@@ -163,7 +176,8 @@ class RhythmModel:
         context = context_rows(syllables, language)
         notes, onset, previous = [], 0, 0
         for row in context:
-            features = np.concatenate([[onset % bar, bar], row, [previous, code]])[None, :].astype(np.float32)
+            where = metric_rows(np.array([onset]), bar)[0]
+            features = np.concatenate([where, row, [previous, code]])[None, :].astype(np.float32)
             step = _draw(self._step, features, temperature, rng)
             # No bar without an onset (the song grammar has none): a step past the next bar comes back by
             # whole bars, keeping its place in the bar.

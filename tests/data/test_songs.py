@@ -41,6 +41,20 @@ def test_a_chorale_soprano_is_a_song_with_its_syllables_on_its_notes():
     assert sum(item is None for item in items) == len(track.notes) - len(track.lyrics)  # melisma notes
 
 
+def test_a_song_that_opens_with_an_upbeat_keeps_its_bar_lines():
+    # BWV 117.4 opens with a quarter-note upbeat: its first syllable is on the fourth beat of bar 0, so
+    # every downbeat of the chorale falls on a bar line (from 0, each would sit a beat early).
+    song = song_scores(music21.corpus.parse("bach/bwv117.4"))[0]
+    tpq = song.ticks_per_quarter
+    onsets = sorted(note.time / tpq for note in song.tracks[0].notes)
+    assert onsets[:3] == [3.0, 4.0, 5.0]
+    assert [(ts.time, ts.numerator, ts.denominator) for ts in song.time_signatures] == [(0, 4, 4)]
+    assert [tempo.time for tempo in song.tempos] == [0]
+    assert song_syllables(song)[:4] == [("Sei", True), ("Lob", True), ("und", True), ("Ehr'", True)]
+    unpadded = song_scores(music21.corpus.parse("bach/bwv10.7"))[0]  # no upbeat: from 0, as before
+    assert min(note.time for note in unpadded.tracks[0].notes) == 0
+
+
 def test_the_hyphens_written_into_the_madrigals_texts_become_syllables_that_go_on():
     songs = song_scores(music21.corpus.parse("monteverdi/madrigal.3.16"))
     assert len(songs) == 5  # every voice is texted

@@ -45,6 +45,7 @@ def test_song_rows_by_hand():
     column = {name: features[:, i].tolist() for i, name in enumerate(FEATURES)}
     assert steps.tolist() == [8, 8, 8] and breaths.tolist() == [0, 4, 0]
     assert column["position"] == [0, 8, 0] and column["bar_length"] == [16, 16, 16]
+    assert column["to_beat"] == [4, 4, 4] and column["to_strong"] == [8, 8, 8]  # 4/4: strong on 1 and 3
     assert column["word_start"] == [1, 0, 1] and column["word_end"] == [0, 1, 1]
     assert column["line_end"] == [0, 1, 0] and column["song_end"] == [0, 0, 1]
     assert column["into_line"] == [0, 1, 0] and column["left_in_line"] == [1, 0, 0]
