@@ -134,17 +134,18 @@ class Singer:
         language: str = "en",
         melisma: bool = False,
         voice: str | None = None,
+        rhythm: bool = True,
         **settings,
     ) -> tuple[Piece, list[Syllable], str]:
         """A melody for `lyrics` as `request` asks (its style, key, meter, tempo, sampling, seed; as a
         `Request` or as `sing(lyrics, "bach", seed=1)`): (the piece, the syllables it sings, the
         syllabifier's note to the user, "" when it has none). `melisma` lets a syllable last several
         notes; `voice` (soprano, alto, tenor, bass) places it in that voice's range, else it stays where
-        the model put it. Without melismas, the rhythm model lays out the syllables first (see
-        `sing_syllables`)."""
+        the model put it. Without melismas, the rhythm model lays out the syllables first unless `rhythm`
+        is False (see `sing_syllables`)."""
         split = syllabify(lyrics, language, MAX_SYLLABLES)
         request = as_request(request, settings)
-        piece = self.sing_syllables(split.syllables, request, melisma, voice, language)
+        piece = self.sing_syllables(split.syllables, request, melisma, voice, language, rhythm)
         return piece, split.syllables, split.note
 
     def sing_syllables(
@@ -154,16 +155,17 @@ class Singer:
         melisma: bool = False,
         voice: str | None = None,
         language: str = "en",
+        rhythm: bool = True,
     ) -> Piece:
         """A melody for syllables already split (a held-out song's, in the benchmark). One note a syllable
         (no `melisma`) in a style the rhythm model knows: TeleMelody's split, the rhythm model's template
         (each syllable's onset and length, from its stress, word and line ends in `language`) forced, the
-        pitches the adapter's; else the adapter writes rhythm and pitch together."""
+        pitches the adapter's; else (or with `rhythm` False) the adapter writes rhythm and pitch together."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
         forced = [syllable_ids(self.tokenizer, s.text, s.word_end) for s in syllables]
-        rhythm, model = None, self.rhythm_model
-        if not melisma and model is not None and request.style in model.styles:
+        template, model = None, self.rhythm_model if rhythm and not melisma else None
+        if model is not None and request.style in model.styles:
             request = request.sampled(self.composer.sampling)
             meter = request.time_signature or DEFAULT_METER
             numerator, denominator = (int(part) for part in meter.split("/"))
@@ -175,9 +177,9 @@ class Singer:
                 request.temperature,
                 request.seed,
             )
-            rhythm = remi_rhythm(notes, (numerator, denominator))
+            template = remi_rhythm(notes, (numerator, denominator))
             request = replace(request, time_signature=meter)
-        piece = self._song(request, forced, melisma, voice, rhythm)
+        piece = self._song(request, forced, melisma, voice, template)
         sung = [item for item in lyrics_of(self.tokenizer, piece.tokens) if item is not None]
         if len(sung) != len(syllables):  # the context ran out before the last syllable
             raise CadenzaError(
@@ -266,6 +268,12 @@ class SongArgs:
     joint: bool = field(default=False, metadata={"help": "write lyrics and melody together (no --lyrics)"})
     adapter: str = field(default=SONGS_ADAPTER, metadata={"help": "the lyrics adapter"})
     melisma: bool = field(default=False, metadata={"help": "let a syllable last several notes"})
+    rhythm: bool = field(
+        default=True,
+        metadata={
+            "help": "lay out the syllables with the rhythm model first (false: the adapter's own rhythm)"
+        },
+    )
     voice: str | None = field(
         default=None, metadata={"help": "soprano, alto, tenor or bass: sing in its range (default: any)"}
     )
@@ -296,7 +304,9 @@ def run_song(args: SongArgs) -> None:
     if args.joint:
         piece = singer.song(request, voice=args.voice)
     else:
-        piece, syllables, note = singer.sing(text, request, args.language, args.melisma, args.voice)
+        piece, syllables, note = singer.sing(
+            text, request, args.language, args.melisma, args.voice, args.rhythm
+        )
         print(
             "syllables: " + " ".join(s.text + ("" if s.word_end else "-") for s in syllables), file=sys.stderr
         )

@@ -109,6 +109,10 @@ def test_with_a_rhythm_model_the_template_sets_every_onset_and_length(singer):
         assert lyrics_of(singer.tokenizer, piece.tokens) == [(s.text, s.word_end) for s in syllables]
         signature = piece.score.time_signatures[0]
         assert (signature.numerator, signature.denominator) == (numerator, denominator)
+    # Asked not to (`--rhythm false`), or with melismas, the adapter writes the rhythm: no template drawn.
+    model.template = None  # a call would fail
+    with_rhythm.sing(text, "bach", "de", rhythm=False, seed=0)
+    with_rhythm.sing(text, "bach", "de", melisma=True, seed=0)
 
 
 def test_melismas_when_asked_keep_the_syllables_in_order(singer):
