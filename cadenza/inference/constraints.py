@@ -13,7 +13,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from cadenza.tokenization.grammar import GrammarState, Kind, RemiGrammar
-from cadenza.tokenization.lyrics import CHAR_PREFIX, MELISMA_TOKEN
+from cadenza.tokenization.lyrics import CHAR_PREFIX, MELISMA_TOKEN, SONG_END_TOKEN
 from cadenza.tokenization.tokenizer import CadenzaTokenizer
 
 
@@ -53,6 +53,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.seen = 0
         self.eos_id = grammar.tokenizer.eos_id
         self.bar_starts = sorted(grammar.tokenizer.bar_starts)  # Bar, and merged tokens opening with it
+        # A song's last syllable (`SONG_END_TOKEN`) gets its note, then the song ends: per row, written yet?
+        self.song_end = grammar.tokenizer.vocab.get(SONG_END_TOKEN)
+        self.ending: list[bool] = []
 
     def _advance(self, input_ids: torch.LongTensor) -> None:
         # The prompt is read as written (`RemiGrammar.free`: a user's file may change meter); what the
@@ -63,6 +66,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
             self.bars = [0] * input_ids.shape[0]
             self.noted = [False] * input_ids.shape[0]
             self.sung = [[0, 0] for _ in range(input_ids.shape[0])]
+            self.ending = [False] * input_ids.shape[0]
         for row, tokens in enumerate(input_ids[:, self.seen :].tolist()):
             state = self.states[row]
             for token in tokens:
@@ -74,6 +78,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 self.noted[row] |= notes > 0
                 if self.lyrics is not None and new.kind in (Kind.CHAR, Kind.SYLLABLE):
                     self._sing(row, token)
+                self.ending[row] |= token == self.song_end
                 state = new
             self.states[row] = state
         self.seen = input_ids.shape[1]
@@ -87,6 +92,9 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 mask = self._forced(row, state, mask)
             if self.rhythm is not None:
                 mask = self._in_rhythm(row, state, mask)
+            if self.ending[row] and state.kind == Kind.DURATION:
+                mask = torch.zeros_like(mask)
+                mask[self.eos_id] = True
             if state.kind != Kind.END:
                 banned = []
                 if bars < self.min_bars or not noted:

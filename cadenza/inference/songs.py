@@ -163,7 +163,10 @@ class Singer:
         pitches the adapter's; else (or with `rhythm` False) the adapter writes rhythm and pitch together."""
         if not 0 < len(syllables) <= MAX_SYLLABLES:
             raise CadenzaError(f"a song sets 1 to {MAX_SYLLABLES} syllables, got {len(syllables)}")
-        forced = [syllable_ids(self.tokenizer, s.text, s.word_end) for s in syllables]
+        last = len(syllables) - 1
+        forced = [
+            syllable_ids(self.tokenizer, s.text, s.word_end, i == last) for i, s in enumerate(syllables)
+        ]
         template, model = None, self.rhythm_model if rhythm and not melisma else None
         if model is not None and request.style in model.styles:
             request = request.sampled(self.composer.sampling)

@@ -55,7 +55,13 @@ from typing import NamedTuple
 import torch
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.lyrics import CHAR_PREFIX, HYPHEN_TOKEN, MELISMA_TOKEN, WORD_END_TOKEN
+from cadenza.tokenization.lyrics import (
+    CHAR_PREFIX,
+    HYPHEN_TOKEN,
+    MELISMA_TOKEN,
+    SONG_END_TOKEN,
+    WORD_END_TOKEN,
+)
 from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
 
 # Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
@@ -81,7 +87,7 @@ class Kind(IntEnum):
     END = 11
     KEY = 12
     CHAR = 13  # a byte of a syllable
-    SYLLABLE = 14  # a lyric item's end: Hyphen, WordEnd, or Melisma (a note without a new syllable)
+    SYLLABLE = 14  # a lyric item's end: Hyphen, WordEnd, SongEnd, or Melisma (a note without a new syllable)
     HOLE = 15  # a bar left out, to be filled after the fill marker
     FILL = 16  # the fill marker: the bars left out follow
 
@@ -191,7 +197,7 @@ class RemiGrammar:
                 kind_of[i] = Kind.KEY
             elif song and token.startswith(CHAR_PREFIX):
                 kind_of[i] = Kind.CHAR
-            elif song and token in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN):
+            elif song and token in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN, SONG_END_TOKEN):
                 kind_of[i] = Kind.SYLLABLE
             elif i >= base_size:
                 continue
@@ -273,7 +279,11 @@ class RemiGrammar:
             chars = ids_of(Kind.CHAR)
             starts = chars | {tokenizer.vocab[MELISMA_TOKEN]}
             self._lyric_starts = sorted(starts)
-            ends = {tokenizer.vocab[HYPHEN_TOKEN], tokenizer.vocab[WORD_END_TOKEN]}
+            ends = {
+                tokenizer.vocab[t]
+                for t in (HYPHEN_TOKEN, WORD_END_TOKEN, SONG_END_TOKEN)
+                if t in tokenizer.vocab
+            }
             follows |= {
                 Kind.TIMESIG: starts | {tokenizer.bar_id} | eos,
                 Kind.DURATION: starts | {tokenizer.bar_id} | eos,

@@ -1,11 +1,12 @@
 """Lyric tokens (`CadenzaTokenizer.add_lyrics`): a texted melody's notes each follow one lyric item, written
 before the note's Position: a syllable spelled as its UTF-8 bytes (`Char_00` ... `Char_FF`) closed by
-`Syllable_Hyphen` (its word goes on) or `Syllable_WordEnd`, or `Syllable_Melisma` for a note that carries
-no new syllable. Bytes rather than characters or a syllable vocabulary: any language and spelling is open
-to them with 256 tokens, nothing a user types is out of vocabulary, and a syllable costs about 4 tokens
-(German and Italian syllables are 2-4 letters). Placing the item before the note lets the model choose the
-note's time and pitch knowing the syllable (a stressed syllable on a strong beat, a cadence after a
-comma), and keeps the note's own tokens whole for BPE.
+`Syllable_Hyphen` (its word goes on) or `Syllable_WordEnd` (`Syllable_SongEnd` for the song's last
+syllable, so the model knows where the song cadences, as a comma's byte tells it where a line ends), or
+`Syllable_Melisma` for a note that carries no new syllable. Bytes rather than characters or a syllable
+vocabulary: any language and spelling is open to them with 256 tokens, nothing a user types is out of
+vocabulary, and a syllable costs about 4 tokens (German and Italian syllables are 2-4 letters). Placing
+the item before the note lets the model choose the note's time and pitch knowing the syllable (a stressed
+syllable on a strong beat, a cadence after a comma), and keeps the note's own tokens whole for BPE.
 """
 
 from __future__ import annotations
@@ -24,14 +25,25 @@ CHAR_PREFIX = "Char_"  # one token per UTF-8 byte of a syllable
 HYPHEN_TOKEN = "Syllable_Hyphen"  # the syllable's word goes on
 WORD_END_TOKEN = "Syllable_WordEnd"  # the syllable ends its word
 MELISMA_TOKEN = "Syllable_Melisma"  # the note carries no new syllable
-LYRIC_TOKENS = (*[f"{CHAR_PREFIX}{b:02X}" for b in range(256)], HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN)
+SONG_END_TOKEN = "Syllable_SongEnd"  # the song's last syllable (its word ends); lyrics adapters from 12-03
+LYRIC_TOKENS = (
+    *[f"{CHAR_PREFIX}{b:02X}" for b in range(256)],
+    HYPHEN_TOKEN,
+    WORD_END_TOKEN,
+    MELISMA_TOKEN,
+    SONG_END_TOKEN,
+)
 
 
-def syllable_ids(tok: CadenzaTokenizer, syllable: str, word_end: bool) -> list[int]:
-    """The lyric item of one syllable; an empty syllable is a melisma's item."""
+def syllable_ids(tok: CadenzaTokenizer, syllable: str, word_end: bool, song_end: bool = False) -> list[int]:
+    """The lyric item of one syllable; an empty syllable is a melisma's item. The song's last syllable
+    (`song_end`) closes with `SONG_END_TOKEN` where the tokenizer has it (older ones end it as a word)."""
     if not syllable:
         return [tok.vocab[MELISMA_TOKEN]]
-    ends = tok.vocab[WORD_END_TOKEN if word_end else HYPHEN_TOKEN]
+    if song_end and SONG_END_TOKEN in tok.vocab:
+        ends = tok.vocab[SONG_END_TOKEN]
+    else:
+        ends = tok.vocab[WORD_END_TOKEN if word_end else HYPHEN_TOKEN]
     return [*(tok.vocab[f"{CHAR_PREFIX}{b:02X}"] for b in syllable.encode()), ends]
 
 
@@ -41,7 +53,8 @@ def lyrics_of(tok: CadenzaTokenizer, ids: list[int]) -> list[tuple[str, bool] | 
     if not tok.has_lyrics:
         return []
     first_char, hyphen = tok.vocab[f"{CHAR_PREFIX}00"], tok.vocab[HYPHEN_TOKEN]
-    word_end, pitches = tok.vocab[WORD_END_TOKEN], tok.ids_of("Pitch")
+    word_ends = {tok.vocab[WORD_END_TOKEN], tok.vocab.get(SONG_END_TOKEN)}
+    pitches = tok.ids_of("Pitch")
     out: list[tuple[str, bool] | None] = []
     spelled, pending = bytearray(), None
     for token in tok.unmerge(ids):
@@ -49,8 +62,8 @@ def lyrics_of(tok: CadenzaTokenizer, ids: list[int]) -> list[tuple[str, bool] | 
             break
         if first_char <= token < first_char + 256:
             spelled.append(token - first_char)
-        elif token in (hyphen, word_end):
-            pending, spelled = (spelled.decode(errors="replace"), token == word_end), bytearray()
+        elif token == hyphen or token in word_ends:
+            pending, spelled = (spelled.decode(errors="replace"), token in word_ends), bytearray()
         elif token in pitches:
             out.append(pending)
             pending = None
@@ -74,13 +87,14 @@ def with_lyrics(tok: CadenzaTokenizer, ids: list[int], score: symusic.Score) -> 
             "its tokens (a chord, or notes out of the tokenizer's range)"
         )
     out = list(ids)
-    for index, item in zip(reversed(at), reversed(items), strict=True):
+    last = max((i for i, item in enumerate(items) if item), default=-1)  # the song's last syllable
+    for number, (index, item) in reversed(list(enumerate(zip(at, items, strict=True)))):
         start = index - 1  # the note's Program token, after its Position and a tempo change
         while start > 0 and out[start - 1] in tempos:
             start -= 1
         if start > 0 and out[start - 1] in positions:
             start -= 1
-        out[start:start] = syllable_ids(tok, *item) if item else syllable_ids(tok, "", True)
+        out[start:start] = syllable_ids(tok, *item, number == last) if item else syllable_ids(tok, "", True)
     return out
 
 

@@ -264,7 +264,7 @@ class CadenzaTokenizer:
         return self.add_token(STYLE_PREFIX + validate_style_name(style))
 
     def add_lyrics(self) -> None:
-        """The lyric tokens (see the module's text): 256 bytes and three markers."""
+        """The lyric tokens (see the module's text): 256 bytes and four markers."""
         for token in LYRIC_TOKENS:
             self.add_token(token)
 
@@ -292,7 +292,8 @@ class CadenzaTokenizer:
 
     @property
     def lyric_ids(self) -> list[int]:
-        return [self.vocab[token] for token in LYRIC_TOKENS] if self.has_lyrics else []
+        # A tokenizer from before `SONG_END_TOKEN` has the others only.
+        return [self.vocab[token] for token in LYRIC_TOKENS if token in self.vocab]
 
     # --- token kinds: the one place a token's name is read -----------------------------------
     def kind(self, token_id: int) -> str:

@@ -13,6 +13,7 @@ from cadenza.tokenization.lyrics import (
     HYPHEN_TOKEN,
     LYRIC_TOKENS,
     MELISMA_TOKEN,
+    SONG_END_TOKEN,
     WORD_END_TOKEN,
     lyrics_of,
     syllable_ids,
@@ -61,8 +62,22 @@ def test_each_note_follows_its_syllable_spelled_in_bytes(songs):
     ids = tokenizer.encode(songs[0], "bach", key=(7, "minor"))
     assert lyrics_of(tokenizer, ids)[:3] == [("Mei", False), ("ne", True), ("Seel’", True)]  # ’: 3 bytes
     notes = sum(name.startswith("Pitch_") for name in names)
-    items = sum(name in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN) for name in names)
+    items = sum(name in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN, SONG_END_TOKEN) for name in names)
     assert notes == items == len(songs[0].tracks[0].notes)
+    # The song's last syllable closes with SongEnd, once: the model knows where the song cadences.
+    assert names.count(SONG_END_TOKEN) == 1
+    last_syllable = max(i for i, name in enumerate(names) if name in (HYPHEN_TOKEN, WORD_END_TOKEN))
+    assert names.index(SONG_END_TOKEN) > last_syllable
+    assert lyrics_of(tokenizer, ids)[-1] == song_syllables(songs[0])[-1]  # read back as a word's end
+
+
+def test_a_tokenizer_from_before_song_end_ends_the_last_syllable_as_a_word():
+    tokenizer = CadenzaTokenizer.new(["bach"])
+    for token in [t for t in LYRIC_TOKENS if t != SONG_END_TOKEN]:
+        tokenizer.add_token(token)
+    assert tokenizer.has_lyrics and SONG_END_TOKEN not in tokenizer.vocab
+    assert syllable_ids(tokenizer, "End", True, song_end=True)[-1] == tokenizer.vocab[WORD_END_TOKEN]
+    assert len(tokenizer.lyric_ids) == len(LYRIC_TOKENS) - 1
 
 
 def test_any_language_spells_in_bytes():
@@ -109,3 +124,20 @@ def test_a_song_keeps_its_first_bars_meter(songs):
     assert grammar.is_legal(state, meters[0]) and not grammar.is_legal(state, other)
     assert not grammar.allowed(state)[other] and grammar.allowed(state)[meters[0]]
     assert RemiGrammar(tokenizer).is_legal(state._replace(meter=-1), other)  # a piece may change meter
+
+
+def test_after_the_song_ends_syllable_and_its_note_only_the_end_may_follow(songs):
+    import torch
+
+    from cadenza.inference.constraints import GrammarLogitsProcessor
+    from cadenza.tokenization.grammar import RemiGrammar
+
+    tokenizer = lyric_tokenizer("plain")
+    ids = tokenizer.encode(songs[0], "bach", key=(7, "minor"))
+    assert ids[-1] == tokenizer.eos_id and tokenizer.vocab[SONG_END_TOKEN] in ids
+    processor = GrammarLogitsProcessor(RemiGrammar(tokenizer, song=True))
+    scores = processor(torch.tensor([ids[:-1]]), torch.zeros(1, len(tokenizer)))
+    assert torch.isfinite(scores[0]).nonzero().flatten().tolist() == [tokenizer.eos_id]
+    earlier = ids.index(tokenizer.vocab[WORD_END_TOKEN]) + 5  # mid-song, after a word: more may follow
+    assert torch.isfinite(GrammarLogitsProcessor(RemiGrammar(tokenizer, song=True))(
+        torch.tensor([ids[:earlier]]), torch.zeros(1, len(tokenizer)))[0]).sum() > 1  # fmt: skip
