@@ -1,7 +1,7 @@
 """Lyrics to melody on held-out songs: the lyrics adapter against an n-gram and a random melody.
 
     python benchmarks/songs.py --adapter adapters/songs --corpus build/corpus/songs [--split test]
-        [--syllables 32] [--seed 0] [--voice 1] [--out docs/songs-benchmark.md]
+        [--syllables 20] [--seed 0] [--voice 1] [--out docs/songs-benchmark.md]
 
 For each song of the split (chorales, madrigal voices, trecento voices the base corpus held out), its
 first `--syllables` syllables as it sings them are set again, melismas allowed (the songs have them), by
@@ -23,7 +23,8 @@ protocols, side by side because the same melodies get different numbers from eac
   unifies tonality before it trains and scores (`melody.unified_shift`). Its script skips a song it
   cannot read (an empty melody); a note under the table says when that happened;
 and beside them syllable alignment (the generated notes carry exactly the syllables, in order) and the
-share of word-initial syllables on strong beats. Two rows are computed as a ceiling: the song's own
+share of word-initial syllables on strong beats, of lines ending on a held syllable, and (each song of at
+most 60 syllables sung whole) of songs ending on the tonic. Two rows are computed as a ceiling: the song's own
 excerpt against itself, and the same excerpt transposed up a perfect fourth (+5 semitones: a fixed
 interval, so the row is reproducible, and a move to a closely related key, keeping six of the seven
 scale tones) against the original: what each script makes of a melody that is right but in another key. With
@@ -52,6 +53,7 @@ from cadenza.errors import CadenzaError
 from cadenza.evaluation.generators import fit_ngram_singer
 from cadenza.evaluation.melody import (
     Melody,
+    ends_on,
     line_end_long_share,
     melody_from_score,
     song_metrics,
@@ -61,7 +63,7 @@ from cadenza.evaluation.melody import (
 )
 from cadenza.inference.request import Request
 from cadenza.inference.rhythm import RHYTHM_FILE
-from cadenza.inference.songs import VOICE_RANGES, Singer
+from cadenza.inference.songs import MAX_SYLLABLES, VOICE_RANGES, Singer
 from cadenza.keys import parse_key
 
 TRANSPOSITION = 5  # semitones: the ceiling row's song is sung a perfect fourth up
@@ -220,6 +222,37 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
     return len(syllables)
 
 
+def tonic_endings(systems: dict, rows: list[dict], args: argparse.Namespace, rng) -> dict[str, float]:
+    """Per system (and the random melody, and the songs themselves), the share of the whole held-out songs
+    (those of at most `MAX_SYLLABLES` syllables) whose melody ends on the tonic of the song's key, each
+    sung as `sing_one` asks; a song a system could not finish counts as not ending there."""
+    whole = [row for row in rows if row["syllables"] <= MAX_SYLLABLES]
+    hits: dict[str, list[bool]] = {}
+    for index, row in enumerate(whole):
+        score = symusic.Score.from_midi(row["midi"])
+        reference, syllables, _ = excerpt(score, MAX_SYLLABLES)
+        tonic = parse_key(row["key"])[0]
+        request = Request(
+            row["style"], key=row["key"], time_signature=meter_of(score), seed=args.seed + index
+        )
+        for name, (system, melisma) in systems.items():
+            try:
+                piece = system.sing_syllables(
+                    syllables, request, melisma=melisma, voice=song_voice(reference) if args.voice else None,
+                    language=row["language"],
+                )  # fmt: skip
+                hits.setdefault(name, []).append(ends_on(melody_from_score(piece.score), tonic))
+            except CadenzaError:
+                hits.setdefault(name, []).append(False)
+        guess = random_melody(reference, len(syllables), rng)
+        hits.setdefault("random melody", []).append(ends_on(guess, tonic))
+        for ceiling in CEILINGS[1:]:
+            hits.setdefault(ceiling, []).append(ends_on(reference, tonic))
+        print(f"\rwhole songs: {index + 1}/{len(whole)}", end="", flush=True)
+    print()
+    return {name: sum(found) / len(found) for name, found in hits.items()} | {"songs": len(whole)}
+
+
 def main() -> None:
     args = parse_args()
     corpus = load_corpus(args.corpus)
@@ -243,30 +276,42 @@ def main() -> None:
         total += sing_one(systems, row, args.seed + index, args, tally, rng)
         print(f"\r{index + 1}/{len(rows)} songs, {time.time() - started:.0f} s", end="", flush=True)
     print()
+    tonic = tonic_endings(systems, rows, args, rng)
     asked = "each system asked for the song's voice (`song_voice`)" if args.voice else "no voice asked"
     lines = [
         f"Held-out `{args.split}` songs of `{args.corpus}`: {len(rows)} songs, the first {args.syllables} "
-        f"syllables of each ({total} in all), seed {args.seed}, {asked}, {time.time() - started:.0f} s.",
+        f"syllables of each ({total} in all), seed {args.seed}, {asked}; the {tonic['songs']} songs of at "
+        f"most {MAX_SYLLABLES} syllables also sung whole for the last column; {time.time() - started:.0f} s.",
         "",
+        *table(tally, tonic, len(rows)),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+def table(tally: Tally, tonic: dict[str, float], songs: int) -> list[str]:
+    lines = [
         "| system | PD % (SongMASS) | DD % (SongMASS) | MD | PD % (TeleMelody) | DD % (TeleMelody) "
-        "| syllables aligned | word starts on strong beats | line ends held |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| syllables aligned | word starts on strong beats | line ends held "
+        "| whole songs ending on the tonic |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     skipped = []
     for name, scored in tally.pairs.items():
         m = song_metrics(scored, tally.starts[name], tally.shifts[name])
         shown = f"{m['PD']:.1f} | {m['DD']:.1f} | {m['MD']:.2f} | {m['TM_PD']:.1f} | {m['TM_DD']:.1f}"
-        aligned = "" if name in CEILINGS else f"{tally.aligned[name]}/{len(rows)}"
+        aligned = "" if name in CEILINGS else f"{tally.aligned[name]}/{songs}"
         song_shares = [nan_mean([song[k] for song in tally.shares[name]]) for k in SHARES]
-        lines.append(f"| {name} | {shown} | {aligned} | {' | '.join(f'{v:.0%}' for v in song_shares)} |")
+        shares = " | ".join(f"{v:.0%}" for v in song_shares)
+        ending = f"{tonic[name]:.0%}" if name in tonic else ""
+        lines.append(f"| {name} | {shown} | {aligned} | {shares} | {ending} |")
         if m["tm_pd_songs"] < m["songs"] or m["tm_dd_songs"] < m["songs"]:
             skipped.append(f"{name}: PD over {m['tm_pd_songs']:.0f}, DD over {m['tm_dd_songs']:.0f}")
     if skipped:
-        lines += ["", f"TeleMelody's script skips songs it cannot read: {'; '.join(skipped)} of {len(rows)}."]
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        Path(args.out).write_text(table + "\n")
+        lines += ["", f"TeleMelody's script skips songs it cannot read: {'; '.join(skipped)} of {songs}."]
+    return lines
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ groups them by syllable (`separate`) and counts two histograms per song (`get_pi
 
 Of neither protocol:
 
+- `ends_on`: whether a melody's last note is on a pitch class (a song's tonic: where it cadences).
 - `line_end_long_share`: the share of lines (ended by punctuation on a syllable) whose last syllable lasts
   at least the line's median syllable: a phrase end on a held note, as a singer breathes.
 - `strong_beat_share`: the share of flagged syllables (word-initial or stressed, one flag
@@ -342,6 +343,14 @@ def song_metrics(
         "tm_pd_songs": float(len(tm_pd)),
         "tm_dd_songs": float(len(tm_dd)),
     }
+
+
+def ends_on(melody: Melody, pitch_class: int) -> bool:
+    """Does the melody's last note (the latest onset; of a chord, the lowest) have this pitch class?"""
+    if not melody:
+        return False
+    last = max(onset for onset, _, _ in melody)
+    return min(pitch for onset, _, pitch in melody if onset == last) % 12 == pitch_class % 12
 
 
 def line_end_long_share(melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool]) -> float:

@@ -13,6 +13,7 @@ from cadenza.evaluation.melody import (
     REST,
     dtw_distance,
     duration_similarity,
+    ends_on,
     line_end_long_share,
     melody_distance,
     melody_from_score,
@@ -424,3 +425,10 @@ def test_punctuation_after_a_word_ends_a_line():
     assert ends_line("Herr,") and ends_line("son!") and ends_line("dir.”") and ends_line("End;")
     assert not ends_line("Ky") and not ends_line("lei") and not ends_line("don't")
     assert Syllable("Gott,", True).ends_line and not Syllable("Gott", True).ends_line
+
+
+def test_a_melody_ends_on_the_pitch_class_of_its_last_note():
+    tune = [(0.0, 1.0, 62), (1.0, 1.0, 64), (2.0, 2.0, 67)]  # ... G
+    assert ends_on(tune, 7) and ends_on(tune, 19) and not ends_on(tune, 0)
+    assert ends_on([(0.0, 1.0, 60), (3.0, 1.0, 67), (3.0, 1.0, 55)], 7)  # a last chord: its lowest, G3
+    assert not ends_on([], 0)
