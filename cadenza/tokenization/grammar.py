@@ -55,13 +55,7 @@ from typing import NamedTuple
 import torch
 
 from cadenza.errors import CadenzaError
-from cadenza.tokenization.lyrics import (
-    CHAR_PREFIX,
-    HYPHEN_TOKEN,
-    MELISMA_TOKEN,
-    SONG_END_TOKEN,
-    WORD_END_TOKEN,
-)
+from cadenza.tokenization.lyrics import CHAR_PREFIX, MELISMA_TOKEN, SYLLABLE_ENDS
 from cadenza.tokenization.tokenizer import KEY_PREFIX, STYLE_PREFIX, CadenzaTokenizer
 
 # Masks kept per grammar (a composer keeps its grammars between pieces); a 16-bar piece visits a few
@@ -197,7 +191,7 @@ class RemiGrammar:
                 kind_of[i] = Kind.KEY
             elif song and token.startswith(CHAR_PREFIX):
                 kind_of[i] = Kind.CHAR
-            elif song and token in (HYPHEN_TOKEN, WORD_END_TOKEN, MELISMA_TOKEN, SONG_END_TOKEN):
+            elif song and token in (*SYLLABLE_ENDS, MELISMA_TOKEN):
                 kind_of[i] = Kind.SYLLABLE
             elif i >= base_size:
                 continue
@@ -279,11 +273,7 @@ class RemiGrammar:
             chars = ids_of(Kind.CHAR)
             starts = chars | {tokenizer.vocab[MELISMA_TOKEN]}
             self._lyric_starts = sorted(starts)
-            ends = {
-                tokenizer.vocab[t]
-                for t in (HYPHEN_TOKEN, WORD_END_TOKEN, SONG_END_TOKEN)
-                if t in tokenizer.vocab
-            }
+            ends = {tokenizer.vocab[t] for t in SYLLABLE_ENDS if t in tokenizer.vocab}
             follows |= {
                 Kind.TIMESIG: starts | {tokenizer.bar_id} | eos,
                 Kind.DURATION: starts | {tokenizer.bar_id} | eos,

@@ -26,6 +26,7 @@ HYPHEN_TOKEN = "Syllable_Hyphen"  # the syllable's word goes on
 WORD_END_TOKEN = "Syllable_WordEnd"  # the syllable ends its word
 MELISMA_TOKEN = "Syllable_Melisma"  # the note carries no new syllable
 SONG_END_TOKEN = "Syllable_SongEnd"  # the song's last syllable (its word ends); lyrics adapters from 12-03
+SYLLABLE_ENDS = (HYPHEN_TOKEN, WORD_END_TOKEN, SONG_END_TOKEN)  # what closes a syllable's bytes
 LYRIC_TOKENS = (
     *[f"{CHAR_PREFIX}{b:02X}" for b in range(256)],
     HYPHEN_TOKEN,
