@@ -38,10 +38,11 @@ LYRIC_TOKENS = (
 
 def syllable_ids(tok: CadenzaTokenizer, syllable: str, word_end: bool, song_end: bool = False) -> list[int]:
     """The lyric item of one syllable; an empty syllable is a melisma's item. The song's last syllable
-    (`song_end`) closes with `SONG_END_TOKEN` where the tokenizer has it (older ones end it as a word)."""
+    (`song_end`) closes with `SONG_END_TOKEN` where the tokenizer has it (older ones end it as a word), if
+    it ends its word (a text cut inside a word goes on)."""
     if not syllable:
         return [tok.vocab[MELISMA_TOKEN]]
-    if song_end and SONG_END_TOKEN in tok.vocab:
+    if song_end and word_end and SONG_END_TOKEN in tok.vocab:
         ends = tok.vocab[SONG_END_TOKEN]
     else:
         ends = tok.vocab[WORD_END_TOKEN if word_end else HYPHEN_TOKEN]

@@ -77,6 +77,10 @@ def test_a_tokenizer_from_before_song_end_ends_the_last_syllable_as_a_word():
         tokenizer.add_token(token)
     assert tokenizer.has_lyrics and SONG_END_TOKEN not in tokenizer.vocab
     assert syllable_ids(tokenizer, "End", True, song_end=True)[-1] == tokenizer.vocab[WORD_END_TOKEN]
+    full = lyric_tokenizer("plain")
+    assert syllable_ids(full, "End", True, song_end=True)[-1] == full.vocab[SONG_END_TOKEN]
+    # a text cut inside a word: its last syllable still goes on
+    assert syllable_ids(full, "Her", False, song_end=True)[-1] == full.vocab[HYPHEN_TOKEN]
     assert len(tokenizer.lyric_ids) == len(LYRIC_TOKENS) - 1
 
 
