@@ -61,6 +61,9 @@ _AFTER_WORD = re.compile(r"[,.;:!?]+")
 _LINE_END = re.compile(r"[,.;:!?][\"'’”»)\]]*$")  # a phrase's last syllable: punctuation, then closers
 _SHEET_HYPHEN = re.compile(r"(?<=\w)\s+--\s+(?=\w)")  # LilyPond's and lyric sheets' "Ky -- ri -- e"
 
+# Scripts written a syllable a character (Chinese, Japanese kana and kanji, Korean Hangul blocks); Japanese
+# mixes kana and kanji in one text, so those count as one script.
+_SYLLABIC_SCRIPTS = {"CJK": "CJK", "HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "HANGUL"}
 _VOWELS = set("aeiouyæøœаеёиоуыэюяіїєѣαεηιουω")  # Latin, Cyrillic, Greek; accents stripped first
 # Consonant clusters that may start a syllable: the longest one before a vowel goes to it ("ab|stract").
 _ONSETS = {
@@ -118,7 +121,14 @@ def syllabify(text: str, language: str = "en", max_syllables: int = MAX_SYLLABLE
     after = [_AFTER_WORD.match(text, match.end()) for match in matches]
     if not words:
         raise CadenzaError("the lyrics have no words to sing, only digits, symbols or punctuation")
-    method, split, note = _method(words, language)
+    scripts = sorted({_script(ch) for word in words for ch in word if ch.isalpha()})
+    if len(scripts) > 1:
+        named = ", ".join(script.title() for script in scripts)
+        raise CadenzaError(f"the lyrics mix scripts ({named}); set one language's text at a time")
+    if scripts[0] in _SYLLABIC_SCRIPTS.values():
+        method, split, note = "one syllable a character", list, ""
+    else:
+        method, split, note = _method(words, language)
     notes = [note] if note else []
     if re.search(r"\d", text):
         notes.append("digits left out (write numbers as words to sing them)")
@@ -132,6 +142,13 @@ def syllabify(text: str, language: str = "en", max_syllables: int = MAX_SYLLABLE
                 f"the lyrics have over {max_syllables} syllables; one melody carries at most {max_syllables}"
             )
     return Syllabified(syllables, method, "; ".join(notes))
+
+
+def _script(letter: str) -> str:
+    """The script a letter is written in: its Unicode name's first word ("LATIN", "CYRILLIC", "GREEK"),
+    the syllabic scripts by `_SYLLABIC_SCRIPTS`."""
+    name = unicodedata.name(letter, "UNKNOWN").split()[0]
+    return _SYLLABIC_SCRIPTS.get(name, name)
 
 
 def _method(words: list[str], language: str) -> tuple[str, Callable[[str], list[str]], str]:

@@ -170,3 +170,32 @@ def test_more_syllables_than_a_melody_carries_is_refused():
         syllabify("beautiful music", max_syllables=3)
     with pytest.raises(CadenzaError, match="over 200 syllables"):
         syllabify("tra la " * 10**6, "it")  # a pasted book stops at the limit, not at its end
+
+
+def test_a_text_in_two_scripts_is_refused_in_one_line():
+    with pytest.raises(CadenzaError, match=r"the lyrics mix scripts \(Cyrillic, Latin\)"):
+        syllabify("Hello мир", "en")
+    with pytest.raises(CadenzaError, match="mix scripts"):
+        syllabify("Hello 世界", "en")
+
+
+def test_chinese_japanese_and_korean_sing_a_syllable_a_character():
+    chinese = syllabify("世界和平。", "zh")
+    assert [s.text for s in chinese.syllables] == [
+        "世",
+        "界",
+        "和",
+        "平",
+    ] and chinese.method == "one syllable a character"
+    assert [s.text for s in syllabify("さくら さくら", "ja").syllables] == [
+        "さ",
+        "く",
+        "ら",
+        "さ",
+        "く",
+        "ら",
+    ]
+    assert len(syllabify("桜が咲く", "ja").syllables) == 4  # kanji and kana together: one script
+    assert [s.text for s in syllabify("아리랑", "ko").syllables] == ["아", "리", "랑"]
+    # a word's last character ends the word: "ら" closes "さくら"
+    assert [s.word_end for s in syllabify("さくら", "ja").syllables] == [False, False, True]
