@@ -20,6 +20,7 @@ from pathlib import Path
 import symusic
 
 from cadenza.data.streams import is_song, song_syllables
+from cadenza.data.syllables import ends_line
 from cadenza.keys import key_name, parse_key
 
 STEPS = "CDEFGAB"
@@ -127,6 +128,19 @@ def _set_lyrics(part, score: symusic.Score) -> None:
     for element, lyric in zip(heads, sung, strict=False):
         if lyric is not None:
             element.lyrics = [lyric]
+    texted = [(head, lyric) for head, lyric in zip(heads, sung, strict=False) if lyric is not None]
+    _break_at_line_ends(part, [head for head, lyric in texted[:-1] if ends_line(lyric.text)])
+
+
+def _break_at_line_ends(part, line_ends: list) -> None:
+    """Each line of verse on a line of music, as a hymnal prints its phrases: a new system from the bar
+    after each bar a line ends in (`line_ends`: the notes that close a line, the song's last left out)."""
+    from music21 import layout, stream
+
+    measures = {m.number: m for m in part.getElementsByClass(stream.Measure)}
+    for number in sorted({n.getContextByClass(stream.Measure).number for n in line_ends}):
+        if number + 1 in measures:
+            measures[number + 1].insert(0, layout.SystemLayout(isNew=True))
 
 
 def _name_part(part, name: str, program: int) -> None:

@@ -176,3 +176,26 @@ def test_verovio_engraves_from_any_thread(tmp_path):
     with ThreadPoolExecutor(2) as pool:
         pages = [pool.submit(engrave, path) for _ in range(4)]
         assert all(future.result() for future in pages)
+
+
+def test_a_songs_lines_of_verse_print_as_lines_of_music(tmp_path):
+    from cadenza.inference.notation import write_musicxml
+
+    # two lines of verse in 4/4, quarter notes: "Ky-ri-e," ends in bar 1, "e-lei-son," in bar 2 (after a
+    # half rest), "Chri-ste." ends the song in bar 3: systems break before bars 2 and 3, not after the last.
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    track = symusic.Track(program=0)
+    sung = [(0, "Ky-"), (1, "ri-"), (2, "e,"), (4, "e-"), (5, "lei-"), (6, "son,"), (8, "Chri-"), (9, "ste.")]
+    for beat, text in sung:
+        track.notes.append(symusic.Note(beat * 480, 480, 67, 80))
+        track.lyrics.append(symusic.TextMeta(beat * 480, text))
+    score.tracks.append(track)
+    path = write_musicxml(score, tmp_path / "song.musicxml", ScoreInfo(title="song", key="C major"))
+    root = ET.parse(path).getroot()
+    breaks = [
+        int(measure.get("number"))
+        for measure in root.iter("measure")
+        if any(p.get("new-system") == "yes" for p in measure.iter("print"))
+    ]
+    assert breaks == [2, 3]
