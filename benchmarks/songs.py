@@ -184,6 +184,26 @@ class Tally:
         self.shares.setdefault(name, []).append(song_shares)
 
 
+def sing_all(
+    systems: dict, syllables: list[Syllable], row: dict, score: symusic.Score, reference: Melody, seed: int,
+    voice: bool,
+) -> dict:  # fmt: skip
+    """Each system's piece for `syllables`, asked for the song's key and meter and (with `voice`) the voice
+    of `reference`, the melody they were sung on; None where it could not finish (its melismas filled the
+    context, or a meter it has no token for)."""
+    request = Request(row["style"], key=row["key"], time_signature=meter_of(score), seed=seed)
+    asked = song_voice(reference) if voice else None
+    pieces = {}
+    for name, (system, melisma) in systems.items():
+        try:
+            pieces[name] = system.sing_syllables(
+                syllables, request, melisma=melisma, voice=asked, language=row["language"]
+            )
+        except CadenzaError:
+            pieces[name] = None
+    return pieces
+
+
 def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tally: Tally, rng) -> int:
     """Each system (and a random melody) sings the opening syllables of one held-out song; returns how
     many syllables that was."""
@@ -192,14 +212,8 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
     meter, starts = beats_per_bar(score), syllable_starts(kept)
     tonic, mode = parse_key(row["key"])
     shift = unified_shift(tonic, mode)  # every system is asked for the song's key
-    for name, (system, melisma) in systems.items():
-        try:
-            piece = system.sing_syllables(
-                syllables, Request(row["style"], key=row["key"], time_signature=meter_of(score), seed=seed),
-                melisma=melisma,
-                voice=song_voice(reference) if args.voice else None, language=row["language"],
-            )  # fmt: skip
-        except CadenzaError:  # its melismas filled the context first: scored as an empty melody
+    for name, piece in sing_all(systems, syllables, row, score, reference, seed, args.voice).items():
+        if piece is None:  # scored as an empty melody
             tally.add(name, ([], [], shift, starts, shift), reference, False, dict.fromkeys(SHARES, math.nan))
             continue
         melody, items = melody_from_score(piece.score), song_syllables(piece.score)
@@ -232,18 +246,12 @@ def tonic_endings(systems: dict, rows: list[dict], args: argparse.Namespace, rng
         score = symusic.Score.from_midi(row["midi"])
         reference, syllables, _ = excerpt(score, MAX_SYLLABLES)
         tonic = parse_key(row["key"])[0]
-        request = Request(
-            row["style"], key=row["key"], time_signature=meter_of(score), seed=args.seed + index
-        )
-        for name, (system, melisma) in systems.items():
-            try:
-                piece = system.sing_syllables(
-                    syllables, request, melisma=melisma, voice=song_voice(reference) if args.voice else None,
-                    language=row["language"],
-                )  # fmt: skip
-                hits.setdefault(name, []).append(ends_on(melody_from_score(piece.score), tonic))
-            except CadenzaError:
-                hits.setdefault(name, []).append(False)
+        for name, piece in sing_all(
+            systems, syllables, row, score, reference, args.seed + index, args.voice
+        ).items():
+            hits.setdefault(name, []).append(
+                piece is not None and ends_on(melody_from_score(piece.score), tonic)
+            )
         guess = random_melody(reference, len(syllables), rng)
         hits.setdefault("random melody", []).append(ends_on(guess, tonic))
         for ceiling in CEILINGS[1:]:
