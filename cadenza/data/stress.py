@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
-from cadenza.data.syllables import Syllable
+from cadenza.data.syllables import Syllable, is_vowel
 
 _GERMAN_PREFIXES = ("be", "ge", "er", "ver", "zer", "ent", "emp")
 _UNSTRESSED = {
@@ -94,7 +94,7 @@ def _stressed(parts: list[str], code: str) -> int | None:
         penult = parts[
             -2
         ]  # `syllabify` gives a vowel's consonants to the next syllable where they may open it
-        heavy = (penult and not _is_vowel(penult[-1])) or any(d in penult for d in _LATIN_DIPHTHONGS)
+        heavy = (penult and not is_vowel(penult[-1])) or any(d in penult for d in _LATIN_DIPHTHONGS)
         return n - 2 if heavy else n - 3
     if code == "fr":
         return n - 2 if _FRENCH_MUTE.search(parts[-1]) and len(parts[-1]) <= 3 else n - 1
@@ -127,7 +127,3 @@ def strong_beats(beats_per_bar: int) -> tuple[float, ...]:
     if beats_per_bar >= 4 and beats_per_bar % 2 == 0:
         return (0.0, beats_per_bar / 2)
     return (0.0,)
-
-
-def _is_vowel(ch: str) -> bool:
-    return unicodedata.normalize("NFD", ch)[0] in "aeiouy"

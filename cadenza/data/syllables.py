@@ -194,7 +194,7 @@ def _split_latin(word: str) -> list[str]:
 
 def _split_vowel_groups(word: str) -> list[str]:
     w = _lower(word)
-    return _cut(word, _runs(w, [_is_vowel(ch) for ch in w]), "")
+    return _cut(word, _runs(w, [is_vowel(ch) for ch in w]), "")
 
 
 def _split_pyphen(word: str, code: str) -> list[str]:
@@ -210,7 +210,7 @@ def _pyphen_pieces(word: str, code: str) -> list[str]:
     cuts = [0, *_pyphen(code).positions(word), len(word)]
     pieces = [word[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
     for i in range(len(pieces) - 1, -1, -1):  # join to the left if there is one, else to the right
-        if len(pieces) > 1 and not any(map(_is_vowel, pieces[i])):
+        if len(pieces) > 1 and not any(map(is_vowel, pieces[i])):
             j = i - 1 if i > 0 else 1
             pieces[min(i, j)] = pieces[min(i, j)] + pieces.pop(max(i, j))
     return pieces
@@ -240,24 +240,24 @@ def _lower(word: str) -> str:
     return "".join(ch.lower()[0] for ch in word)
 
 
-def _is_vowel(ch: str) -> bool:
+def is_vowel(ch: str) -> bool:
     return unicodedata.normalize("NFD", ch)[0].lower() in _VOWELS
 
 
 def _runs(w: str, vowel: list[bool]) -> list[tuple[int, int]]:
     """The spans [start, end) of consecutive True in `vowel`."""
     spans: list[tuple[int, int]] = []
-    for i, is_vowel in enumerate(vowel):
-        if is_vowel and spans and spans[-1][1] == i:
+    for i, here in enumerate(vowel):
+        if here and spans and spans[-1][1] == i:
             spans[-1] = (spans[-1][0], i + 1)
-        elif is_vowel:
+        elif here:
             spans.append((i, i + 1))
     return spans
 
 
 def _english_nuclei(w: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Spans of the lowercase word `w` sung as one vowel each, and the silent e's taken out of them."""
-    base = [_is_vowel(ch) and ch != "y" for ch in w]
+    base = [is_vowel(ch) and ch != "y" for ch in w]
     vowel = list(base)
     for i, ch in enumerate(w):
         before = base[i - 1] if i else False
@@ -293,7 +293,7 @@ def _sung_apart(w: str, i: int) -> bool:
     if pair == "ie":
         return rest in ("r", "rs", "st") or rest.startswith("t")
     if pair == "ea":
-        return rest in ("", "s") and any(map(_is_vowel, w[:i]))
+        return rest in ("", "s") and any(map(is_vowel, w[:i]))
     return pair in _HIATUS
 
 
@@ -339,7 +339,7 @@ def _latin_nuclei(w: str) -> list[tuple[int, int]]:
     of the Greek "eleison", which the corpus's editors and the lyric sheets sing as one; u after
     q, or after ng before a vowel, and i between vowels or starting a word before one, are consonants
     ("qui", "san|guis", "ma|ie|stas", "iu|sti|ti|a")."""
-    vowel = [_is_vowel(ch) for ch in w]
+    vowel = [is_vowel(ch) for ch in w]
     for i, ch in enumerate(w):
         after = i + 1 < len(w) and vowel[i + 1]
         if ch == "u" and after and (w[i - 1 : i] == "q" or w[max(i - 2, 0) : i] == "ng"):
@@ -347,8 +347,8 @@ def _latin_nuclei(w: str) -> list[tuple[int, int]]:
         elif ch == "i" and after and (i == 0 or vowel[i - 1]):
             vowel[i] = False
     spans: list[tuple[int, int]] = []
-    for i, is_vowel in enumerate(vowel):
-        if not is_vowel:
+    for i, here in enumerate(vowel):
+        if not here:
             continue
         diphthong = w[i - 1 : i + 1] in ("ae", "oe", "au") or w[i - 1 : i + 4] == "eison"  # "e|lei|son"
         if spans and spans[-1] == (i - 1, i) and diphthong:
