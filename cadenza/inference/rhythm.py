@@ -80,11 +80,14 @@ def metric_rows(onsets: np.ndarray, bar: int) -> np.ndarray:
     return np.column_stack([position, np.full(len(onsets), bar), to_beat, to_strong])
 
 
-def remi_rhythm(notes: Sequence[Note], meter: tuple[int, int]) -> list[tuple[int, int, float]]:
+def remi_rhythm(
+    notes: Sequence[Note], meter: tuple[int, int], positions_per_beat: int
+) -> list[tuple[int, int, float]]:
     """Per note: (bar from 0, REMI Position value, length in quarter notes) in `meter`; a bar has
-    `numerator` beats of 8 positions, so a sixteenth is `denominator / 2` positions."""
+    `numerator` beats of `positions_per_beat` positions (the tokenizer's `max_num_pos_per_beat`), and a
+    beat is `4 / denominator` quarters, so a sixteenth is `positions_per_beat * denominator / 16`."""
     cells = bar_cells(*meter)
-    per_cell = meter[1] / 2
+    per_cell = positions_per_beat * meter[1] / (GRID * 4)
     return [(n.onset // cells, round((n.onset % cells) * per_cell), n.length / GRID) for n in notes]
 
 

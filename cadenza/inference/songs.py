@@ -180,7 +180,8 @@ class Singer:
                 request.temperature,
                 request.seed,
             )
-            template = remi_rhythm(notes, (numerator, denominator))
+            positions = self.tokenizer.remi.config.max_num_pos_per_beat
+            template = remi_rhythm(notes, (numerator, denominator), positions)
             request = replace(request, time_signature=meter)
         piece = self._song(request, forced, melisma, voice, template)
         sung = [item for item in lyrics_of(self.tokenizer, piece.tokens) if item is not None]

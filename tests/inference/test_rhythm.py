@@ -99,5 +99,5 @@ def test_a_saved_model_loads_and_draws_the_same(model, tmp_path):
 
 def test_remi_rhythm_by_hand():
     # 3/4: 12 sixteenths a bar, 2 positions a sixteenth; 6/8: 12 a bar, 4 positions a sixteenth
-    assert remi_rhythm([Note(0, 4), Note(14, 6)], (3, 4)) == [(0, 0, 1.0), (1, 4, 1.5)]
-    assert remi_rhythm([Note(5, 1)], (6, 8)) == [(0, 20, 0.25)]
+    assert remi_rhythm([Note(0, 4), Note(14, 6)], (3, 4), 8) == [(0, 0, 1.0), (1, 4, 1.5)]
+    assert remi_rhythm([Note(5, 1)], (6, 8), 8) == [(0, 20, 0.25)]
