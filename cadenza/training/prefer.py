@@ -224,9 +224,9 @@ def regenerate_stage(args: PreferArgs, samples: list[dict], scores: list[dict], 
     from cadenza.inference.composer import Composer
     from cadenza.inference.generator import Piece
 
-    done = _rewrite(path)
-    if not args.regenerate_bars:
+    if not args.regenerate_bars:  # no stage file for a round without one
         return []
+    done = _rewrite(path)
     composer = Composer.from_pretrained(args.model)
     tokenizer, rng = composer.tokenizer, np.random.default_rng(args.seed)
     jobs = []
