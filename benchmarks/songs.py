@@ -54,6 +54,7 @@ from cadenza.evaluation.generators import fit_ngram_singer
 from cadenza.evaluation.melody import (
     Melody,
     ends_on,
+    line_end_degree_share,
     line_end_long_share,
     melody_from_score,
     song_metrics,
@@ -61,14 +62,15 @@ from cadenza.evaluation.melody import (
     transposed,
     unified_shift,
 )
+from cadenza.inference.cadence import CADENCE_FILE, stable_degrees
 from cadenza.inference.request import Request
 from cadenza.inference.rhythm import RHYTHM_FILE
 from cadenza.inference.songs import MAX_SYLLABLES, VOICE_RANGES, Singer
-from cadenza.keys import parse_key
+from cadenza.keys import Key, annotated_key
 
 TRANSPOSITION = 5  # semitones: the ceiling row's song is sung a perfect fourth up
 CEILINGS = ("the song itself, transposed", "the songs themselves")
-SHARES = ("word starts on strong beats", "line ends held")  # per song, `shares`
+SHARES = ("word starts on strong beats", "line ends held", "line ends on 1, 3 or 5")  # per song, `shares`
 
 
 def word_initial(items: list[tuple[str, bool] | None]) -> list[bool]:
@@ -85,13 +87,18 @@ def syllable_starts(items: list[tuple[str, bool] | None]) -> list[bool]:
     return [item is not None for item in items]
 
 
-def shares(melody: Melody, items: list[tuple[str, bool] | None], meter: int) -> dict[str, float]:
-    """A sung melody's shares of word starts on strong beats and of lines ending on a held syllable."""
+def shares(melody: Melody, items: list[tuple[str, bool] | None], meter: int, key: Key) -> dict[str, float]:
+    """A sung melody's shares of word starts on strong beats, of lines ending on a held syllable and of
+    lines ending on the key's tonic triad."""
     line_ends = [item is not None and ends_line(item[0]) for item in items]
-    strong = strong_beat_share(melody, word_initial(items), meter)
-    return dict(
-        zip(SHARES, (strong, line_end_long_share(melody, syllable_starts(items), line_ends)), strict=True)
+    starts = syllable_starts(items)
+    triad = {(key[0] + degree) % 12 for degree in stable_degrees(key[1])}
+    values = (
+        strong_beat_share(melody, word_initial(items), meter),
+        line_end_long_share(melody, starts, line_ends),
+        line_end_degree_share(melody, starts, line_ends, triad),
     )
+    return dict(zip(SHARES, values, strict=True))
 
 
 def excerpt(
@@ -210,7 +217,7 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
     score = symusic.Score.from_midi(row["midi"])
     reference, syllables, kept = excerpt(score, args.syllables)
     meter, starts = beats_per_bar(score), syllable_starts(kept)
-    tonic, mode = parse_key(row["key"])
+    tonic, mode = key = annotated_key(row["key"])
     shift = unified_shift(tonic, mode)  # every system is asked for the song's key
     for name, piece in sing_all(systems, syllables, row, score, reference, seed, args.voice).items():
         if piece is None:  # scored as an empty melody
@@ -219,11 +226,11 @@ def sing_one(systems: dict, row: dict, seed: int, args: argparse.Namespace, tall
         melody, items = melody_from_score(piece.score), song_syllables(piece.score)
         in_order = [Syllable(*i) for i in items if i is not None] == syllables
         sung = (melody, syllable_starts(items), shift, starts, shift)
-        tally.add(name, sung, reference, in_order, shares(melody, items, meter))
+        tally.add(name, sung, reference, in_order, shares(melody, items, meter, key))
     guess = random_melody(reference, len(syllables), rng)  # one note per syllable: starts None
-    one_each = shares(guess, [(s.text, s.word_end) for s in syllables], meter)
+    one_each = shares(guess, [(s.text, s.word_end) for s in syllables], meter, key)
     tally.add("random melody", (guess, None, shift, starts, shift), reference, True, one_each)
-    own = shares(reference, kept, meter)
+    own = shares(reference, kept, meter, key)
     moved = unified_shift((tonic + TRANSPOSITION) % 12, mode)  # in its own key, a fourth up
     tally.add(
         CEILINGS[0],
@@ -245,7 +252,7 @@ def tonic_endings(systems: dict, rows: list[dict], args: argparse.Namespace, rng
     for index, row in enumerate(whole):
         score = symusic.Score.from_midi(row["midi"])
         reference, syllables, _ = excerpt(score, MAX_SYLLABLES)
-        tonic = parse_key(row["key"])[0]
+        tonic = annotated_key(row["key"])[0]
         for name, piece in sing_all(
             systems, syllables, row, score, reference, args.seed + index, args.voice
         ).items():
@@ -267,12 +274,16 @@ def main() -> None:
     singer = Singer.from_adapter(args.adapter)
     if singer.rhythm_model is None:
         raise CadenzaError(f"{args.adapter}: no {RHYTHM_FILE}; build it with `cadenza rhythm`")
+    if singer.cadence_model is None:
+        raise CadenzaError(f"{args.adapter}: no {CADENCE_FILE}; build it with `cadenza cadence`")
+    plain = Singer(singer.composer, singer.rhythm_model, cadences=False)
     ngram = fit_ngram_singer(args.adapter, corpus, 4)
     # name -> (singer, melismas allowed): the adapter and the 4-gram write rhythm and pitch together, with
     # melismas as the songs have them; with the rhythm model (one note a syllable) the adapter writes pitch.
     systems = {
-        "rhythm model + adapter": (singer, False),
-        "lyrics adapter": (singer, True),
+        "rhythm model + adapter + cadences": (singer, False),
+        "rhythm model + adapter": (plain, False),
+        "lyrics adapter": (plain, True),
         "4-gram": (ngram, True),
     }
     rng = random.Random(args.seed)
@@ -302,9 +313,8 @@ def main() -> None:
 def table(tally: Tally, tonic: dict[str, float], songs: int) -> list[str]:
     lines = [
         "| system | PD % (SongMASS) | DD % (SongMASS) | MD | PD % (TeleMelody) | DD % (TeleMelody) "
-        "| syllables aligned | word starts on strong beats | line ends held "
-        "| whole songs ending on the tonic |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| syllables aligned | {' | '.join(SHARES)} | whole songs ending on the tonic |",
+        "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(SHARES) + "---:|",
     ]
     skipped = []
     for name, scored in tally.pairs.items():

@@ -59,6 +59,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "one round of preference tuning: sample, rank with the critic, DPO on the best against the worst",
     ),
     "generate": ("cadenza.inference.cli", "GenerateArgs", "run_generate", "write new pieces with a model"),
+    "infill": (
+        "cadenza.inference.regenerate",
+        "InfillArgs",
+        "run_infill",
+        "write some bars of a piece again (--bars 5-8), knowing both sides, keeping every other bar",
+    ),
     "song": (
         "cadenza.inference.songs",
         "SongArgs",
@@ -70,6 +76,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "RhythmArgs",
         "run_rhythm",
         "the lyrics -> rhythm model (a syllable's place in the bar, length and breath) from the songs corpus",
+    ),
+    "cadence": (
+        "cadenza.inference.cadence",
+        "CadenceArgs",
+        "run_cadence",
+        "where real phrases end (scale degrees of line ends and song ends), which the singer's pitches heed",
     ),
     "profile": (
         "cadenza.data.profiles",

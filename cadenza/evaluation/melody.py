@@ -353,31 +353,46 @@ def ends_on(melody: Melody, pitch_class: int) -> bool:
     return min(pitch for onset, _, pitch in melody if onset == last) % 12 == pitch_class % 12
 
 
-def line_end_long_share(melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool]) -> float:
-    """The share of lines whose last syllable lasts at least as long as the line's median syllable. Per
-    note (onset-then-pitch order), `syllable_starts` flags the first note of a syllable and `line_ends`
+def _sung_syllables(
+    melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool]
+) -> list[tuple[float, bool, int]]:
+    """Per syllable, in time order: (how long it lasts, does it close a line, the pitch of its last note).
+    Per note (onset-then-pitch order), `syllable_starts` flags the first note of a syllable and `line_ends`
     the first note of a syllable that closes a line (`syllables.ends_line`). A syllable lasts from its
-    onset to the end of its last note (melisma included, the rest after it not); a line is the syllables
-    after the previous line's end up to its own. NaN without a line end."""
+    onset to the end of its last note (melisma included, the rest after it not)."""
     if not len(melody) == len(syllable_starts) == len(line_ends):
         raise ValueError("one syllable flag and one line flag per note")
-    order = sorted(range(len(melody)), key=lambda i: (melody[i][0], melody[i][2]))
-    lengths: list[float] = []  # per syllable
-    closes: list[bool] = []
-    for i in order:
-        onset, duration, _ = melody[i]
-        if syllable_starts[i] or not lengths:
-            lengths.append(0.0)
-            closes.append(bool(line_ends[i]))
-            start = onset
-        lengths[-1] = max(lengths[-1], onset + duration - start)
+    out: list[list] = []
+    for i in sorted(range(len(melody)), key=lambda i: (melody[i][0], melody[i][2])):
+        onset, duration, pitch = melody[i]
+        if syllable_starts[i] or not out:
+            out.append([0.0, bool(line_ends[i]), pitch, onset])
+        out[-1][0] = max(out[-1][0], onset + duration - out[-1][3])
+        out[-1][2] = pitch
+    return [(length, closes, pitch) for length, closes, pitch, _ in out]
+
+
+def line_end_long_share(melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool]) -> float:
+    """The share of lines whose last syllable lasts at least as long as the line's median syllable (a
+    line is the syllables after the previous line's end up to its own; flags as `_sung_syllables`). NaN
+    without a line end."""
     hits, line = [], []
-    for length, closed in zip(lengths, closes, strict=True):
+    for length, closes, _ in _sung_syllables(melody, syllable_starts, line_ends):
         line.append(length)
-        if closed:
+        if closes:
             hits.append(length >= float(np.median(line)))
             line = []
     return float(np.mean(hits)) if hits else math.nan
+
+
+def line_end_degree_share(
+    melody: Melody, syllable_starts: Sequence[bool], line_ends: Sequence[bool], pitch_classes: set[int]
+) -> float:
+    """The share of lines whose last syllable's last note has one of `pitch_classes` (a key's tonic
+    triad: the line comes to rest); flags as `_sung_syllables`. NaN without a line end."""
+    syllables = _sung_syllables(melody, syllable_starts, line_ends)
+    ends = [pitch % 12 in pitch_classes for _, closes, pitch in syllables if closes]
+    return float(np.mean(ends)) if ends else math.nan
 
 
 def strong_beat_share(melody: Melody, word_initial: Sequence[bool], beats_per_bar: int) -> float:

@@ -30,6 +30,7 @@ from cadenza.data.profiles import load_profiles
 from cadenza.data.syllables import Syllable, syllabify
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.cadence import CADENCE_FILE, CadenceGuidance, CadenceModel
 from cadenza.inference.composer import Composer
 from cadenza.inference.constraints import BarStoppingCriteria, GrammarLogitsProcessor, PromptHealing
 from cadenza.inference.generator import Piece
@@ -81,16 +82,26 @@ class Singer:
     """Songs by a `Composer` over the base with a lyrics adapter (or over another model: the n-gram
     baseline's singer is a `Singer` of an `NGramComposer`)."""
 
-    def __init__(self, composer: Composer, rhythm: RhythmModel | None = None) -> None:
+    def __init__(
+        self,
+        composer: Composer,
+        rhythm: RhythmModel | None = None,
+        cadence: CadenceModel | None = None,
+        cadences: bool = True,
+    ) -> None:
         self.composer = composer
-        self._rhythm = rhythm  # loaded from the adapter's folder on first use (`rhythm_model`)
+        # Both models are loaded from the adapter's folder on first use where not given.
+        self._rhythm, self._cadence = rhythm, cadence
+        self.cadences = cadences  # heed where real phrases end (`cadence_model`)
 
     @property
     def tokenizer(self) -> CadenzaTokenizer:
         return self.composer.tokenizer
 
     @classmethod
-    def from_adapter(cls, folder: str | Path, base: str | Path | None = None) -> Singer:
+    def from_adapter(
+        cls, folder: str | Path, base: str | Path | None = None, cadences: bool = True
+    ) -> Singer:
         """The base checkpoint (`base`, else the one the adapter was trained on) with the lyrics adapter
         in `folder`; the base's embeddings grow to the adapter's rows first."""
         from peft import PeftModel
@@ -109,7 +120,7 @@ class Singer:
         composer = Composer(model, CadenzaTokenizer.load(folder), load_profiles(base))
         # The adapter is on while it sings (a Composer over a PeftModel without one decodes the base alone).
         composer.path, composer.adapter = Path(folder), model.active_adapter
-        return cls(composer)
+        return cls(composer, cadences=cadences)
 
     @property
     def path(self) -> Path | None:
@@ -121,6 +132,15 @@ class Singer:
         if self._rhythm is None and self.path is not None and (self.path / RHYTHM_FILE).is_file():
             self._rhythm = RhythmModel.load(self.path / RHYTHM_FILE)
         return self._rhythm
+
+    @property
+    def cadence_model(self) -> CadenceModel | None:
+        """Where real phrases end (`cadenza cadence`), beside the adapter; None where there is none (or
+        the singer was made with `cadences` False)."""
+        saved = self.path / CADENCE_FILE if self.path is not None else None
+        if self._cadence is None and saved is not None and saved.is_file():
+            self._cadence = CadenceModel.load(saved)
+        return self._cadence if self.cadences else None
 
     @property
     def styles(self) -> list[str]:
@@ -225,6 +245,9 @@ class Singer:
         merged = tok.merge(prefix)
         processors = [PromptHealing(tok, [prompt])] if prompt else []
         processors += [GrammarLogitsProcessor(grammar, lyrics=forced, melisma=melisma, rhythm=rhythm)]
+        if self.cadence_model is not None:
+            total = len(forced) if forced is not None else None
+            processors.append(CadenceGuidance(tok, self.cadence_model, piece_key, total))
         stop = StoppingCriteriaList([BarStoppingCriteria([], tok.eos_id, 0)])
         ids = torch.tensor([merged], device=composer.device)
         out = composer.draw(ids, processors, request.sampling, stop, composer.context - len(merged))
@@ -278,6 +301,10 @@ class SongArgs:
             "help": "lay out the syllables with the rhythm model first (false: the adapter's own rhythm)"
         },
     )
+    cadences: bool = field(
+        default=True,
+        metadata={"help": "end lines and the song where real phrases end (`cadenza cadence`); false: not"},
+    )
     voice: str | None = field(
         default=None, metadata={"help": "soprano, alto, tenor or bass: sing in its range (default: any)"}
     )
@@ -300,7 +327,7 @@ def run_song(args: SongArgs) -> None:
     text = Path(args.lyrics_file).read_text() if args.lyrics_file else args.lyrics
     if args.joint == (text is not None):
         raise CadenzaError("cadenza song needs --lyrics TEXT (or --lyrics_file FILE), or --joint true")
-    singer = Singer.from_adapter(args.adapter)
+    singer = Singer.from_adapter(args.adapter, cadences=args.cadences)
     request = Request(
         args.style, key=args.key, tempo=args.tempo, time_signature=args.time_signature,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,

@@ -14,6 +14,7 @@ from cadenza.evaluation.melody import (
     dtw_distance,
     duration_similarity,
     ends_on,
+    line_end_degree_share,
     line_end_long_share,
     melody_distance,
     melody_from_score,
@@ -417,6 +418,18 @@ def test_a_line_ends_long_when_its_last_syllable_holds_at_least_the_lines_median
     # without the melisma the closing syllable lasts 0.5 against the line's median 1.25: one line of two
     assert line_end_long_share(melody[:5], starts[:5], ends[:5]) == pytest.approx(0.5)
     assert math.isnan(line_end_long_share(melody, starts, [False] * 6))
+
+
+def test_a_line_comes_to_rest_when_its_last_syllables_last_note_is_in_the_triad():
+    # the same two lines: line 1 ends on E (64), line 2's closing syllable ends on its melisma's F (65)
+    melody = [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 2.0, 64), (4.0, 2.0, 65), (6.0, 0.5, 67), (6.5, 2.0, 65)]
+    starts = [True, True, True, True, True, False]
+    ends = [False, False, True, False, True, False]
+    c_major = {0, 4, 7}
+    assert line_end_degree_share(melody, starts, ends, c_major) == pytest.approx(0.5)
+    # without the melisma line 2 ends on its syllable's own G
+    assert line_end_degree_share(melody[:5], starts[:5], ends[:5], c_major) == pytest.approx(1.0)
+    assert math.isnan(line_end_degree_share(melody, starts, [False] * 6, c_major))
 
 
 def test_punctuation_after_a_word_ends_a_line():

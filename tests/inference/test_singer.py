@@ -16,6 +16,7 @@ from datasets import Dataset, DatasetDict
 from cadenza.checkpoint import read_adapter, save_checkpoint
 from cadenza.data.streams import song_scores, song_syllables
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.cadence import CadenceModel
 from cadenza.inference.render import render, render_piece
 from cadenza.inference.request import Request
 from cadenza.inference.rhythm import fit_rhythm
@@ -113,6 +114,25 @@ def test_with_a_rhythm_model_the_template_sets_every_onset_and_length(singer):
     model.template = None  # a call would fail
     with_rhythm.sing(text, "bach", "de", rhythm=False, seed=0)
     with_rhythm.sing(text, "bach", "de", melisma=True, seed=0)
+
+
+def test_a_learned_song_end_pulls_the_last_note_to_where_songs_end(singer):
+    # A cadence model whose songs all ended on the tonic, over melodies with every degree alike: the
+    # singer's last note follows it, every other note is the adapter's alone.
+    counts = {name: [100] * 12 for name in ("line", "song notes", "melody notes")}
+    counts["song"] = [1000] + [0] * 11
+    model = CadenceModel({"major": counts, "minor": counts})
+    guided = Singer(singer.composer, cadence=model)
+    plain = Singer(singer.composer, cadence=model, cadences=False)
+    text, ends = "Ky-ri-e e-lei-son", []
+    for seed in range(4):
+        piece, *_ = guided.sing(text, "bach", seed=seed, key="D major")
+        ends.append(max(piece.score.tracks[0].notes, key=lambda n: n.time).pitch % 12)
+        unguided, *_ = plain.sing(text, "bach", seed=seed, key="D major")
+        assert [n.pitch for n in piece.score.tracks[0].notes][:-1] == [
+            n.pitch for n in unguided.score.tracks[0].notes
+        ][:-1]
+    assert ends == [2] * 4
 
 
 def test_melismas_when_asked_keep_the_syllables_in_order(singer):
