@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -46,7 +46,7 @@ from cadenza.inference.prompts import (
     transpose_to,
     window,
 )
-from cadenza.inference.render import end_at_bar, one_line, track_voices
+from cadenza.inference.render import bar_starts, end_at_bar, one_line, track_voices
 from cadenza.inference.request import Request, Sampling, as_request, check_range
 from cadenza.inference.sampling import DECODE_THREADS, DECODERS, CompiledForward, default_decoder, sample
 from cadenza.keys import Key, key_name, parse_key
@@ -235,41 +235,49 @@ class Composer:
             key_note=opening.key_note,
         )
 
-    def infill(self, piece: Piece, start: int, count: int, **settings) -> list[Piece]:
-        """Versions of `piece` (made by a composer with the same tokenizer) with its bars `start` to
-        `start + count - 1` (from 0) written again, knowing the bars on both sides; `settings` are a
-        `Request`'s sampling ones (num, temperature, top_k, top_p, seed).
+    def infill(
+        self, piece: Piece, start: int, count: int, request: Request | None = None, **settings
+    ) -> list[Piece]:
+        """Versions of `piece` (made by a composer with the same tokenizer, or `regenerate.piece_of` a
+        file) with its bars `start` to `start + count - 1` (from 0) written again, knowing the bars on
+        both sides; the sampling is `request`'s (num, temperature, top_k, top_p, seed), or `settings`'.
 
         The model reads MMM's layout, learned in training (`training.shards`): the prefix, the bars before,
         one hole per bar left out, the bars after, the fill marker; then it writes the missing bars. The
-        bars around are the nearest that fit half the context, one before, one after, in turn."""
+        bars around are the nearest that fit half the context, one before, one after, in turn; each
+        version's `prompt_seen` says how many that was. Its `regenerated` spans add this range's."""
         if piece.style in self._adapters:
-            return self._adapters[piece.style].infill(piece, start, count, **settings)
+            return self._adapters[piece.style].infill(piece, start, count, request, **settings)
         tok = self.tokenizer
         if not tok.has_infill:
             raise CadenzaError("this model did not learn bar infilling: it needs a model from v3 on")
         bars = [bar for bar in split_bars(tok.music_ids(piece.tokens), {tok.bar_id}) if bar]
         check_range("start", start, 0, len(bars) - 1)
         check_range("count", count, 1, len(bars) - start)
-        request = as_request(piece.style, {**settings, "bars": count}).sampled(self.sampling)
+        request = replace(request or as_request(piece.style, settings), style=piece.style, bars=count)
+        request = request.sampled(self.sampling)
         torch.manual_seed(request.seed)
         prefix = tok.prefix(piece.style, tok.key_of(piece.tokens[2]) if tok.has_keys else None)
         room = self.context // 2 - len(prefix) - count - 2  # the holes, Continue and the fill marker
         kept = kept_bars([len(tok.merge(bar)) for bar in bars], start, count, room)  # in the model's tokens
         context = infill_context(prefix, tok.continue_id, bars, start, count, kept, tok.hole_id, tok.fill_id)
+        # The bars are played by the piece's own instruments, none added (a file's, or the style's).
+        music = [t for bar in bars for t in bar]
+        programs = tuple(sorted({int(tok.value(t)) for t in music if t in tok.ids_of("Program")}))
         profile = self.profiles.get(piece.style)
-        programs = tuple(profile.programs) if profile else None
         max_chord, longest = (profile.max_chord, profile.longest) if profile else (None, None)
-        grammar = self.grammar(None, programs, max_chord, infill=True, longest=longest)
+        grammar = self.grammar(None, programs or None, max_chord, infill=True, longest=longest)
         num = request.num
         rows = self._generate_batch([(context, [])] * num, [count] * num, grammar, request.sampling, None)
-        return [self._infilled(piece, bars, start, request, prefix, grammar, new) for new in rows]
+        seen = kept[1] - kept[0] - count
+        return [self._infilled(piece, bars, start, request, prefix, grammar, new, seen) for new in rows]
 
     def _infilled(
         self, piece: Piece, bars: list[list[int]], start: int, request: Request, prefix: list[int],
-        grammar: RemiGrammar, new: list[int],
+        grammar: RemiGrammar, new: list[int], seen: int,
     ) -> Piece:  # fmt: skip
-        """`piece` with its bars from `start` replaced by the first `request.bars` bars of `new`."""
+        """`piece` with its bars from `start` replaced by the first `request.bars` bars of `new`; the model
+        saw `seen` bars around them."""
         tok, count = self.tokenizer, request.bars
         new = new[: new.index(tok.eos_id)] if tok.eos_id in new else new
         written = [bar for bar in split_bars(new, {tok.bar_id}) if bar]
@@ -280,10 +288,12 @@ class Composer:
         score = end_at_bar(tok.decode(tokens), len(bars))
         if grammar.max_chord == 1:
             score = one_line(score)
-        voices = track_voices(score, piece.voices)
-        return Piece(
-            score, tokens, piece.style, request.seed, piece.bars, voices, piece.sound_style, key=piece.key
-        )
+        starts = [*bar_starts(score), score.end()]
+        span = (starts[start], starts[min(start + count, len(starts) - 1)])
+        return replace(
+            piece, score=score, tokens=tokens, seed=request.seed, voices=track_voices(score, piece.voices),
+            prompt_seen=seen, regenerated=tuple(sorted({*piece.regenerated, span})),
+        )  # fmt: skip
 
     def grammar(
         self,

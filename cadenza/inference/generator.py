@@ -33,7 +33,8 @@ class Piece:
     # the prompt file's instruments.
     sound_style: str | None
     # In a continuation, how many of the prompt's last bars the model saw: fewer than asked when they do
-    # not fit its context (a fraction when even the last bar does not: its tail from a note on).
+    # not fit its context (a fraction when even the last bar does not: its tail from a note on). In bars
+    # written again (`Composer.infill`), how many bars around them it saw.
     prompt_seen: float | None = None
     # In a continuation, the tick where the prompt's last bars begin in `score` (which holds the whole
     # file): `excerpt` starts there. 0 for a fresh piece.
@@ -41,6 +42,8 @@ class Piece:
     new_start: int = 0  # in a continuation, the tick in `score` where the new bars begin; 0 otherwise
     key: str | None = None  # the key token's, "A minor"; None for a model without key tokens
     key_note: str | None = None  # why the key is not the asked or the prompt's, when it is not
+    # Bars written again (`Composer.infill`): (first, end) ticks of each span, marked when rendered.
+    regenerated: tuple[tuple[int, int], ...] = ()
 
     def excerpt(self) -> symusic.Score:
         """The piece from `context_start` on: a continuation's new bars after the prompt bars the model

@@ -39,16 +39,19 @@ DEGREES = {
 @dataclass(frozen=True)
 class ScoreInfo:
     """What a score's title and composer lines say, the key its signature shows ("A minor"; None: music21's
-    analysis of the notes), and in a continuation the tick where the new bars begin (marked on the sheet
-    music and the piano roll)."""
+    analysis of the notes), in a continuation the tick where the new bars begin, and the (first, end) ticks
+    of bars written again; both marked on the sheet music and the piano roll."""
 
     title: str
     composer: str = "cadenza"
     key: str | None = None
     seam: int | None = None
+    regenerated: tuple[tuple[int, int], ...] = ()
 
 
 SEAM_TEXT = "new bars"
+REGENERATED_TEXT = "regenerated"  # over the first bar written again; "kept" where the input resumes
+KEPT_TEXT = "kept"
 
 
 def spell(midi: int, tonic: str, mode: str) -> str:
@@ -102,6 +105,9 @@ def write_musicxml(score: symusic.Score, path: Path, info: ScoreInfo | None = No
             part.remove(mark, recurse=True)
     if info.seam:
         _mark(parsed.parts[0], info.seam / score.ticks_per_quarter, SEAM_TEXT)
+    for first, end in info.regenerated:
+        _mark(parsed.parts[0], first / score.ticks_per_quarter, REGENERATED_TEXT)
+        _mark(parsed.parts[0], end / score.ticks_per_quarter, KEPT_TEXT)  # nothing past the last bar
     parsed.write("musicxml", fp=str(path))
     return path
 

@@ -24,7 +24,7 @@ from cadenza.data.styles import OWN_SOUND_FALLBACK, STYLE_SOUNDS
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError
 from cadenza.inference.generator import Piece
-from cadenza.inference.notation import SEAM_TEXT, ScoreInfo, write_musicxml
+from cadenza.inference.notation import REGENERATED_TEXT, SEAM_TEXT, ScoreInfo, write_musicxml
 from cadenza.keys import pitch_name
 
 SAMPLE_RATE = 44_100
@@ -117,10 +117,10 @@ def write_wav(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -
 MAX_LEGEND = 16  # voices named beside the roll; past that the list would be taller than the roll
 
 
-def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
+def pianoroll_figure(score: symusic.Score, title: str, info: ScoreInfo | None = None):
     """A piano roll: one colour per voice, named in a legend beside (never over) the notes, bar lines,
-    a pitch axis in note names (every C and G), and a continuation's `seam` (the tick where its new bars
-    begin) as a labelled line."""
+    a pitch axis in note names (every C and G), a continuation's seam (`info.seam`, the tick where its new
+    bars begin) as a labelled line and bars written again (`info.regenerated`) shaded and labelled."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,9 +152,12 @@ def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
                     note.time / tpq, note.pitch - 1.0, text, va="top", fontsize="x-small", rotation=30,
                     parse_math=False,  # a "$" in a lyric is a letter, not TeX
                 )  # fmt: skip
-    if seam:
-        ax.axvline(seam / tpq, color="black", linestyle="--", linewidth=1.5)
-        ax.text(seam / tpq, high, f" {SEAM_TEXT}", va="top", ha="left", fontsize="small")
+    if info is not None and info.seam:
+        ax.axvline(info.seam / tpq, color="black", linestyle="--", linewidth=1.5)
+        ax.text(info.seam / tpq, high, f" {SEAM_TEXT}", va="top", ha="left", fontsize="small")
+    for first, end in info.regenerated if info is not None else ():
+        ax.axvspan(first / tpq, end / tpq, color="gold", alpha=0.25, zorder=0)
+        ax.text(first / tpq, high, f" {REGENERATED_TEXT}", va="top", ha="left", fontsize="small")
     ax.set_xlim(0, max(score.end() / tpq, 1.0))
     ax.set_ylim(low, high)
     ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
@@ -171,7 +174,7 @@ def pianoroll_figure(score: symusic.Score, title: str, seam: int | None = None):
 def write_pianoroll(score: symusic.Score, path: Path, info: ScoreInfo | None = None) -> Path:
     import matplotlib.pyplot as plt
 
-    fig = pianoroll_figure(score, info.title if info else path.stem, info.seam if info else None)
+    fig = pianoroll_figure(score, info.title if info else path.stem, info)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
@@ -262,7 +265,9 @@ def piece_info(piece: Piece, whole: bool = False) -> ScoreInfo:
     analysed key for a model without key tokens) and a continuation's seam, in `piece.excerpt()` (or in
     the whole score)."""
     seam = piece.new_start - (0 if whole else piece.context_start) if piece.new_start else None
-    return ScoreInfo(title=f"{piece.style}, seed {piece.seed}", key=piece.key, seam=seam)
+    return ScoreInfo(
+        title=f"{piece.style}, seed {piece.seed}", key=piece.key, seam=seam, regenerated=piece.regenerated
+    )
 
 
 def render(

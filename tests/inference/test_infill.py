@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from cadenza.errors import CadenzaError
+from cadenza.inference.regenerate import parse_bars, piece_of, regenerate
+from cadenza.inference.render import end_at_bar
+from cadenza.inference.request import Request
 from cadenza.tokenization.grammar import RemiGrammar
 from cadenza.tokenization.tokenizer import split_bars
+from tests.conftest import make_piece
 
 
 def _bars(composer, tokens: list[int]) -> list[list[int]]:
@@ -58,3 +62,75 @@ def test_infilling_is_refused_outside_the_piece_and_without_the_tokens(bpe_compo
     plain = composer.generate("folk", bars=2, seed=0)[0]
     with pytest.raises(CadenzaError, match="did not learn bar infilling"):
         composer.infill(plain, start=0, count=1)
+
+
+# --- regenerating bars of a file: `cadenza infill` (`inference.regenerate`) -------------------------
+
+
+def _notes_outside(score, spans: list[tuple[float, float]]) -> list[list[tuple[float, float, int]]]:
+    """Per track, its notes (onset, length in quarters, pitch) that start outside every (first, end) span
+    of quarter notes."""
+    q = score.ticks_per_quarter
+    notes = [[(n.time / q, n.duration / q, n.pitch) for n in track.notes] for track in score.tracks]
+    return [sorted(n for n in track if not any(a <= n[0] < b for a, b in spans)) for track in notes]
+
+
+@pytest.mark.parametrize(
+    ("text", "ranges"), [("5-8", [(4, 4)]), ("3-4, 7", [(2, 2), (6, 1)]), ("7,1-2", [(0, 2), (6, 1)])]
+)
+def test_bar_ranges_count_from_one(text, ranges):
+    assert parse_bars(text, 10) == ranges
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("0-2", "outside the piece, which has bars 1 to 10"),
+        ("9-12", "outside the piece"),
+        ("5-3", "outside the piece"),
+        ("3-5,4-6", "overlap"),
+        ("1-10", "covers the whole piece.*cadenza generate"),
+        ("1-5,6-10", "covers the whole piece"),
+        ("bars 3", "write bar ranges like 5-8"),
+    ],
+)
+def test_bad_bar_ranges_are_refused_in_one_line(text, problem):
+    with pytest.raises(CadenzaError, match=problem):
+        parse_bars(text, 10)
+
+
+def test_a_files_bars_outside_the_ranges_come_back_note_for_note(bpe_composer, tmp_path):
+    path = tmp_path / "duet.mid"
+    original = end_at_bar(make_piece(7, bars=6, voices=2), 6)  # its last note rang past bar 6
+    original.dump_midi(str(path))
+    piece = piece_of(bpe_composer, path, "folk", None)
+    assert piece.bars == 6 and [v.name for v in piece.voices] == ["voice0", "voice1"]
+    request = Request("folk", num=2, seed=4).sampled(bpe_composer.sampling)
+    versions = regenerate(bpe_composer, piece, [(1, 1), (4, 1)], request)
+    assert len(versions) == 2
+    for version in versions:
+        q = version.score.ticks_per_quarter
+        spans = [(a / q, b / q) for a, b in version.regenerated]
+        assert spans == [(4.0, 8.0), (16.0, 20.0)]  # bars 2 and 5 of 4/4
+        assert _notes_outside(version.score, spans) == _notes_outside(original, spans)
+        assert [v.name for v in version.voices] == ["voice0", "voice1"]
+        assert version.prompt_seen == 5  # the tiny piece fits: every other bar was seen
+    assert versions[0].tokens != versions[1].tokens
+
+
+def test_the_infill_command_writes_marked_files(bpe_composer, tmp_path, capsys):
+    from cadenza.cli import main
+
+    path = tmp_path / "tune.mid"
+    make_piece(3, bars=5, voices=1).dump_midi(str(path))
+    out = tmp_path / "out"
+    argv = ["infill", str(path), "--bars", "2-3", "--model", str(bpe_composer.path), "--style", "folk",
+            "--seed", "1", "--num", "2", "--out", str(out), "--formats", "mid,musicxml,png"]  # fmt: skip
+    assert main(argv) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [f"tune_bars2-3_{i}.{f}" for i in (0, 1) for f in ("mid", "musicxml", "png")]
+    xml = (out / "tune_bars2-3_0.musicxml").read_text()
+    assert xml.count(">regenerated<") == 1 and xml.count(">kept<") == 1
+    assert "key:" in capsys.readouterr().err
+    assert main(["infill", str(path), "--bars", "1-5", "--model", str(bpe_composer.path)]) == 2
+    assert "use `cadenza generate`" in capsys.readouterr().err

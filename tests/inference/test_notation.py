@@ -132,7 +132,7 @@ def test_a_continuation_marks_where_its_new_bars_begin(tiny_checkpoint, prompt_m
     (words,) = top.recurse().getElementsByClass(music21.expressions.TextExpression)
     assert words.content == "new bars" and words.getContextByClass(music21.stream.Measure).number == 3
 
-    fig = pianoroll_figure(piece.excerpt(), "piece", seam=info.seam)
+    fig = pianoroll_figure(piece.excerpt(), "piece", info)
     (ax,) = fig.axes
     assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [8.0]
     assert [text.get_text().strip() for text in ax.texts] == ["new bars"]

@@ -1,0 +1,134 @@
+"""Regenerate bars: a piece (generated, or any score file) with some of its bars written again, knowing
+the bars on both sides (`Composer.infill`, MMM's layout), every other bar kept note for note.
+
+    cadenza infill chorale.musicxml --bars 5-8 --num 3
+    cadenza infill tune.mid --bars 3-4,7-8 --style irish_fiddle --seed 1
+
+Bars count from 1 as a score's do; several ranges are written again one after another, each knowing
+what the one before wrote. The rewritten bars are marked "regenerated" in the MusicXML and shaded on
+the piano roll.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cadenza.data import loading
+from cadenza.data.loading import load_pieces_limited
+from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.composer import Composer
+from cadenza.inference.generator import Piece
+from cadenza.inference.render import check_formats, output_folder, render_piece, track_voices
+from cadenza.inference.request import Request
+from cadenza.keys import annotated_key, key_name
+from cadenza.paths import BASE_MODEL
+from cadenza.tokenization.tokenizer import split_bars
+
+
+def parse_bars(text: str, bars: int) -> list[tuple[int, int]]:
+    """'5-8' or '3-4, 7' (bars from 1, inclusive) -> sorted (start from 0, count) ranges of a piece of
+    `bars` bars; refused in one line: unreadable, outside the piece, overlapping, or the whole piece."""
+    ranges = []
+    for part in (p.strip() for p in text.split(",")):
+        first, _, last = part.partition("-")
+        try:
+            first_bar, last_bar = int(first), int(last or first)
+        except ValueError:
+            raise CadenzaError(f"--bars {text!r}: write bar ranges like 5-8 or 3-4,7") from None
+        if not 1 <= first_bar <= last_bar <= bars:
+            raise CadenzaError(f"bars {part}: outside the piece, which has bars 1 to {bars}")
+        ranges.append((first_bar - 1, last_bar - first_bar + 1))
+    ranges.sort()
+    for (start, count), (next_start, _) in zip(ranges, ranges[1:], strict=False):
+        if start + count > next_start:
+            raise CadenzaError(f"--bars {text!r}: the ranges overlap")
+    if sum(count for _, count in ranges) >= bars:
+        raise CadenzaError(
+            f"--bars {text!r} covers the whole piece: nothing is left to keep; use `cadenza generate`"
+        )
+    return ranges
+
+
+def piece_of(
+    composer: Composer, source: str | Path | loading.ScorePiece, style: str, key: str | None
+) -> Piece:
+    """A score file (or one read already) as a `Piece` the composer can infill: its notes in the model's
+    tokens, in `style`, in `key` (default: the file's, as read or analysed), with its voices' names and
+    instruments; a meter the tokenizer has no token for is refused in one line."""
+    piece = source if isinstance(source, loading.ScorePiece) else load_pieces_limited(source)[0]
+    name = source if isinstance(source, (str, Path)) else piece.title
+    tok = composer.tokenizer
+    tok.style_id(style)
+    missing = [m for m in piece.time_signatures if f"TimeSig_{m}" not in tok.vocab]
+    if missing:
+        raise InputFileError(name, f"in {', '.join(missing)}, a meter the model has no token for")
+    asked = annotated_key(key or piece.key)
+    tokens = tok.merge(tok.encode(piece.score, style, asked if tok.has_keys else None))
+    bars = [bar for bar in split_bars(tok.music_ids(tokens), {tok.bar_id}) if bar]
+    score = tok.decode(tokens)  # as the model writes it: the kept bars come back from these tokens
+    voices = track_voices(score, piece.voices)
+    return Piece(score, tokens, style, 0, len(bars), voices, None, key=key_name(asked))
+
+
+def regenerate(
+    composer: Composer, piece: Piece, ranges: list[tuple[int, int]], request: Request
+) -> list[Piece]:
+    """`request.num` versions of `piece` with each of `ranges` ((start, count) from 0) written again, in
+    order: the first range's versions are drawn together, each then goes on to the next range."""
+    (start, count), *rest = ranges
+    versions = composer.infill(piece, start, count, request)
+    for number, (start, count) in enumerate(rest, 1):
+        again = replace(request, num=1)
+        versions = [
+            composer.infill(v, start, count, replace(again, seed=again.seed + 1000 * number + i))[0]
+            for i, v in enumerate(versions)
+        ]  # fmt: skip
+    return versions
+
+
+@dataclass
+class InfillArgs:
+    piece: str = field(metadata={"help": "the score to edit: MIDI, MusicXML, ABC, kern, ..."})
+    bars: str = field(metadata={"help": "bars to write again, from 1: 5-8, or several: 3-4,7-8"})
+    model: str = field(
+        default=BASE_MODEL, metadata={"help": "checkpoint folder (one that learned infilling)"}
+    )
+    adapter: str | None = field(default=None, metadata={"help": "a LoRA adapter folder made for --model"})
+    style: str | None = field(
+        default=None, metadata={"help": "style to write in (default: bach, or the adapter's style)"}
+    )
+    key: str | None = field(
+        default=None, metadata={"help": "the piece's key, e.g. D, Bb minor (default: as read)"}
+    )
+    num: int = field(default=1, metadata={"help": "versions to write (1-16)"})
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = field(default=None, metadata={"help": "random seed (drawn and printed when unset)"})
+    out: str = field(default="out", metadata={"help": "output folder"})
+    formats: str = field(
+        default="mid,musicxml,wav,png", metadata={"help": "comma-separated: mid,musicxml,wav,png"}
+    )
+    decoder: str | None = field(default=None, metadata={"help": "onnx, compiled or eager (as generate)"})
+
+
+def run_infill(args: InfillArgs) -> None:
+    formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
+    output_folder(args.out)
+    read = load_pieces_limited(args.piece)[0]  # an unreadable file fails before the model loads
+    composer = Composer.from_pretrained(args.model, decoder=args.decoder)
+    style = (composer.load_adapter(args.adapter) if args.adapter else None) or args.style or "bach"
+    piece = piece_of(composer, read, args.style or style, args.key)
+    ranges = parse_bars(args.bars, piece.bars)
+    request = Request(
+        piece.style, num=args.num, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed,
+    ).sampled(composer.sampling)  # fmt: skip
+    print(f"key: {piece.key}, seed: {request.seed}", file=sys.stderr)
+    stem = Path(args.piece).stem
+    for index, version in enumerate(regenerate(composer, piece, ranges, request)):
+        for path in render_piece(version, args.out, f"{stem}_bars{args.bars.replace(',', '+')}_{index}",
+                                 formats).values():  # fmt: skip
+            print(path)
