@@ -97,6 +97,90 @@ def compose_tab(composer, shared: Shared) -> None:
     gr.Button(visible=False).click(
         compose, inputs, [api_status, api_files, shared.last_generated], api_name="compose"
     )
+    with gr.Column():
+        _regenerate_section(composer, shared, style, generate)
+
+
+def _regenerate_section(composer, shared: Shared, style: gr.Dropdown, generate: gr.Button) -> None:
+    """Regenerate bars of the piece above (or an upload): versions side by side, keep one and go on, undo.
+    `history` holds the kept versions (`ui.Variation`), the piece now last; a new piece starts it again."""
+    gr.Markdown("### Regenerate bars\nWrite some bars again, knowing both sides; every other bar is kept.")
+    with gr.Row():
+        upload = gr.File(label="Or edit a piece of your own", file_types=PROMPT_TYPES, type="filepath")
+        with gr.Column():
+            bars = gr.Textbox(
+                label="Bars to write again (from 1)", placeholder="5-8 or 3-4, 7", elem_id="regen-bars"
+            )
+            count = gr.Slider(1, ui.MAX_REGENERATED_VERSIONS, value=2, step=1, label="Versions")
+            with gr.Row():
+                run = gr.Button("Regenerate these bars", variant="primary", elem_id="regenerate")
+                undo = gr.Button("Undo", elem_id="undo")
+    status = gr.Markdown(elem_id="regen-status")
+    history, offered = gr.State([]), gr.State([])
+    slots, keeps = [], []
+    with gr.Row():
+        for i in range(ui.MAX_REGENERATED_VERSIONS):
+            with gr.Column(visible=False, min_width=200) as column:
+                audio = gr.Audio(label=f"Version {i + 1}", type="filepath", interactive=False)
+                roll = gr.Image(label="Piano roll", type="filepath", interactive=False)
+                keep = gr.Button(f"Keep version {i + 1}", elem_id=f"keep-{i + 1}")
+            slots += [column, audio, roll]
+            keeps.append(keep)
+    with gr.Column(visible=False) as now:
+        gr.Markdown("**The piece now**")
+        now_audio = gr.Audio(label="The piece now", type="filepath", interactive=False)
+        now_roll = gr.Image(type="filepath", interactive=False)
+        now_sheet, now_files = gr.HTML(), gr.File(file_count="multiple", interactive=False)
+    shown = [now, now_audio, now_roll, now_sheet, now_files, shared.last_generated]
+
+    def showing(kept: list) -> list:
+        if not kept:
+            return [gr.update(visible=False), None, None, "", None, gr.update()]
+        v = kept[-1]
+        return [gr.update(visible=True), str(v.wav), str(v.png), v.sheet, v.downloads, str(v.midi)]
+
+    def offer(kept, last_generated, file, style, bars, count, seed=-1, progress=gr.Progress()):
+        source = file or (str(kept[-1].midi) if kept else last_generated)
+        with one_line_errors():
+            versions, line = ui.regenerate_bars(
+                composer, ui.RegenerateForm(source, style, bars, count, seed, seed == -1), progress
+            )
+        updates = []
+        for i in range(ui.MAX_REGENERATED_VERSIONS):
+            v = versions[i] if i < len(versions) else None
+            updates += [gr.update(visible=v is not None), v and str(v.wav), v and str(v.png)]
+        return [line, versions, *updates]
+
+    def chosen(index: int):
+        def keep(kept, versions):
+            kept = [*kept, versions[index]]
+            return [kept, f"Kept version {index + 1}; choose more bars, or undo.", *showing(kept)]
+
+        return keep
+
+    run.click(offer, [history, shared.last_generated, upload, style, bars, count],
+              [status, offered, *slots], api_visibility="private")  # fmt: skip
+    for index, keep in enumerate(keeps):
+        keep.click(chosen(index), [history, offered], [history, status, *shown], api_visibility="private")
+    undo.click(lambda kept: [kept[:-1], "Back to the version before.", *showing(kept[:-1])],
+               history, [history, status, *shown], api_visibility="private")  # fmt: skip
+    for started in (generate.click, upload.change):  # a new piece: its history starts again
+        started(lambda: [[], *showing([])], None, [history, *shown], api_visibility="private")
+
+    def api(piece, style, bars, versions=2, seed=-1, progress=gr.Progress()):
+        """The /regenerate API: a piece file, a style and bars ("5-8"); the status line and each version's
+        files (MIDI, MusicXML, WAV, piano roll)."""
+        with one_line_errors():
+            result, line = ui.regenerate_bars(
+                composer, ui.RegenerateForm(piece, style, bars, versions, seed, seed == -1), progress
+            )
+        return line, [f for v in result for f in [*v.downloads, str(v.png)]]
+
+    api_status, api_files = gr.Markdown(visible=False), gr.File(file_count="multiple", visible=False)
+    api_piece = gr.File(visible=False, type="filepath")
+    gr.Button(visible=False).click(
+        api, [api_piece, style, bars, count], [api_status, api_files], api_name="regenerate"
+    )
 
 
 def _compose_inputs(choices, shared: Shared) -> tuple[list, gr.Button]:

@@ -4,7 +4,8 @@
                                          [--seed 1] [--out docs]
 
 Starts the app on a free port, composes one piece with a fixed seed, saves the Compose tab (audio, piano
-roll, sheet music) as compose.png, then judges the piece in the Evaluate tab and saves evaluate.png, then
+roll, sheet music) as compose.png, writes its bars 5-6 again (two versions, side by side) and saves
+regenerate.png, then judges the piece in the Evaluate tab and saves evaluate.png, then
 samples the GAN baseline (8 bars of bach, random seed) in the Baselines tab and saves baselines.png.
 Needs Debian's chromium and chromium-driver (`make browser`).
 """
@@ -107,6 +108,14 @@ def main() -> None:
             out = Path(args.out)
             driver.save_screenshot(str(out / "compose.png"))
             print(out / "compose.png")
+            driver.find_element("css selector", "#regen-bars textarea").send_keys("5-6")
+            driver.find_element("css selector", "#regenerate").click()
+            wait.until(lambda d: "versions of bars" in d.find_element("css selector", "#regen-status").text)
+            driver.execute_script("document.querySelector('#regen-bars').scrollIntoView()")
+            time.sleep(3)
+            driver.save_screenshot(str(out / "regenerate.png"))
+            print(out / "regenerate.png")
+            driver.execute_script("window.scrollTo(0, 0)")
             press_in_tab(driver, wait, "Evaluate", "#evaluate")
             wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text)
             time.sleep(2)

@@ -18,7 +18,9 @@ so every share below is weighted by how long the music stays there.
   after, or 0 before and after.
 - `voice_crossings`: the share of time with 2+ voices sounding in which a voice sounds below one that is
   lower on average (voices ranked by mean pitch).
-- `parallel_bars`: where the parallels are, the bar of each.
+- `parallel_bars`: where the parallels are, the bar of each; `voice_leading`: every step and its tick.
+- `melodic_moves`: per track, each move from one onset to the next (its top note to the next top note),
+  with its size in semitones: where a voice leaps.
 - `voice_ranges`: per track with notes, highest minus lowest pitch in semitones.
 Each returns NaN when the piece has none of what it measures (one voice, no chord, no step).
 """
@@ -161,7 +163,25 @@ def _parallel_perfects(segs: list[Segment]) -> float:
 def parallel_bars(score: symusic.Score) -> list[int]:
     """The bar (from 0, in the first meter) each parallel fifth or octave arrives in, one per parallel."""
     length = bar_ticks(score)
-    return [tick // length for tick, parallel in _steps(segments(score)) if parallel]
+    return [tick // length for tick, parallel in voice_leading(score) if parallel]
+
+
+def voice_leading(score: symusic.Score) -> list[tuple[int, bool]]:
+    """Every voice-leading step (see the module): the tick it arrives at, and whether it is parallel."""
+    return list(_steps(segments(score)))
+
+
+def melodic_moves(score: symusic.Score) -> list[tuple[int, int]]:
+    """Per track, in time order, each move between consecutive onsets: (the tick it arrives at, its size
+    in semitones, 0 for a repeated note), between the highest notes starting at each onset."""
+    moves = []
+    for track in score.tracks:
+        tops: dict[int, int] = {}
+        for note in track.notes:
+            tops[note.time] = max(tops.get(note.time, 0), note.pitch)
+        onsets = sorted(tops)
+        moves += [(b, abs(tops[b] - tops[a])) for a, b in zip(onsets, onsets[1:], strict=False)]
+    return sorted(moves)
 
 
 def _voice_means(score: symusic.Score) -> list[float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
+from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
 from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Piece
@@ -55,8 +56,12 @@ def piece_of(
     composer: Composer, source: str | Path | loading.ScorePiece, style: str, key: str | None
 ) -> Piece:
     """A score file (or one read already) as a `Piece` the composer can infill: its notes in the model's
-    tokens, in `style`, in `key` (default: the file's, as read or analysed), with its voices' names and
-    instruments; a meter the tokenizer has no token for is refused in one line."""
+    tokens, in `style`, in `key` (default: the file's, as read or analysed), its voices keeping their
+    names and instruments. Refused in one line: a meter the tokenizer has no token for, or no note it
+    can read.
+
+    Its tracks take the style's voice slots in order (`style_slots`): a file sounds its voices on its own
+    instruments (a composed chorale's four are all Choir Aahs), and the model knows them by slot."""
     piece = source if isinstance(source, loading.ScorePiece) else load_pieces_limited(source)[0]
     name = source if isinstance(source, (str, Path)) else piece.title
     tok = composer.tokenizer
@@ -64,12 +69,34 @@ def piece_of(
     missing = [m for m in piece.time_signatures if f"TimeSig_{m}" not in tok.vocab]
     if missing:
         raise InputFileError(name, f"in {', '.join(missing)}, a meter the model has no token for")
+    score, voices = piece.score.copy(), []
+    for track, slot, voice in zip(score.tracks, style_slots(composer, style, len(score.tracks)), piece.voices,
+                                  strict=True):  # fmt: skip
+        voices.append(Voice(slot, voice.name, voice.program if voice.program is not None else voice.slot))
+        track.program = slot
     asked = annotated_key(key or piece.key)
-    tokens = tok.merge(tok.encode(piece.score, style, asked if tok.has_keys else None))
+    tokens = tok.encode(score, style, asked if tok.has_keys else None)
+    if not tok.ids_of("Pitch") & set(tokens):
+        raise InputFileError(name, "no note the model can read (its pitches or instruments are out of range)")
     bars = [bar for bar in split_bars(tok.music_ids(tokens), {tok.bar_id}) if bar]
+    if bars and len(bars) < piece.num_bars:  # bars of rest at the end, which REMI leaves out: kept
+        # spelled as the model writes an empty bar: its bar line and meter, as the last bar opens
+        empty = [t for t in bars[-1][:2] if t == tok.bar_id or t in tok.ids_of("TimeSig")]
+        rests = empty * (piece.num_bars - len(bars))
+        tokens = [*tokens[:-1], *rests, tokens[-1]] if tokens[-1] == tok.eos_id else [*tokens, *rests]
+        bars += [empty] * (piece.num_bars - len(bars))
     score = tok.decode(tokens)  # as the model writes it: the kept bars come back from these tokens
-    voices = track_voices(score, piece.voices)
-    return Piece(score, tokens, style, 0, len(bars), voices, None, key=key_name(asked))
+    return Piece(score, tokens, style, 0, len(bars), track_voices(score, voices), None, key=key_name(asked))
+
+
+def style_slots(composer: Composer, style: str, tracks: int) -> list[int]:
+    """The voice slots (Program tokens) `tracks` voices take in `style`, in order: its profile's, when
+    they are enough (a chorale's four are 0-3, a quartet's 40-43), else 0, 1, 2, ... as the corpus
+    numbers the parts of a piece."""
+    profile = composer.profiles.get(style)
+    if profile is not None and tracks <= len(profile.programs):
+        return list(profile.programs[:tracks])
+    return list(range(tracks))
 
 
 def regenerate(

@@ -23,7 +23,15 @@ from cadenza.ui.common import (
     error_line,
     request_dir,
 )
-from cadenza.ui.compose_tab import ComposeForm, compose, compose_choices, describe
+from cadenza.ui.compose_tab import (
+    MAX_REGENERATED_VERSIONS,
+    ComposeForm,
+    RegenerateForm,
+    compose,
+    compose_choices,
+    describe,
+    regenerate_bars,
+)
 from cadenza.ui.evaluate_tab import (
     AS_GUESSED,
     SIMILAR_K,
@@ -37,6 +45,7 @@ from cadenza.ui.lyrics_tab import SongForm, load_singer, sing
 
 __all__ = [
     "AS_GENERATED", "AS_GUESSED", "DEFAULT_RUN_SIZE", "FINETUNE_LOCK", "MAX_BASELINE_BARS",
+    "MAX_REGENERATED_VERSIONS", "RegenerateForm", "regenerate_bars",
     "MAX_INTERPOLATION_STEPS", "MAX_UI_BARS", "MAX_CANDIDATES", "MAX_VARIATIONS", "MODEL_LOCK", "RUN_SIZES",
     "SIMILAR_K", "judge_for",
     "ComposeForm", "SongForm", "Variation", "baseline_sample", "compose", "compose_choices", "describe",

@@ -187,3 +187,61 @@ def describe(variations: list[Variation], asked: int | None = None) -> str:
     if first.key_note:
         line += f"; in {first.key}: {first.key_note}"
     return line
+
+
+# --- regenerate bars of the piece -------------------------------------------------------------------
+MAX_REGENERATED_VERSIONS = 3  # side by side on the page
+
+
+@dataclass
+class RegenerateForm:
+    """The Compose tab's "Regenerate bars" widgets: the piece (the last composed or kept version's MIDI,
+    or an upload), the style to write in, the bars ("5-8", "3-4, 7") and how many versions to offer."""
+
+    piece: str | Path | None
+    style: str
+    bars: str
+    versions: object = 2
+    seed: object = -1
+    random_seed: bool = True
+
+
+def regenerate_bars(
+    composer, form: RegenerateForm, progress: Progress | None = None, out_dir: Path | None = None
+) -> tuple[list[Variation], str]:
+    """The form's versions of its piece, each with the bars asked written again knowing both sides and
+    every other bar kept (`inference.regenerate`), rendered; and the status line."""
+    from cadenza.data.loading import load_pieces_limited
+    from cadenza.inference.regenerate import parse_bars, piece_of, regenerate
+
+    report = progress or (lambda *args, **kwargs: None)
+    path = check_prompt_file(form.piece)
+    if path is None:
+        raise CadenzaError("compose or upload a piece first, then choose the bars to write again")
+    if form.style not in composer.styles:
+        raise CadenzaError(f"unknown style {form.style!r}; this model knows: {', '.join(composer.styles)}")
+    count = checked_number("versions", form.versions, 1, MAX_REGENERATED_VERSIONS, integer=True)
+    report(0, desc=f"reading {path.name}")
+    try:
+        read = load_pieces_limited(path)[0]
+    except InputFileError as err:  # name the upload by its own name, not the server's temp path
+        raise InputFileError(path.name, err.problem) from None
+    seed = resolve_seed(form.seed, form.random_seed)
+    out_dir = out_dir or request_dir()
+    if MODEL_LOCK.locked():
+        report(0, desc="waiting for another request to finish composing")
+    with MODEL_LOCK:
+        piece = piece_of(composer, read, form.style, None)
+        ranges = parse_bars(str(form.bars or ""), piece.bars)
+        report(0.1, desc=f"writing {count} version{'s' * (count > 1)} of bars {form.bars}")
+        request = Request(form.style, num=count, seed=seed).sampled(composer.sampling)
+        versions = regenerate(composer, piece, ranges, request)
+    result = []
+    for i, version in enumerate(versions):
+        report(0.6 + 0.4 * i / count, desc=f"rendering version {i + 1} of {count}")
+        result.append(render_variation(version, out_dir / f"r{i + 1}", f"{path.stem}_version{i + 1}"))
+    around = versions[0].prompt_seen
+    status = f"{count} version{'s' * (count > 1)} of bars **{form.bars}** — seed **{seed}**"
+    if around is not None and around < piece.bars - ranges[-1][1]:
+        status += f"; the model saw the {around} bars around them that fit its context"
+    return result, status

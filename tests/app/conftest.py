@@ -42,6 +42,7 @@ def make_tiny_checkpoint(folder: Path, styles: list[str] = STYLES) -> Path:
     )
     torch.manual_seed(0)
     tokenizer = CadenzaTokenizer.new(styles, config)
+    tokenizer.add_infill()  # as base model v3's: the Compose tab regenerates bars
     model = build_model(ModelArgs(n_layer=1, n_embd=32, n_head=2, n_positions=256), tokenizer)
     return save_checkpoint(model, tokenizer, folder)
 

@@ -94,3 +94,27 @@ def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
     verdict = wait.until(lambda d: "key:" in d.find_element("css selector", "#verdict").text and d)
     text = verdict.find_element("css selector", "#verdict").text
     assert text.startswith("bach_") and "judged as" in text and "copying:" in text
+
+
+def test_bars_are_regenerated_kept_and_undone_in_the_browser(browser, app_url, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, TIMEOUT_S)
+    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
+    set_number(browser, "bars", 2)
+    button.click()
+    wait.until(finished)
+    browser.find_element("css selector", "#regen-bars textarea").send_keys("2")
+    browser.find_element("css selector", "#regenerate").click()
+    wait.until(lambda d: "versions of bars" in d.find_element("css selector", "#regen-status").text)
+    players = 'audio[data-testid^="audio-player-Version"]'
+    wait.until(lambda d: len(d.find_elements("css selector", players)) == 2)  # side by side
+    browser.find_element("css selector", "#keep-2").click()
+    wait.until(lambda d: "Kept version 2" in d.find_element("css selector", "#regen-status").text)
+    now = 'audio[data-testid^="audio-player-The piece now"]'
+    wait.until(lambda d: d.find_elements("css selector", now))
+    browser.save_screenshot(str(tmp_path / "regenerate.png"))
+    browser.find_element("css selector", "#undo").click()
+    wait.until(lambda d: "Back to the version before" in d.find_element("css selector", "#regen-status").text)
+    wait.until(lambda d: not d.find_elements("css selector", now))

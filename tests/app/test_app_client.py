@@ -196,3 +196,16 @@ def test_the_baselines_tab_samples_and_interpolates_with_the_shipped_models(clie
         client.predict(handle_file(str(waltz)), handle_file(str(b)), "bach", 3, None, api_name="/interpolate")
     with pytest.raises(AppError, match="upload piece B"):
         client.predict(handle_file(str(a)), None, "bach", 3, None, api_name="/interpolate")
+
+
+def test_bars_of_a_piece_are_regenerated_through_the_api(client, tmp_path):
+    status, files = compose(client, "bach", seed=4, random_seed=False)
+    piece = tmp_path / "piece.mid"
+    piece.write_bytes(midis(files)[0].read_bytes())
+    status, again = client.predict(handle_file(str(piece)), "bach", "1", 2, api_name="/regenerate")
+    assert status.startswith("2 versions of bars **1**")
+    again = files_of(again)
+    assert sorted(f.suffix for f in again) == sorted([".mid", ".musicxml", ".wav", ".png"] * 2)
+    assert all(f.stat().st_size > 0 for f in again)
+    with pytest.raises(AppError, match="outside the piece"):
+        client.predict(handle_file(str(piece)), "bach", "40", 1, api_name="/regenerate")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from cadenza import ui
-from cadenza.errors import TimeLimitError
+from cadenza.errors import CadenzaError, TimeLimitError
 from cadenza.inference.composer import Composer
 from cadenza.ui import compose_tab
 
@@ -78,3 +78,43 @@ def test_each_variation_shows_its_sheet_music(composer, tmp_path):
 
     measures = music21.converter.parse(variation.musicxml).parts[0].getElementsByClass(music21.stream.Measure)
     assert variation.sheet.count('class="measure"') == len(measures) >= 2  # the MusicXML download engraved
+
+
+def _kept_notes(path, spans: list[tuple[float, float]]) -> list[tuple[float, float, int]]:
+    """A MIDI file's notes (onset, length in quarters, pitch) starting outside the spans (in quarters)."""
+    import symusic
+
+    score = symusic.Score(str(path))
+    q = score.ticks_per_quarter
+    notes = [(n.time / q, n.duration / q, n.pitch) for t in score.tracks for n in t.notes]
+    return sorted(n for n in notes if not any(a <= n[0] < b for a, b in spans))
+
+
+def test_bars_of_the_composed_piece_are_written_again_and_the_rest_kept(composer, tmp_path):
+    form = ui.ComposeForm(STYLE, bars=4, time_signature="4/4", seed=2, random_seed=False)
+    (piece,) = ui.compose(composer, form, out_dir=tmp_path / "piece")
+    asked = ui.RegenerateForm(piece.midi, STYLE, "2-3", versions=2, seed=7, random_seed=False)
+    versions, status = ui.regenerate_bars(composer, asked, out_dir=tmp_path / "again")
+    assert len(versions) == 2 and status.startswith("2 versions of bars **2-3** — seed **7**")
+    for version in versions:
+        assert version.wav.stat().st_size > 0 and version.png.stat().st_size > 0
+        assert _kept_notes(version.midi, [(4.0, 12.0)]) == _kept_notes(piece.midi, [(4.0, 12.0)])
+        assert "regenerated" in version.musicxml.read_text()
+
+
+@pytest.mark.parametrize(
+    ("bars", "problem"),
+    [
+        ("9", "bars 9: outside the piece, which has bars 1 to"),
+        ("1-9", "outside the piece"),
+        ("1-4", "use `cadenza generate`"),
+        ("", "bar ranges"),
+    ],
+)
+def test_bad_bars_to_regenerate_are_one_line(composer, tmp_path, bars, problem):
+    form = ui.ComposeForm(STYLE, bars=4, time_signature="4/4", seed=2, random_seed=False)
+    (piece,) = ui.compose(composer, form, out_dir=tmp_path / "piece")
+    with pytest.raises(CadenzaError, match=problem):
+        ui.regenerate_bars(composer, ui.RegenerateForm(piece.midi, STYLE, bars), out_dir=tmp_path)
+    with pytest.raises(CadenzaError, match="compose or upload a piece first"):
+        ui.regenerate_bars(composer, ui.RegenerateForm(None, STYLE, "2"), out_dir=tmp_path)

@@ -11,10 +11,12 @@ from cadenza.evaluation.harmony import (
     chord_share,
     consonance,
     is_consonant,
+    melodic_moves,
     parallel_bars,
     parallel_perfects,
     segments,
     voice_crossings,
+    voice_leading,
     voice_ranges,
 )
 
@@ -94,6 +96,19 @@ def test_parallel_bars_name_the_bar_each_parallel_arrives_in():
     score.time_signatures.append(symusic.TimeSignature(0, 2, 4))
     assert parallel_bars(score) == [0, 2]
     assert parallel_bars(voices([(67, 1), (64, 1)], [(60, 1), (60, 1)])) == []
+
+
+def test_voice_leading_steps_carry_their_ticks():
+    upper = [(67, 1), (69, 1), (64, 1), (72, 1), (74, 1)]
+    lower = [(60, 1), (62, 1), (60, 1), (60, 1), (62, 1)]
+    assert voice_leading(voices(upper, lower)) == [(Q, True), (2 * Q, False), (3 * Q, False), (4 * Q, True)]
+
+
+def test_melodic_moves_per_track_between_top_notes():
+    score = voices([(60, 1), (74, 1), (74, 1), (0, 1), (59, 1)], [(48, 2), (43, 2)])
+    score.tracks[1].notes.append(symusic.Note(0, Q, 55, 80))  # a chord: its top note, G3, moves
+    # the upper voice: up a ninth, a repeat, then across a rest down 15 semitones; the lower: G3 -> G2
+    assert melodic_moves(score) == [(Q, 14), (2 * Q, 0), (2 * Q, 12), (4 * Q, 15)]
 
 
 def test_voice_crossings_share_of_time():

@@ -122,7 +122,7 @@ def test_the_infill_command_writes_marked_files(bpe_composer, tmp_path, capsys):
     from cadenza.cli import main
 
     path = tmp_path / "tune.mid"
-    make_piece(3, bars=5, voices=1).dump_midi(str(path))
+    end_at_bar(make_piece(3, bars=5, voices=1), 5).dump_midi(str(path))
     out = tmp_path / "out"
     argv = ["infill", str(path), "--bars", "2-3", "--model", str(bpe_composer.path), "--style", "folk",
             "--seed", "1", "--num", "2", "--out", str(out), "--formats", "mid,musicxml,png"]  # fmt: skip
