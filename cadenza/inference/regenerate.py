@@ -14,18 +14,23 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cadenza.data import loading
 from cadenza.data.loading import load_pieces_limited
 from cadenza.data.voices import Voice
 from cadenza.errors import CadenzaError, InputFileError
+from cadenza.inference.cli import check_candidates, keep_best
 from cadenza.inference.composer import Composer
 from cadenza.inference.generator import Piece
-from cadenza.inference.render import check_formats, output_folder, render_piece, track_voices
+from cadenza.inference.render import check_formats, one_line, output_folder, render_piece, track_voices
 from cadenza.inference.request import Request
 from cadenza.keys import annotated_key, key_name
-from cadenza.paths import BASE_MODEL
+from cadenza.paths import BASE_MODEL, EMBEDDED_CORPUS
 from cadenza.tokenization.tokenizer import split_bars
+
+if TYPE_CHECKING:
+    from cadenza.evaluation.judge import Judge
 
 
 def parse_bars(text: str, bars: int) -> list[tuple[int, int]]:
@@ -57,8 +62,9 @@ def piece_of(
 ) -> Piece:
     """A score file (or one read already) as a `Piece` the composer can infill: its notes in the model's
     tokens, in `style`, in `key` (default: the file's, as read or analysed), its voices keeping their
-    names and instruments. Refused in one line: a meter the tokenizer has no token for, or no note it
-    can read.
+    names and instruments; in a style of one line (a fiddle tune), a note held past the next one's start
+    ends there, as the rewritten piece's do. Refused in one line: a meter the tokenizer has no token for,
+    or no note it can read.
 
     Its tracks take the style's voice slots in order (`style_slots`): a file sounds its voices on its own
     instruments (a composed chorale's four are all Choir Aahs), and the model knows them by slot."""
@@ -70,8 +76,8 @@ def piece_of(
     if missing:
         raise InputFileError(name, f"in {', '.join(missing)}, a meter the model has no token for")
     score, voices = piece.score.copy(), []
-    for track, slot, voice in zip(score.tracks, style_slots(composer, style, len(score.tracks)), piece.voices,
-                                  strict=True):  # fmt: skip
+    slots = style_slots(composer, style, [int(track.program) for track in score.tracks])
+    for track, slot, voice in zip(score.tracks, slots, piece.voices, strict=True):
         voices.append(Voice(slot, voice.name, voice.program if voice.program is not None else voice.slot))
         track.program = slot
     asked = annotated_key(key or piece.key)
@@ -86,30 +92,48 @@ def piece_of(
         tokens = [*tokens[:-1], *rests, tokens[-1]] if tokens[-1] == tok.eos_id else [*tokens, *rests]
         bars += [empty] * (piece.num_bars - len(bars))
     score = tok.decode(tokens)  # as the model writes it: the kept bars come back from these tokens
+    profile = composer.profiles.get(style)
+    if profile is not None and profile.max_chord == 1:  # one line, as the rewritten piece is written
+        score = one_line(score)
     return Piece(score, tokens, style, 0, len(bars), track_voices(score, voices), None, key=key_name(asked))
 
 
-def style_slots(composer: Composer, style: str, tracks: int) -> list[int]:
-    """The voice slots (Program tokens) `tracks` voices take in `style`, in order: its profile's, when
-    they are enough (a chorale's four are 0-3, a quartet's 40-43), else 0, 1, 2, ... as the corpus
-    numbers the parts of a piece."""
+def style_slots(composer: Composer, style: str, programs: list[int]) -> list[int]:
+    """The voice slots (Program tokens) a file's tracks, playing `programs`, take in `style`: their own
+    when the style has them all (a corpus piece's, or a user's quartet on 40-43); else the style profile's
+    in order when there are enough (a composed chorale's four Choir Aahs become 0-3); else 0, 1, 2, ...
+    as the corpus numbers the parts of a piece."""
     profile = composer.profiles.get(style)
-    if profile is not None and tracks <= len(profile.programs):
-        return list(profile.programs[:tracks])
-    return list(range(tracks))
+    known = list(profile.programs) if profile is not None else []
+    if known and set(programs) <= set(known):
+        return list(programs)
+    if known and len(programs) <= len(known):
+        return known[: len(programs)]
+    return list(range(len(programs)))
 
 
 def regenerate(
-    composer: Composer, piece: Piece, ranges: list[tuple[int, int]], request: Request
+    composer: Composer,
+    piece: Piece,
+    ranges: list[tuple[int, int]],
+    request: Request,
+    judge: Judge | None = None,
+    candidates: int = 1,
 ) -> list[Piece]:
     """`request.num` versions of `piece` with each of `ranges` ((start, count) from 0) written again, in
-    order: the first range's versions are drawn together, each then goes on to the next range."""
+    order: the first range's versions are drawn together, each then goes on to the next range. With a
+    `judge`, each range of each version is the critic's best of `candidates` drawn together (as
+    `cadenza generate --candidates`; the critic's reasons go to stderr)."""
+
+    def picked(versions: list[Piece]) -> list[Piece]:
+        return keep_best(versions, candidates, judge, None) if judge is not None else versions
+
     (start, count), *rest = ranges
-    versions = composer.infill(piece, start, count, request)
+    versions = picked(composer.infill(piece, start, count, replace(request, num=request.num * candidates)))
     for number, (start, count) in enumerate(rest, 1):
-        again = replace(request, num=1)
+        again = replace(request, num=candidates)
         versions = [
-            composer.infill(v, start, count, replace(again, seed=again.seed + 1000 * number + i))[0]
+            picked(composer.infill(v, start, count, replace(again, seed=again.seed + 1000 * number + i)))[0]
             for i, v in enumerate(versions)
         ]  # fmt: skip
     return versions
@@ -130,6 +154,13 @@ class InfillArgs:
         default=None, metadata={"help": "the piece's key, e.g. D, Bb minor (default: as read)"}
     )
     num: int = field(default=1, metadata={"help": "versions to write (1-16)"})
+    candidates: int = field(
+        default=1,
+        metadata={"help": "write N candidates of each range and keep the critic's best (as generate)"},
+    )
+    corpus: str = field(
+        default=EMBEDDED_CORPUS, metadata={"help": "built corpus the critic judges against (--candidates)"}
+    )
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None
@@ -145,6 +176,12 @@ def run_infill(args: InfillArgs) -> None:
     formats = check_formats(f.strip() for f in args.formats.split(",") if f.strip())
     output_folder(args.out)
     read = load_pieces_limited(args.piece)[0]  # an unreadable file fails before the model loads
+    candidates = check_candidates(args.num, args.candidates)
+    judge = None
+    if candidates > 1:  # a missing corpus fails before the model loads and samples
+        from cadenza.evaluation.judge import Judge
+
+        judge = Judge(args.corpus)
     composer = Composer.from_pretrained(args.model, decoder=args.decoder)
     style = (composer.load_adapter(args.adapter) if args.adapter else None) or args.style or "bach"
     piece = piece_of(composer, read, args.style or style, args.key)
@@ -155,7 +192,7 @@ def run_infill(args: InfillArgs) -> None:
     ).sampled(composer.sampling)  # fmt: skip
     print(f"key: {piece.key}, seed: {request.seed}", file=sys.stderr)
     stem = Path(args.piece).stem
-    for index, version in enumerate(regenerate(composer, piece, ranges, request)):
+    for index, version in enumerate(regenerate(composer, piece, ranges, request, judge, candidates)):
         for path in render_piece(version, args.out, f"{stem}_bars{args.bars.replace(',', '+')}_{index}",
                                  formats).values():  # fmt: skip
             print(path)

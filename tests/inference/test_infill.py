@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cadenza.errors import CadenzaError
-from cadenza.inference.regenerate import parse_bars, piece_of, regenerate
+from cadenza.inference.regenerate import parse_bars, piece_of, regenerate, style_slots
 from cadenza.inference.render import end_at_bar
 from cadenza.inference.request import Request
 from cadenza.tokenization.grammar import RemiGrammar
@@ -134,3 +134,33 @@ def test_the_infill_command_writes_marked_files(bpe_composer, tmp_path, capsys):
     assert "key:" in capsys.readouterr().err
     assert main(["infill", str(path), "--bars", "1-5", "--model", str(bpe_composer.path)]) == 2
     assert "use `cadenza generate`" in capsys.readouterr().err
+
+
+def test_a_files_voices_take_the_styles_slots():
+    from types import SimpleNamespace
+
+    profiles = {"bach": [0, 1, 2, 3], "classical": [40, 41, 42, 43]}
+    composer = SimpleNamespace(profiles={s: SimpleNamespace(programs=p) for s, p in profiles.items()})
+    assert style_slots(composer, "bach", [52, 53, 54, 55]) == [0, 1, 2, 3]  # a composed chorale, dressed
+    assert style_slots(composer, "bach", [2, 0]) == [2, 0]  # the style's own slots stay as they are
+    assert style_slots(composer, "classical", [40, 42]) == [40, 42]
+    assert style_slots(composer, "bach", [0, 1, 2, 3, 4]) == [0, 1, 2, 3, 4]  # more voices than the style's
+    assert style_slots(composer, "folk", [19, 20]) == [0, 1]  # no profile: numbered as the corpus does
+
+
+def test_with_a_critic_each_range_is_the_best_of_its_candidates(bpe_composer, monkeypatch):
+    from cadenza.inference import regenerate as module
+
+    picks = []
+
+    def last_of_each(versions, candidates, judge, meter):  # stands in for the critic's choice
+        picks.append(len(versions))
+        return [versions[i + candidates - 1] for i in range(0, len(versions), candidates)]
+
+    monkeypatch.setattr(module, "keep_best", last_of_each)
+    piece = bpe_composer.generate("folk", bars=6, seed=3)[0]
+    request = Request("folk", num=2, seed=1).sampled(bpe_composer.sampling)
+    versions = regenerate(bpe_composer, piece, [(1, 1), (3, 2)], request, judge=object(), candidates=3)
+    assert len(versions) == 2 and picks == [6, 3, 3]  # 2 x 3 for the first range, then 3 per version
+    plain = regenerate(bpe_composer, piece, [(1, 1)], request)
+    assert len(plain) == 2 and picks == [6, 3, 3]  # no critic: nothing picked
