@@ -149,6 +149,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_vae_reconstruct",
         "encode a piece with the VAE and decode it back; prints how much came back right",
     ),
+    "analyze": (
+        "cadenza.evaluation.learner",
+        "AnalyzeArgs",
+        "run_analyze",
+        "a learner's view of a piece: keys, a Roman numeral per beat, cadences and voice-leading faults",
+    ),
     "evaluate ngram": (
         "cadenza.evaluation.likelihood",
         "NGramArgs",

@@ -38,6 +38,7 @@ KEY_WINDOW = 4  # bars the floating-key analysis looks across
 class Label:
     bar: int
     beat: float
+    offset: float  # quarter notes from the start: bar numbers repeat where a repeat sign splits a bar
     key: str  # "G major"
     numeral: str  # "V6", or the chord's common name where it is not functional
     chord: str  # music21's pitched common name: "D-major triad"
@@ -47,6 +48,7 @@ class Label:
 class Cadence:
     bar: int
     beat: float
+    offset: float
     kind: str  # authentic, half, plagal, deceptive
     key: str
 
@@ -55,6 +57,7 @@ class Cadence:
 class Fault:
     bar: int
     beat: float
+    offset: float
     kind: str  # one of FAULT_KINDS
     voices: tuple[str, ...]
     detail: str
@@ -112,13 +115,10 @@ class _Timeline:
     def bar_at(self, offset: float) -> _Bar:
         return next((b for b in reversed(self.bars) if b.offset <= offset + 1e-6), self.bars[0])
 
-    def place(self, offset: float) -> tuple[int, float]:
+    def place(self, offset: float) -> tuple[int, float, float]:
+        """(bar number, beat from 1, the offset itself)."""
         bar = self.bar_at(offset)
-        return bar.number, round(1 + (offset - bar.offset + bar.start) / bar.beat, 3)
-
-    def offset(self, number: int, beat: float) -> float:
-        bar = next(b for b in self.bars if b.number == number)
-        return bar.offset + (beat - 1) * bar.beat - bar.start
+        return bar.number, round(1 + (offset - bar.offset + bar.start) / bar.beat, 3), float(offset)
 
     def beats(self) -> list[tuple[float, float]]:
         """Every beat's (offset, length in quarter notes), bar by bar (a pickup's from where it starts)."""
@@ -150,13 +150,13 @@ def analyse(score) -> Analysis:
             previous = str(k)
     result = Analysis(_key_name(whole), changes)
     flats = [part.flatten().notes.stream() for part in parts]
-    names = [_part_name(part, i, len(parts)) for i, part in enumerate(parts)]
+    names = [part_name(part, i, len(parts)) for i, part in enumerate(parts)]
     if len(parts) >= 2:
         result.labels = _labels(flats, timeline, key_at)
         faults, result.steps = _faults(flats, names, timeline)
         faults += _leading_tones(flats, result.labels, timeline, key_at)
-        result.faults = sorted(faults, key=lambda f: (f.bar, f.beat, f.kind))
-    result.cadences = _cadences(score, flats, result.labels, timeline, key_at)
+        result.faults = sorted(faults, key=lambda f: (f.offset, f.kind))
+    result.cadences = _cadences(flats, result.labels, timeline, key_at)
     return result
 
 
@@ -164,7 +164,8 @@ def _key_name(k) -> str:
     return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
 
 
-def _part_name(part, index: int, count: int) -> str:
+def part_name(part, index: int, count: int) -> str:
+    """A part's name as faults name it: its own, else a chorale's four by order, else "voice N"."""
     name = (part.partName or "").strip()
     if not name and count == 4:
         name = ("Soprano", "Alto", "Tenor", "Bass")[index]
@@ -256,15 +257,15 @@ def _leading_tones(flats, labels: list[Label], timeline: _Timeline, key_at) -> l
     for this, following in zip(labels, labels[1:], strict=False):
         if not (_degree(this.numeral) in (5, 7) and _degree(following.numeral) == 1):
             continue
-        offset = timeline.offset(this.bar, this.beat)
-        k = key_at(offset)
-        top = _top(_sounding(flats[0], offset))
-        next_top = _top(_sounding(flats[0], timeline.offset(following.bar, following.beat)))
+        k = key_at(this.offset)
+        top = _top(_sounding(flats[0], this.offset))
+        next_top = _top(_sounding(flats[0], following.offset))
         if top is None or next_top is None or top.pitchClass != k.getLeadingTone().pitchClass:
             continue
         if next_top.pitchClass != k.tonic.pitchClass:
             detail = f"{top.nameWithOctave} goes to {next_top.nameWithOctave}"
-            faults.append(Fault(this.bar, this.beat, "unresolved leading tone", ("top voice",), detail))
+            where = (this.bar, this.beat, this.offset)
+            faults.append(Fault(*where, "unresolved leading tone", ("top voice",), detail))
     return faults
 
 
@@ -278,7 +279,7 @@ def _degree(numeral: str) -> int | None:
         return None
 
 
-def _cadences(score, flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
+def _cadences(flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
     from music21 import expressions
 
     ends = {float(n.offset) for notes in flats for n in notes
@@ -287,23 +288,24 @@ def _cadences(score, flats, labels: list[Label], timeline: _Timeline, key_at) ->
     ends.add(last)
     cadences = []
     for offset in sorted(ends):
-        bar, beat = timeline.place(offset)
+        where = timeline.place(offset)
         k = key_at(offset)
         if labels:
-            here = [lab for lab in labels if (lab.bar, lab.beat) <= (bar, beat)]
+            here = [lab for lab in labels if lab.offset <= offset]
             if len(here) < 2:
                 continue
-            kind = _cadence_kind(_degree(here[-2].numeral), _degree(here[-1].numeral), here[-1].numeral)
+            kind = _cadence_kind(_degree(here[-2].numeral), _degree(here[-1].numeral))
         else:
             top = _top(_sounding(flats[0], offset))
             degree = k.getScaleDegreeFromPitch(top) if top is not None else None
             kind = {1: "authentic", 5: "half", 2: "half"}.get(degree)
         if kind is not None:
-            cadences.append(Cadence(bar, beat, kind, _key_name(k)))
+            cadences.append(Cadence(*where, kind, _key_name(k)))
     return cadences
 
 
-def _cadence_kind(before: int | None, end: int | None, numeral: str) -> str | None:
+def _cadence_kind(before: int | None, end: int | None) -> str | None:
+    """A cadence's name from the scale degrees of its last two chords' roots."""
     if end == 1 and before in (5, 7):
         return "authentic"
     if end == 1 and before == 4:
