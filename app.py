@@ -309,6 +309,17 @@ def evaluate_tab(composer, shared: Shared) -> None:
         outputs=[summary, probabilities, features, copying, passage, similar],
         api_name="evaluate",
     )
+    with gr.Accordion("Learner's view: keys, chords, cadences and voice-leading faults on the score"):
+        explain = gr.Button("Explain it on the score", elem_id="explain")
+        view = gr.HTML(elem_id="learners-view")
+        files = gr.File(label="Annotated MusicXML, SVG pages, JSON, CSV", file_count="multiple")
+
+    def explained(upload=None, last_generated=None, progress=gr.Progress()):
+        """The /analyze API: the learner's view of an upload (or the last composed piece), and its files."""
+        with one_line_errors():
+            return ui.learners_view(upload, last_generated, progress=progress)
+
+    explain.click(explained, [upload, shared.last_generated], [view, files], api_name="analyze")
 
 
 # --- Fine-tune tab ----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@
 
 Starts the app on a free port, composes one piece with a fixed seed, saves the Compose tab (audio, piano
 roll, sheet music) as compose.png, writes its bars 5-6 again (two versions, side by side) and saves
-regenerate.png, then judges the piece in the Evaluate tab and saves evaluate.png, then
-samples the GAN baseline (8 bars of bach, random seed) in the Baselines tab and saves baselines.png.
+regenerate.png, then judges the piece in the Evaluate tab and saves evaluate.png, explains it on its
+score (the learner's view) and saves learners-view.png, then samples the GAN baseline (8 bars of bach, random seed) in the Baselines tab and saves baselines.png.
 Needs Debian's chromium and chromium-driver (`make browser`).
 """
 
@@ -121,6 +121,12 @@ def main() -> None:
             time.sleep(2)
             driver.save_screenshot(str(out / "evaluate.png"))
             print(out / "evaluate.png")
+            driver.find_element("css selector", "#explain").click()
+            wait.until(lambda d: d.find_elements("css selector", "#learners-view .learners-view svg"))
+            driver.execute_script("document.querySelector('#explain').scrollIntoView()")
+            time.sleep(2)
+            driver.save_screenshot(str(out / "learners-view.png"))
+            print(out / "learners-view.png")
             press_in_tab(driver, wait, "Baselines", "#baseline-sample")
             wait.until(lambda d: "seed" in d.find_element("css selector", "#baseline-status").text)
             wait.until(lambda d: d.find_elements("css selector", ".sheet-music svg"))

@@ -37,6 +37,7 @@ from cadenza.ui.evaluate_tab import (
     SIMILAR_K,
     evaluate,
     judge_for,
+    learners_view,
     preparation_status,
     prepare_judge,
 )
@@ -45,7 +46,7 @@ from cadenza.ui.lyrics_tab import SongForm, load_singer, sing
 
 __all__ = [
     "AS_GENERATED", "AS_GUESSED", "DEFAULT_RUN_SIZE", "FINETUNE_LOCK", "MAX_BASELINE_BARS",
-    "MAX_REGENERATED_VERSIONS", "RegenerateForm", "regenerate_bars",
+    "MAX_REGENERATED_VERSIONS", "RegenerateForm", "regenerate_bars", "learners_view",
     "MAX_INTERPOLATION_STEPS", "MAX_UI_BARS", "MAX_CANDIDATES", "MAX_VARIATIONS", "MODEL_LOCK", "RUN_SIZES",
     "SIMILAR_K", "judge_for",
     "ComposeForm", "SongForm", "Variation", "baseline_sample", "compose", "compose_choices", "describe",

@@ -191,3 +191,26 @@ def _evaluation_summary(name: str, verdict) -> str:
         f"**{name}** — key: **{key}** (music21) · judged as **{verdict.style}** ({chosen}) · "
         f"{sum(within)} of {len(within)} features inside the style's corpus range · copying: {copying}"
     )
+
+
+def learners_view(
+    upload: str | Path | None = None,
+    last_generated: str | Path | None = None,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+) -> tuple[str, list[str]]:
+    """An uploaded piece (or else the last generated one) explained on its score (`evaluation.learner`):
+    the HTML of the annotated pages with their legend and list, and the files (MusicXML, SVG, JSON, CSV)."""
+    from cadenza.evaluation.learner import learner_html, write_analysis
+
+    report = progress or (lambda *args, **kwargs: None)
+    path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
+    if path is None:
+        raise CadenzaError("upload a piece, or compose one in the Compose tab first")
+    report(0, desc=f"analysing {path.name}")
+    try:
+        written = write_analysis(path, out_dir or request_dir())
+    except InputFileError as err:  # name the upload by its own name, not the server's temp path
+        raise InputFileError(path.name, err.problem) from None
+    files = [written.musicxml, *written.svgs, written.json, written.csv]
+    return learner_html(written), [str(f) for f in files]

@@ -118,3 +118,21 @@ def test_bars_are_regenerated_kept_and_undone_in_the_browser(browser, app_url, t
     browser.find_element("css selector", "#undo").click()
     wait.until(lambda d: "Back to the version before" in d.find_element("css selector", "#regen-status").text)
     wait.until(lambda d: not d.find_elements("css selector", now))
+
+
+def test_the_composed_piece_is_explained_on_its_score_in_the_browser(browser, app_url):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, TIMEOUT_S)
+    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
+    set_number(browser, "bars", 2)
+    button.click()
+    wait.until(finished)
+    (tab,) = [b for b in browser.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"]
+    tab.click()
+    wait.until(lambda d: d.find_element("css selector", "#explain").is_displayed())
+    browser.find_element("css selector", "#explain").click()
+    wait.until(lambda d: d.find_elements("css selector", "#learners-view .learners-view svg"))
+    text = browser.find_element("css selector", "#learners-view").text
+    assert "Key:" in text and "voice-leading steps" in text

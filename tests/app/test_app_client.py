@@ -209,3 +209,19 @@ def test_bars_of_a_piece_are_regenerated_through_the_api(client, tmp_path):
     assert all(f.stat().st_size > 0 for f in again)
     with pytest.raises(AppError, match="outside the piece"):
         client.predict(handle_file(str(piece)), "bach", "40", 1, api_name="/regenerate")
+
+
+def test_a_piece_is_explained_on_its_score(client, tmp_path):
+    from tests.evaluation.test_analysis import FIFTHS, chorale
+
+    upload = tmp_path / "fifths.musicxml"
+    chorale(FIFTHS).write("musicxml", fp=str(upload))
+    view, files = client.predict(handle_file(str(upload)), api_name="/analyze")
+    assert "parallel fifths: Tenor and Bass" in view and 'href="#bar-1"' in view
+    assert {Path(f).suffix for f in files_of(files)} == {".musicxml", ".svg", ".json", ".csv"}
+    compose(client, "bach", seed=3, random_seed=False)
+    view, _ = client.predict(None, api_name="/analyze")  # nothing uploaded: the piece just composed
+    assert "Key:" in view
+    (tmp_path / "broken.mid").write_bytes(b"MThd not really")
+    with pytest.raises(AppError, match="^broken.mid: "):
+        client.predict(handle_file(str(tmp_path / "broken.mid")), api_name="/analyze")
