@@ -6,7 +6,8 @@
 Starts the app on a free port, composes one piece with a fixed seed, saves the Compose tab (audio, piano
 roll, sheet music) as compose.png, writes its bars 5-6 again (two versions, side by side) and saves
 regenerate.png, then judges the piece in the Evaluate tab and saves evaluate.png, explains it on its
-score (the learner's view) and saves learners-view.png, then samples the GAN baseline (8 bars of bach, random seed) in the Baselines tab and saves baselines.png.
+score (the learner's view) and saves learners-view.png, then samples the GAN baseline (8 bars of bach,
+random seed) in the Baselines tab and saves baselines.png.
 Needs Debian's chromium and chromium-driver (`make browser`).
 """
 
