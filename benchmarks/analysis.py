@@ -9,9 +9,9 @@ is analysed (`evaluation.analysis.analyse`, its own keys: the published keys are
 beat it labels is compared with the published label in force at that beat (the latest one at or before
 it), two ways:
 
-- **same chord:** the same root, third and fifth (pitch classes), so inversion and an added seventh do not
-  count ("V6" and "V7" agree), and neither does the key a numeral is read in (a tonicized "V/V" and "II"
-  name one chord);
+- **same chord:** the same root (pitch class) and triad quality (major, minor, diminished, augmented), so
+  inversion and an added seventh do not count ("V6" and "V7" agree), and neither does the key a numeral
+  is read in (a tonicized "V/V" and "II" name one chord);
 - **same numeral:** the same Roman numeral in each one's own key (root degree and quality, secondary
   dominants alike), which also needs the same local key.
 
@@ -33,15 +33,8 @@ import numpy as np
 from cadenza.evaluation.analysis import FAULT_KINDS, Analysis, analyse
 
 
-def triad(numeral) -> tuple[int, int | None, int | None]:
-    """A music21 RomanNumeral's root pitch class and its third's and fifth's intervals above the root."""
-    root = numeral.root().pitchClass
-    third, fifth = numeral.third, numeral.fifth
-    return (
-        root,
-        (third.pitchClass - root) % 12 if third is not None else None,
-        (fifth.pitchClass - root) % 12 if fifth is not None else None,
-    )
+def chord_of(root_pitch_class: int, quality: str) -> tuple[int, str]:
+    return root_pitch_class % 12, quality
 
 
 def edition_shift(score, published) -> int:
@@ -60,27 +53,27 @@ def edition_shift(score, published) -> int:
 
 def compare(analysis: Analysis, published, shift: int) -> tuple[int, int, int]:
     """(beats compared, same chord, same numeral)."""
-    from music21 import roman
+    from music21 import pitch, roman
 
-    theirs = [
-        ((n.measureNumber, float(n.beat)), n)
-        for n in published.recurse().getElementsByClass(roman.RomanNumeral)
-    ]
+    numerals_written = published.recurse().getElementsByClass(roman.RomanNumeral)
+    theirs = [((n.measureNumber, float(n.beat)), n) for n in numerals_written]
     compared = chords = numerals = 0
     for label in analysis.labels:
         before = [n for where, n in theirs if where <= (label.bar, label.beat)]
-        if not before or not _is_numeral(label.numeral):
-            compared += bool(before)
+        if not before:
             continue
-        tonic, mode = label.key.split()
-        tonic = tonic[0] + tonic[1:].replace("b", "-")
-        ours = roman.RomanNumeral(label.numeral, tonic if mode == "major" else tonic.lower())
-        published_chord = triad(before[-1])
+        published_numeral = before[-1]
         compared += 1
-        chords += triad(ours) == ((published_chord[0] + shift) % 12, *published_chord[1:])
-        numerals += ours.romanNumeral == before[-1].romanNumeral and str(ours.secondaryRomanNumeral) == str(
-            before[-1].secondaryRomanNumeral
-        )
+        ours = chord_of(pitch.Pitch(label.root.replace("b", "-") if len(label.root) > 1 else label.root)
+                        .pitchClass, label.quality)  # fmt: skip
+        chords += ours == chord_of(published_numeral.root().pitchClass + shift, published_numeral.quality)
+        if _is_numeral(label.numeral):
+            tonic, mode = label.key.split()
+            tonic = tonic[0] + tonic[1:].replace("b", "-")
+            numeral = roman.RomanNumeral(label.numeral, tonic if mode == "major" else tonic.lower())
+            numerals += numeral.romanNumeral == published_numeral.romanNumeral and str(
+                numeral.secondaryRomanNumeral
+            ) == str(published_numeral.secondaryRomanNumeral)
     return compared, chords, numerals
 
 

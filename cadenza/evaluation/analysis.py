@@ -8,7 +8,8 @@ it finds.
 - **Chords** (two voices or more): at every beat, the pitches sounding in all parts as one chord, named
   by `roman.romanNumeralFromChord` in that bar's key ("V6", "ii6/5"), and by its common name where it is
   no triad or seventh chord (non-functional harmony: "quartal trichord", a bare fifth).
-- **Cadences:** at each phrase end (a fermata in any part, and the last note):
+- **Phrases and cadences:** a phrase ends at a fermata in any part, where every part rests, and at the
+  last note (`phrase_ends`); at each end, the cadence:
   authentic (V or vii° to I), half (ending on V), plagal (IV to I), deceptive (V to vi). A single line's
   cadence is read from its last note: on the tonic, authentic; on the fifth or the second, half.
 - **Faults** (`FAULT_KINDS`), between consecutive onsets of any part (`voiceLeading.VoiceLeadingQuartet`):
@@ -40,8 +41,10 @@ class Label:
     beat: float
     offset: float  # quarter notes from the start: bar numbers repeat where a repeat sign splits a bar
     key: str  # "G major"
-    numeral: str  # "V6", or the chord's common name where it is not functional
+    numeral: str  # "V6", or the chord's common name where it is not tertian
     chord: str  # music21's pitched common name: "D-major triad"
+    root: str  # the chord's root: "D"
+    quality: str  # its triad's: major, minor, diminished, augmented (or other)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Analysis:
     cadences: list[Cadence] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     steps: int = 0  # voice-leading steps examined: a pair of voices, both sounding, one moving
+    phrases: list[tuple[int, int]] = field(default_factory=list)  # (first bar, last bar) of each
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -157,6 +161,7 @@ def analyse(score) -> Analysis:
         faults += _leading_tones(flats, result.labels, timeline, key_at)
         result.faults = sorted(faults, key=lambda f: (f.offset, f.kind))
     result.cadences = _cadences(flats, result.labels, timeline, key_at)
+    result.phrases = _phrases(phrase_ends(flats), timeline)
     return result
 
 
@@ -182,25 +187,45 @@ def _labels(flats, timeline: _Timeline, key_at) -> list[Label]:
         if sounding is None:
             continue
         k = key_at(offset)
-        functional = sounding.isTriad() or sounding.isSeventh()
-        numeral = roman.romanNumeralFromChord(sounding, k).figure if functional else sounding.commonName
-        labels.append(Label(*timeline.place(offset), _key_name(k), numeral, sounding.pitchedCommonName))
+        numeral = (
+            roman.romanNumeralFromChord(sounding, k).figure if _tertian(sounding) else sounding.commonName
+        )
+        root = sounding.root()
+        labels.append(
+            Label(*timeline.place(offset), _key_name(k), numeral, sounding.pitchedCommonName,
+                  root.name.replace("-", "b"), sounding.quality)
+        )  # fmt: skip
     return labels
 
 
 def _beat_chord(flats, offset: float, beat: float):
-    """The beat's harmony: the pitches sounding at its start, or halfway through it when those are no
-    triad or seventh chord and these are (a passing or neighbour note on the beat resolves inside it);
-    None with fewer than two pitch classes sounding."""
+    """The beat's harmony: of the sonorities at its start and at each quarter of it, the first that is a
+    triad or seventh chord, else the first tertian one (an incomplete chord: a third, a triad without its
+    fifth), else the one at its start: a passing or neighbour note on the beat resolves inside it. Each
+    sonority is its bass and one of each other pitch name (doublings do not change a chord, and music21
+    spells every doubling into the figure). None with fewer than two pitch classes sounding."""
     from music21 import chord
 
     candidates = []
-    for at in (offset, offset + beat / 2):
-        pitches = [p for notes in flats if (e := _sounding(notes, at)) is not None for p in e.pitches]
-        if len({p.pitchClass for p in pitches}) >= 2:
-            candidates.append(chord.Chord(pitches))
-    functional = [c for c in candidates if c.isTriad() or c.isSeventh()]
-    return (functional or candidates or [None])[0]
+    for at in (offset + beat * i / 4 for i in range(4)):
+        pitches = sorted(p for notes in flats if (e := _sounding(notes, at)) is not None for p in e.pitches)
+        if len({p.pitchClass for p in pitches}) < 2:
+            continue
+        above = {p.name: p for p in reversed(pitches[1:]) if p.name != pitches[0].name}
+        candidates.append(chord.Chord([pitches[0], *above.values()]))
+    complete = [c for c in candidates if c.isTriad() or c.isSeventh()]
+    return (complete or [c for c in candidates if _tertian(c)] or candidates or [None])[0]
+
+
+def _tertian(sounding) -> bool:
+    """A triad, a seventh chord, or part of one: stacked thirds (a bare third or sixth, a triad without its
+    fifth, a seventh chord without its fifth)."""
+    if sounding.isTriad() or sounding.isSeventh():
+        return True
+    classes = sorted({p.pitchClass for p in sounding.pitches})
+    if len(classes) == 2:
+        return (classes[1] - classes[0]) % 12 in (3, 4, 8, 9)
+    return sounding.commonName.startswith("incomplete")
 
 
 def _onsets(flats) -> list[float]:
@@ -279,15 +304,35 @@ def _degree(numeral: str) -> int | None:
         return None
 
 
-def _cadences(flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
+def phrase_ends(flats) -> list[float]:
+    """Where phrases end (the onset of each one's last note): a fermata in any part, a note after which the
+    whole texture rests, and the last note."""
     from music21 import expressions
 
-    ends = {float(n.offset) for notes in flats for n in notes
-            if any(isinstance(e, expressions.Fermata) for e in n.expressions)}  # fmt: skip
-    last = max(float(n.offset) for notes in flats for n in notes)
-    ends.add(last)
+    notes = [n for part in flats for n in part]
+    ends = {float(n.offset) for n in notes if any(isinstance(e, expressions.Fermata) for e in n.expressions)}
+    finishes = sorted({float(n.offset + n.quarterLength) for n in notes})
+    for finish in finishes:
+        sounding = any(n.offset <= finish < n.offset + n.quarterLength for n in notes)
+        if not sounding and finish < finishes[-1]:  # silence of every part before the music goes on
+            ends.add(max(float(n.offset) for n in notes if n.offset + n.quarterLength <= finish))
+    ends.add(max(float(n.offset) for n in notes))
+    return sorted(ends)
+
+
+def _phrases(ends: list[float], timeline: _Timeline) -> list[tuple[int, int]]:
+    """(first bar, last bar) of each phrase, from the phrase ends."""
+    phrases, start = [], timeline.bars[0].number
+    for end in ends:
+        bar = timeline.place(end)[0]
+        phrases.append((start, bar))
+        start = timeline.place(timeline.bar_at(end).offset + timeline.bar_at(end).length + 1e-3)[0]
+    return phrases
+
+
+def _cadences(flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
     cadences = []
-    for offset in sorted(ends):
+    for offset in phrase_ends(flats):
         where = timeline.place(offset)
         k = key_at(offset)
         if labels:

@@ -143,6 +143,7 @@ def write_analysis(path: str | Path, out_dir: str | Path) -> Written:
         writer = csv.writer(handle)
         writer.writerow(["bar", "beat", "what", "name", "voices", "detail"])
         writer.writerows([[b, 1, "key", k, "", ""] for b, k in analysis.key_changes])
+        writer.writerows([[a, 1, "phrase", f"bars {a}-{b}", "", ""] for a, b in analysis.phrases])
         writer.writerows([[x.bar, x.beat, "label", x.numeral, "", x.chord] for x in analysis.labels])
         writer.writerows([[x.bar, x.beat, "cadence", x.kind, "", x.key] for x in analysis.cadences])
         writer.writerows(
@@ -187,7 +188,8 @@ def learner_html(written: Written) -> str:
     keys = ", ".join(f"bar {bar}: {key}" for bar, key in a.key_changes)
     pages = "".join(f'<div style="background:white">{page}</div>' for page in written.pages)
     summary = (
-        f"<p><b>Key:</b> {html.escape(a.key)} ({html.escape(keys)}). Labelled beats: {len(a.labels)}, "
+        f"<p><b>Key:</b> {html.escape(a.key)} ({html.escape(keys)}). Phrases: {len(a.phrases)}, "
+        f"labelled beats: {len(a.labels)}, "
         f"cadences: {len(a.cadences)}, faults: {len(a.faults)} in {a.steps} voice-leading steps.</p>"
     )
     return (

@@ -62,16 +62,18 @@ def test_one_parallel_fifth_is_exactly_that_fault_at_its_bar_and_beat():
     assert analysis.faults[0].detail == "C4-F3 to D4-G3"
 
 
-def test_a_single_line_gets_its_key_and_cadence_but_no_chords():
+def test_a_single_line_gets_its_key_phrases_and_cadences_but_no_chords():
     from music21 import note, stream
 
     part = stream.Part()
-    for pitch in ["G4", "A4", "B4", "C5", "D5", "B4", "A4", "G4"]:
-        part.append(note.Note(pitch, quarterLength=1.0))
-    score = stream.Score([part])
-    analysis = analyse(score.makeNotation())
+    # bar 1: G A B C; bar 2: D (half) and a half rest, a phrase ending on the fifth; bar 3: B A G (half)
+    for pitch, length in [("G4", 1), ("A4", 1), ("B4", 1), ("C5", 1), ("D5", 2), (None, 2), ("B4", 1),
+                          ("A4", 1), ("G4", 2)]:  # fmt: skip
+        part.append(note.Note(pitch, quarterLength=length) if pitch else note.Rest(quarterLength=length))
+    analysis = analyse(stream.Score([part]).makeNotation())
     assert analysis.key == "G major" and analysis.labels == [] and analysis.faults == []
-    assert [(c.bar, c.kind) for c in analysis.cadences] == [(2, "authentic")]
+    assert analysis.phrases == [(1, 2), (3, 3)]
+    assert [(c.bar, c.beat, c.kind) for c in analysis.cadences] == [(2, 1.0, "half"), (3, 3.0, "authentic")]
 
 
 def test_the_files_carry_the_labels_the_colours_and_every_item(tmp_path):
