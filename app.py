@@ -133,12 +133,6 @@ def _regenerate_section(composer, shared: Shared, style: gr.Dropdown, generate: 
         now_sheet, now_files = gr.HTML(), gr.File(file_count="multiple", interactive=False)
     shown = [now, now_audio, now_roll, now_sheet, now_files, shared.last_generated]
 
-    def showing(kept: list) -> list:
-        if not kept:
-            return [gr.update(visible=False), None, None, "", None, gr.update()]
-        v = kept[-1]
-        return [gr.update(visible=True), str(v.wav), str(v.png), v.sheet, v.downloads, str(v.midi)]
-
     def offer(kept, last_generated, file, style, bars, count, seed=-1, progress=gr.Progress()):
         source = file or (str(kept[-1].midi) if kept else last_generated)
         with one_line_errors():
@@ -154,7 +148,7 @@ def _regenerate_section(composer, shared: Shared, style: gr.Dropdown, generate: 
     def chosen(index: int):
         def keep(kept, versions):
             kept = [*kept, versions[index]]
-            return [kept, f"Kept version {index + 1}; choose more bars, or undo.", *showing(kept)]
+            return [kept, f"Kept version {index + 1}; choose more bars, or undo.", *_showing(kept)]
 
         return keep
 
@@ -162,10 +156,25 @@ def _regenerate_section(composer, shared: Shared, style: gr.Dropdown, generate: 
               [status, offered, *slots], api_visibility="private")  # fmt: skip
     for index, keep in enumerate(keeps):
         keep.click(chosen(index), [history, offered], [history, status, *shown], api_visibility="private")
-    undo.click(lambda kept: [kept[:-1], "Back to the version before.", *showing(kept[:-1])],
+    undo.click(lambda kept: [kept[:-1], "Back to the version before.", *_showing(kept[:-1])],
                history, [history, status, *shown], api_visibility="private")  # fmt: skip
     for started in (generate.click, upload.change):  # a new piece: its history starts again
-        started(lambda: [[], *showing([])], None, [history, *shown], api_visibility="private")
+        started(lambda: [[], *_showing([])], None, [history, *shown], api_visibility="private")
+
+    _regenerate_api(composer, style, bars, count)
+
+
+def _showing(kept: list) -> list:
+    """The piece now (the last kept version) in its column, and as the piece the Evaluate tab judges; an
+    empty history hides the column and leaves the last composed piece as it is."""
+    if not kept:
+        return [gr.update(visible=False), None, None, "", None, gr.update()]
+    v = kept[-1]
+    return [gr.update(visible=True), str(v.wav), str(v.png), v.sheet, v.downloads, str(v.midi)]
+
+
+def _regenerate_api(composer, style: gr.Dropdown, bars: gr.Textbox, count: gr.Slider) -> None:
+    """The /regenerate API's hidden widgets and event."""
 
     def api(piece, style, bars, versions=2, seed=-1, progress=gr.Progress()):
         """The /regenerate API: a piece file, a style and bars ("5-8"); the status line and each version's
@@ -309,6 +318,11 @@ def evaluate_tab(composer, shared: Shared) -> None:
         outputs=[summary, probabilities, features, copying, passage, similar],
         api_name="evaluate",
     )
+    _learners_view_section(upload, shared)
+
+
+def _learners_view_section(upload: gr.File, shared: Shared) -> None:
+    """The Evaluate tab's learner's view of the same piece: the annotated score, its list and files."""
     with gr.Accordion("Learner's view: keys, chords, cadences and voice-leading faults on the score"):
         explain = gr.Button("Explain it on the score", elem_id="explain")
         view = gr.HTML(elem_id="learners-view")

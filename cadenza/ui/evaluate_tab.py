@@ -128,9 +128,7 @@ def evaluate(
     from cadenza.inference.render import ScoreInfo, write_pianoroll
 
     report = progress or (lambda *args, **kwargs: None)
-    path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
-    if path is None:
-        raise CadenzaError("upload a piece, or compose one in the Compose tab first")
+    path = piece_path(upload, last_generated)
     report(0, desc=f"reading {path.name}")
     try:
         score = load_pieces_limited(path)[0].score
@@ -193,6 +191,14 @@ def _evaluation_summary(name: str, verdict) -> str:
     )
 
 
+def piece_path(upload: str | Path | None, last_generated: str | Path | None) -> Path:
+    """The piece a tab of this page works on: the upload, else the piece composed last."""
+    path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
+    if path is None:
+        raise CadenzaError("upload a piece, or compose one in the Compose tab first")
+    return path
+
+
 def learners_view(
     upload: str | Path | None = None,
     last_generated: str | Path | None = None,
@@ -204,9 +210,7 @@ def learners_view(
     from cadenza.evaluation.learner import learner_html, write_analysis
 
     report = progress or (lambda *args, **kwargs: None)
-    path = check_prompt_file(upload) or (Path(last_generated) if last_generated else None)
-    if path is None:
-        raise CadenzaError("upload a piece, or compose one in the Compose tab first")
+    path = piece_path(upload, last_generated)
     report(0, desc=f"analysing {path.name}")
     try:
         written = write_analysis(path, out_dir or request_dir())

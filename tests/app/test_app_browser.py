@@ -52,6 +52,19 @@ def finished(driver):
     return "used:" in driver.find_element("css selector", "#status").text
 
 
+def compose_two_bars(browser, app_url: str):
+    """Open the app, compose 2 bars and wait for them; the wait, for more."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, TIMEOUT_S)
+    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
+    set_number(browser, "bars", 2)
+    button.click()
+    wait.until(finished)
+    return wait
+
+
 def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -76,14 +89,8 @@ def test_generate_in_the_browser_gives_an_audio_player(browser, app_url, tmp_pat
 
 
 def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(app_url)
-    wait = WebDriverWait(browser, TIMEOUT_S)
-    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
-    set_number(browser, "bars", 2)
-    button.click()
-    wait.until(finished)
+    wait = compose_two_bars(browser, app_url)
     (tab,) = [b for b in browser.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"]
     tab.click()
     wait.until(lambda d: d.find_element("css selector", "#evaluate").is_displayed())
@@ -97,14 +104,8 @@ def test_the_composed_piece_is_judged_in_the_evaluate_tab(browser, app_url):
 
 
 def test_bars_are_regenerated_kept_and_undone_in_the_browser(browser, app_url, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(app_url)
-    wait = WebDriverWait(browser, TIMEOUT_S)
-    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
-    set_number(browser, "bars", 2)
-    button.click()
-    wait.until(finished)
+    wait = compose_two_bars(browser, app_url)
     browser.find_element("css selector", "#regen-bars textarea").send_keys("2")
     browser.find_element("css selector", "#regenerate").click()
     wait.until(lambda d: "versions of bars" in d.find_element("css selector", "#regen-status").text)
@@ -121,14 +122,8 @@ def test_bars_are_regenerated_kept_and_undone_in_the_browser(browser, app_url, t
 
 
 def test_the_composed_piece_is_explained_on_its_score_in_the_browser(browser, app_url):
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(app_url)
-    wait = WebDriverWait(browser, TIMEOUT_S)
-    button = wait.until(lambda d: d.find_element("css selector", "#generate"))
-    set_number(browser, "bars", 2)
-    button.click()
-    wait.until(finished)
+    wait = compose_two_bars(browser, app_url)
     (tab,) = [b for b in browser.find_elements("css selector", "button[role=tab]") if b.text == "Evaluate"]
     tab.click()
     wait.until(lambda d: d.find_element("css selector", "#explain").is_displayed())
