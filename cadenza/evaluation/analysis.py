@@ -160,8 +160,9 @@ def analyse(score) -> Analysis:
         faults, result.steps = _faults(flats, names, timeline)
         faults += _leading_tones(flats, result.labels, timeline, key_at)
         result.faults = sorted(faults, key=lambda f: (f.offset, f.kind))
-    result.cadences = _cadences(flats, result.labels, timeline, key_at)
-    result.phrases = _phrases(phrase_ends(flats), timeline)
+    ends = phrase_ends(flats)
+    result.cadences = _cadences(ends, flats, result.labels, timeline, key_at)
+    result.phrases = _phrases(ends, timeline)
     return result
 
 
@@ -269,8 +270,9 @@ def _ranges(flats, names: list[str], timeline: _Timeline) -> list[Fault]:
         if name.lower() not in SATB_RANGES:
             continue
         low, high = SATB_RANGES[name.lower()]
+        lowest, highest = pitch.Pitch(low), pitch.Pitch(high)
         for n in notes:
-            if any(p < pitch.Pitch(low) or p > pitch.Pitch(high) for p in n.pitches):
+            if any(p < lowest or p > highest for p in n.pitches):
                 detail = f"{n.pitches[0].nameWithOctave} outside {low}-{high}"
                 faults.append(Fault(*timeline.place(float(n.offset)), "range", (name,), detail))
     return faults
@@ -330,9 +332,10 @@ def _phrases(ends: list[float], timeline: _Timeline) -> list[tuple[int, int]]:
     return phrases
 
 
-def _cadences(flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
+def _cadences(ends: list[float], flats, labels: list[Label], timeline: _Timeline, key_at) -> list[Cadence]:
+    """The cadence at each phrase end (`phrase_ends`) that makes one."""
     cadences = []
-    for offset in phrase_ends(flats):
+    for offset in ends:
         where = timeline.place(offset)
         k = key_at(offset)
         if labels:

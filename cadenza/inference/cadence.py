@@ -141,7 +141,7 @@ class CadenceGuidance(LogitsProcessor):
         ratios = {point: model.log_ratio(key[1], point) for point in POINTS}
         # Per point, the bias of every id: its Pitch part's degree's ratio, 0 for ids without a pitch.
         degree = torch.full((vocab_size,), -1, dtype=torch.long)
-        for i in range(min(vocab_size, len(tokenizer))):
+        for i in range(vocab_size):
             pitches = [int(tokenizer.value(p)) for p in tokenizer.parts(i) if tokenizer.kind(p) == "Pitch"]
             if pitches:
                 degree[i] = (pitches[0] - key[0]) % 12
